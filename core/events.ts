@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 
 export type TurnTrigger = 'wake' | 'follow-up' | 'text' | 'file';
 export type BargeInCause = 'wake' | 'stop-phrase' | 'command';
-export type RunOutcome = 'answered' | 'interrupted' | 'no-speech' | 'empty-transcript' | 'error' | 'shutdown';
+export type RunOutcome = 'answered' | 'interrupted' | 'no-speech' | 'empty-transcript' | 'false-wake' | 'error' | 'shutdown';
 
 export type RunEventBody =
   | { type: 'run-start'; trigger: TurnTrigger }
@@ -19,6 +19,7 @@ export type RunEventBody =
   | { type: 'no-speech'; waitedMs: number }
   | { type: 'stt-start'; audioMs: number }
   | { type: 'stt-end'; text: string; ms: number }
+  | { type: 'wake-rejected'; heard: string }
   | { type: 'llm-start'; text: string }
   | { type: 'first-token'; ms: number }
   | { type: 'sentence'; index: number; text: string }
@@ -71,7 +72,7 @@ export class RunRecorder {
   constructor(
     readonly runId: number,
     readonly startedAt: number,
-    trigger: TurnTrigger,
+    readonly trigger: TurnTrigger,
     private readonly publish: (event: RunEvent) => void,
   ) {
     this.emit({ type: 'run-start', trigger }, startedAt);

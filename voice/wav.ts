@@ -29,7 +29,8 @@ export function decodeWav(bytes: Uint8Array, name = 'input', targetRate = CAPTUR
   } catch (error) {
     throw new AudioFormatError(`${name} is not a readable WAV file (${(error as Error).message})`, CONVERT_HINT);
   }
-  const fmt = wav.fmt as { audioFormat: number; numChannels: number; sampleRate: number; bitsPerSample: number };
+  // Copied: wavefile rewrites its fmt object while converting.
+  const fmt = { ...(wav.fmt as { audioFormat: number; numChannels: number; sampleRate: number; bitsPerSample: number }) };
   const formatName = DECODABLE_FORMATS[fmt.audioFormat];
   if (!formatName) {
     throw new AudioFormatError(
@@ -43,6 +44,8 @@ export function decodeWav(bytes: Uint8Array, name = 'input', targetRate = CAPTUR
       CONVERT_HINT,
     );
   }
+  // Block codecs (ADPCM) pad the last block; the fact chunk says how many samples are real.
+  const declaredLength = (wav.fact as { dwSampleLength?: number }).dwSampleLength ?? 0;
   try {
     if (fmt.audioFormat === 6) wav.fromALaw();
     else if (fmt.audioFormat === 7) wav.fromMuLaw();
@@ -52,7 +55,8 @@ export function decodeWav(bytes: Uint8Array, name = 'input', targetRate = CAPTUR
     throw new AudioFormatError(`${name}: ${formatName} ${fmt.bitsPerSample}-bit audio could not be decoded (${(error as Error).message})`, CONVERT_HINT);
   }
 
-  const mono = downmix(wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[]);
+  let mono = downmix(wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[]);
+  if (declaredLength > 0 && declaredLength < mono.length) mono = mono.subarray(0, declaredLength);
   const resampled = fmt.sampleRate === targetRate ? mono : resampleFloat(mono, fmt.sampleRate, targetRate);
   return floatToInt16(resampled);
 }

@@ -1,0 +1,565 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { JarvisConfig } from '../../config/schema.ts';
+import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
+import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import { AsyncQueue } from './async-queue.ts';
+import { checkGgufModelFile } from './model-file.ts';
+import {
+  isFromWorker,
+  type ConversationTurn,
+  type FromWorker,
+  type ToWorker,
+  type TurnStats,
+  type WireError,
+  type WorkerLoadInfo,
+  type WorkerState,
+} from './protocol.ts';
+
+export type LlmConfig = JarvisConfig['llm'];
+
+export interface LlamaResponderOptions {
+  /** llama.cpp CPU threads; by default the worker uses the machine's math cores on the CPU. */
+  readonly threads?: number;
+  /** How long an aborted generation may take to confirm before the worker is killed and restarted. */
+  readonly abortGraceMs?: number;
+  /** A model load that takes longer than this is treated as hung. */
+  readonly loadTimeoutMs?: number;
+  /** How long dispose() waits for a clean worker exit before SIGKILL. */
+  readonly disposeTimeoutMs?: number;
+  /** Consecutive crashes after which automatic restarts stop until the next respond() or load(). */
+  readonly maxConsecutiveCrashes?: number;
+}
+
+export interface LlamaResponderInfo extends ResponderInfo {
+  readonly info: WorkerLoadInfo;
+  /** fork() to "loaded", as the daemon waited for it. */
+  readonly startMs: number;
+}
+
+export type LlamaResponderEvent =
+  | { readonly type: 'worker-exit'; readonly pid: number; readonly detail: string; readonly during: 'loading' | 'idle' | 'answering' }
+  | { readonly type: 'restart-scheduled'; readonly delayMs: number; readonly attempt: number }
+  | { readonly type: 'restarted'; readonly summary: string; readonly ms: number; readonly attempt: number; readonly pid: number }
+  | { readonly type: 'restart-failed'; readonly error: Error; readonly attempt: number }
+  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string };
+
+interface PendingTurn {
+  readonly question: string;
+  readonly pieces: AsyncQueue<string>;
+  abortRequested: boolean;
+}
+
+interface PendingRequest {
+  readonly resolve: (message: FromWorker) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One worker process and what is waiting on it. */
+interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly turns: Map<number, PendingTurn>;
+  readonly requests: Map<number, PendingRequest>;
+  readonly stderrTail: string[];
+  readonly exited: Promise<void>;
+  loaded: boolean;
+  /** Set when the parent ends the worker on purpose, so its exit is not a crash. */
+  stopping: boolean;
+  hasExited: boolean;
+}
+
+const STDERR_TAIL_LINES = 20;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * The LLM stage on node-llama-cpp, with llama.cpp in a child process (worker.ts) so a native abort cannot take
+ * the daemon down. The worker keeps one chat session, so the system prompt's KV cache survives between turns;
+ * when it dies, the answer in flight fails with LlmWorkerCrashedError and a new worker loads the model again
+ * after `restartDelayMs`, with the conversation so far.
+ */
+export class LlamaResponder implements Responder {
+  readonly engine = 'llama.cpp';
+  readonly #config: LlmConfig;
+  readonly #abortGraceMs: number;
+  readonly #loadTimeoutMs: number;
+  readonly #disposeTimeoutMs: number;
+  readonly #maxConsecutiveCrashes: number;
+  readonly #threads: number | undefined;
+  readonly #listeners = new Set<(event: LlamaResponderEvent) => void>();
+  #worker: WorkerProcess | undefined;
+  /** The start or restart in progress; respond() waits on it. */
+  #starting: Promise<WorkerProcess> | undefined;
+  #restartTimer: { timer: NodeJS.Timeout; cancel: () => void } | undefined;
+  #consecutiveCrashes = 0;
+  #history: ConversationTurn[] = [];
+  #nextId = 1;
+  #disposed = false;
+  #info: WorkerLoadInfo | undefined;
+  #lastTurn: TurnStats | undefined;
+
+  constructor(config: LlmConfig, options: LlamaResponderOptions = {}) {
+    this.#config = config;
+    this.#threads = options.threads;
+    this.#abortGraceMs = options.abortGraceMs ?? 2000;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? 300_000;
+    this.#disposeTimeoutMs = options.disposeTimeoutMs ?? 3000;
+    this.#maxConsecutiveCrashes = options.maxConsecutiveCrashes ?? 5;
+  }
+
+  /** The worker's process id while one runs; for logs, and for tests that kill it. */
+  get workerPid(): number | undefined {
+    return this.#worker && !this.#worker.hasExited ? this.#worker.pid : undefined;
+  }
+
+  get loadInfo(): WorkerLoadInfo | undefined {
+    return this.#info;
+  }
+
+  /** Figures of the last answer that ended normally or by abort. */
+  get lastTurn(): TurnStats | undefined {
+    return this.#lastTurn;
+  }
+
+  /** Restarts, worker exits and llama.cpp warnings, for the daemon's log. */
+  subscribe(listener: (event: LlamaResponderEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async load(): Promise<LlamaResponderInfo> {
+    this.#ensureNotDisposed();
+    if (this.#worker?.loaded && !this.#worker.hasExited) return this.#describe(this.#info!, 0);
+    const started = performance.now();
+    await this.#ensureStarted();
+    return this.#describe(this.#info!, Math.round(performance.now() - started));
+  }
+
+  async *respond(request: ResponseRequest): AsyncGenerator<string> {
+    const { text, signal } = request;
+    if (signal.aborted) return;
+    const worker = await this.#ensureStarted();
+    if (signal.aborted) return;
+    const id = this.#nextId++;
+    const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false };
+    worker.turns.set(id, turn);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      turn.abortRequested = true;
+      this.#send(worker, { type: 'abort', id });
+      // A generation stuck in native code never confirms; then the worker is replaced rather than waited on.
+      graceTimer = setTimeout(() => {
+        this.#emit({ type: 'log', level: 'warn', message: `LLM worker did not stop within ${this.#abortGraceMs} ms of an abort; killing it` });
+        worker.child.kill('SIGKILL');
+      }, this.#abortGraceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    let finished = false;
+    try {
+      this.#send(worker, { type: 'generate', id, text });
+      for await (const piece of turn.pieces) yield piece;
+      finished = true;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(graceTimer);
+      // The consumer stopped reading early: the worker must not go on generating for nobody. The turn stays
+      // registered until the worker confirms, so its partial answer is still remembered for a restart.
+      if (!finished && !turn.pieces.closed) {
+        if (!turn.abortRequested) this.#send(worker, { type: 'abort', id });
+        turn.abortRequested = true;
+      }
+    }
+  }
+
+  async resetConversation(): Promise<void> {
+    this.#ensureNotDisposed();
+    this.#history = [];
+    if (!this.#worker && !this.#starting) return;
+    const worker = await this.#ensureStarted();
+    await this.#request(worker, (id) => ({ type: 'reset', id }));
+  }
+
+  /** What the worker's chat session holds now. */
+  async inspect(): Promise<WorkerState> {
+    const worker = await this.#ensureStarted();
+    const reply = await this.#request(worker, (id) => ({ type: 'inspect', id }));
+    if (reply.type !== 'state') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.state;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#restartTimer?.cancel();
+    this.#restartTimer = undefined;
+    const starting = this.#starting;
+    const worker = this.#worker;
+    if (worker) await this.#stopWorker(worker);
+    await starting?.catch(() => undefined);
+    if (this.#worker && this.#worker !== worker) await this.#stopWorker(this.#worker);
+    this.#worker = undefined;
+    this.#listeners.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #ensureNotDisposed(): void {
+    if (this.#disposed) throw new JarvisError('llm-disposed', 'the LLM responder was disposed', 'Create a new LlamaResponder.');
+  }
+
+  /** The loaded worker, starting one when none runs and none is on its way. */
+  #ensureStarted(): Promise<WorkerProcess> {
+    this.#ensureNotDisposed();
+    const worker = this.#worker;
+    if (worker?.loaded && !worker.hasExited) return Promise.resolve(worker);
+    if (this.#starting) return this.#starting;
+    // A restart that gave up, or the first use without load(): try again now, for this caller.
+    this.#restartTimer?.cancel();
+    return this.#track(this.#startWorker());
+  }
+
+  #track(starting: Promise<WorkerProcess>): Promise<WorkerProcess> {
+    this.#starting = starting;
+    const clear = () => {
+      if (this.#starting === starting) this.#starting = undefined;
+    };
+    starting.then(clear, clear);
+    // Background restarts may have no awaiting caller; their failure is reported through events.
+    starting.catch(() => undefined);
+    return starting;
+  }
+
+  async #startWorker(): Promise<WorkerProcess> {
+    // Cheap checks in the daemon first: a missing or half-downloaded file must not cost a worker start.
+    await checkGgufModelFile(this.#config.model);
+    this.#ensureNotDisposed();
+    const worker = this.#spawn();
+    this.#worker = worker;
+    try {
+      const reply = await this.#awaitLoad(worker);
+      worker.loaded = true;
+      this.#info = reply;
+      return worker;
+    } catch (error) {
+      await this.#stopWorker(worker, { kill: true });
+      if (this.#worker === worker) this.#worker = undefined;
+      throw error;
+    }
+  }
+
+  #spawn(): WorkerProcess {
+    const entry = workerEntry();
+    const child = fork(entry.file, [], {
+      execArgv: entry.execArgv,
+      env: { ...process.env, JARVIS_LLM_WORKER: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    if (child.pid === undefined) throw new JarvisError('llm-worker-spawn', 'could not start the LLM worker process', 'Check that Node.js can start child processes.');
+    let markExited!: () => void;
+    const worker: WorkerProcess = {
+      child,
+      pid: child.pid,
+      turns: new Map(),
+      requests: new Map(),
+      stderrTail: [],
+      exited: new Promise<void>((resolve) => (markExited = resolve)),
+      loaded: false,
+      stopping: false,
+      hasExited: false,
+    };
+    liveWorkers.add(child);
+    ensureExitHook();
+    child.on('message', (message) => {
+      if (isFromWorker(message)) this.#onMessage(worker, message);
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => this.#emit({ type: 'log', level: 'info', message: line }));
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      worker.stderrTail.push(line);
+      if (worker.stderrTail.length > STDERR_TAIL_LINES) worker.stderrTail.shift();
+      this.#emit({ type: 'log', level: 'warn', message: line });
+    });
+    child.on('error', (error) => this.#emit({ type: 'log', level: 'error', message: `LLM worker process error: ${error.message}` }));
+    child.on('exit', (code, signal) => {
+      worker.hasExited = true;
+      liveWorkers.delete(child);
+      this.#onExit(worker, code, signal);
+      markExited();
+    });
+    return worker;
+  }
+
+  #awaitLoad(worker: WorkerProcess): Promise<WorkerLoadInfo> {
+    return new Promise<WorkerLoadInfo>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new JarvisError(
+            'llm-load-timeout',
+            `the LLM worker did not finish loading ${this.#config.model} within ${this.#loadTimeoutMs / 1000} s`,
+            'Check the disk and the GPU driver; a smaller model or fewer llm.gpuLayers load faster.',
+          ),
+        );
+      }, this.#loadTimeoutMs);
+      worker.requests.set(0, {
+        resolve: (message) => {
+          clearTimeout(timer);
+          if (message.type === 'loaded') resolve(message.info);
+          else if (message.type === 'load-failed') reject(this.#loadError(message.error));
+          else reject(new Error(`unexpected reply ${message.type} to load`));
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.#send(worker, {
+        type: 'load',
+        options: {
+          modelPath: this.#config.model,
+          gpu: this.#config.gpu,
+          gpuLayers: this.#config.gpuLayers,
+          contextSize: this.#config.contextSize,
+          maxAnswerTokens: this.#config.maxAnswerTokens,
+          temperature: this.#config.temperature,
+          historyTurns: this.#config.historyTurns,
+          systemPrompt: this.#config.systemPrompt,
+          history: this.#history,
+          ...(this.#threads !== undefined ? { threads: this.#threads } : {}),
+        },
+      });
+    });
+  }
+
+  #loadError(error: WireError): Error {
+    if (error.code === 'model-load-failed' || error.code === 'model-corrupt' || error.code === 'model-wrong-format' || error.code === 'model-missing') {
+      return new ModelFileError(error.code, this.#config.model, error.message, error.fix ?? '');
+    }
+    if (error.code && error.fix) return new JarvisError(error.code, error.message, error.fix);
+    return new JarvisError(
+      'llm-load-failed',
+      `the LLM worker could not load ${this.#config.model}: ${error.message}`,
+      'Check llm.model, llm.gpu and llm.gpuLayers; the log above has llama.cpp\'s own messages.',
+    );
+  }
+
+  #onMessage(worker: WorkerProcess, message: FromWorker): void {
+    switch (message.type) {
+      case 'loaded':
+      case 'load-failed':
+        this.#settle(worker, 0, message);
+        return;
+      case 'piece':
+        worker.turns.get(message.id)?.pieces.push(message.text);
+        return;
+      case 'done': {
+        const turn = worker.turns.get(message.id);
+        worker.turns.delete(message.id);
+        this.#lastTurn = message.stats;
+        this.#consecutiveCrashes = 0;
+        this.#remember(turn?.question, message.stats.answer);
+        turn?.pieces.end();
+        return;
+      }
+      case 'error': {
+        const turn = worker.turns.get(message.id);
+        worker.turns.delete(message.id);
+        turn?.pieces.fail(
+          new JarvisError(
+            message.error.code ?? 'llm-generation-failed',
+            `the language model failed while answering: ${message.error.message}`,
+            message.error.fix ?? 'Try again; if it repeats, reset the conversation or lower llm.contextSize.',
+          ),
+        );
+        return;
+      }
+      case 'reset-done':
+      case 'state':
+        this.#settle(worker, message.id, message);
+        return;
+      case 'log':
+        this.#emit({ type: 'log', level: message.level, message: message.message });
+        return;
+      case 'disposed':
+        // The worker freed its native memory; closing the channel lets it exit.
+        if (worker.child.connected) worker.child.disconnect();
+        return;
+    }
+  }
+
+  #settle(worker: WorkerProcess, id: number, message: FromWorker): void {
+    const request = worker.requests.get(id);
+    worker.requests.delete(id);
+    request?.resolve(message);
+  }
+
+  #remember(question: string | undefined, answer: string): void {
+    if (question === undefined || this.#config.historyTurns === 0) return;
+    this.#history = [...this.#history, { question, answer }].slice(-this.#config.historyTurns);
+  }
+
+  #request(worker: WorkerProcess, build: (id: number) => ToWorker): Promise<FromWorker> {
+    const id = this.#nextId++;
+    return new Promise<FromWorker>((resolve, reject) => {
+      worker.requests.set(id, { resolve, reject });
+      this.#send(worker, build(id));
+    });
+  }
+
+  #send(worker: WorkerProcess, message: ToWorker): void {
+    // A worker that is gone cannot be told anything; its exit handler settles whatever waited on it.
+    if (worker.hasExited || !worker.child.connected) return;
+    worker.child.send(message, (error) => {
+      if (error) this.#emit({ type: 'log', level: 'warn', message: `could not send ${message.type} to the LLM worker: ${error.message}` });
+    });
+  }
+
+  #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#worker === worker) this.#worker = undefined;
+    const expected = worker.stopping || this.#disposed;
+    const detail = describeExit(code, signal, worker.stderrTail);
+    const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
+    for (const turn of worker.turns.values()) {
+      if (turn.abortRequested) turn.pieces.end();
+      else if (expected) turn.pieces.fail(abortError('the LLM was disposed while answering'));
+      else turn.pieces.fail(new LlmWorkerCrashedError(detail));
+    }
+    worker.turns.clear();
+    for (const request of worker.requests.values()) request.reject(new LlmWorkerCrashedError(detail));
+    worker.requests.clear();
+    if (expected) return;
+    this.#emit({ type: 'worker-exit', pid: worker.pid, detail, during });
+    // A crash during a (re)start is the start's failure; its caller or the restart loop handles it.
+    if (worker.loaded) this.#scheduleRestart();
+  }
+
+  #scheduleRestart(): void {
+    this.#consecutiveCrashes++;
+    const attempt = this.#consecutiveCrashes;
+    if (attempt > this.#maxConsecutiveCrashes) {
+      this.#emit({
+        type: 'restart-failed',
+        attempt,
+        error: new JarvisError(
+          'llm-crash-loop',
+          `the LLM worker crashed ${attempt} times in a row; automatic restarts stopped`,
+          'Lower llm.gpuLayers or llm.contextSize, or pick a smaller model; the next question tries again.',
+        ),
+      });
+      return;
+    }
+    const delayMs = Math.min(this.#config.restartDelayMs * 2 ** (attempt - 1), MAX_RESTART_DELAY_MS);
+    this.#emit({ type: 'restart-scheduled', delayMs, attempt });
+    const restart = new Promise<WorkerProcess>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#restartTimer = undefined;
+        const started = performance.now();
+        this.#startWorker().then(
+          (worker) => {
+            const ms = Math.round(performance.now() - started);
+            this.#emit({ type: 'restarted', summary: this.#describe(this.#info!, ms).summary, ms, attempt, pid: worker.pid });
+            resolve(worker);
+          },
+          (error: unknown) => {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            if (!this.#disposed) this.#emit({ type: 'restart-failed', error: failure, attempt });
+            reject(failure);
+            // A crash while reloading is retried with a longer delay; a load error waits for the next question.
+            if (!this.#disposed && error instanceof LlmWorkerCrashedError) queueMicrotask(() => this.#scheduleRestart());
+          },
+        );
+      }, delayMs);
+      this.#restartTimer = {
+        timer,
+        cancel: () => {
+          clearTimeout(timer);
+          reject(abortError('restart cancelled'));
+        },
+      };
+    });
+    this.#track(restart);
+  }
+
+  async #stopWorker(worker: WorkerProcess, { kill = false } = {}): Promise<void> {
+    worker.stopping = true;
+    if (worker.hasExited) return;
+    if (kill) {
+      worker.child.kill('SIGKILL');
+    } else {
+      this.#send(worker, { type: 'dispose' });
+    }
+    const timer = setTimeout(() => worker.child.kill('SIGKILL'), this.#disposeTimeoutMs);
+    await worker.exited;
+    clearTimeout(timer);
+  }
+
+  #describe(info: WorkerLoadInfo, startMs: number): LlamaResponderInfo {
+    return { summary: formatLoadSummary(info, this.#config.model), info, startMs };
+  }
+
+  #emit(event: LlamaResponderEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A failing log listener must not break the LLM stage.
+      }
+    }
+  }
+}
+
+/** "CPU, 0/2 layers on GPU, 0 MB VRAM, model x.gguf loaded in 45 ms" */
+export function formatLoadSummary(info: WorkerLoadInfo, modelPath: string): string {
+  const device =
+    info.device === 'cpu'
+      ? 'CPU'
+      : `${info.device === 'cuda' ? 'CUDA' : info.device === 'vulkan' ? 'Vulkan' : 'Metal'}${info.gpuNames.length > 0 ? ` (${info.gpuNames.join(', ')})` : ''}`;
+  return (
+    `${device}, ${info.layersOnGpu}/${info.totalLayers} layers on GPU, ${formatBytes(info.vramUsedBytes)} VRAM, ` +
+    `model ${path.basename(modelPath)} loaded in ${info.loadMs} ms`
+  );
+}
+
+function formatBytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return mb >= 1024 ? `${(mb / 1024).toFixed(1)} GB` : `${Math.round(mb)} MB`;
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null, stderrTail: readonly string[]): string {
+  const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+  const last = stderrTail.filter((line) => line.trim() !== '').slice(-1)[0];
+  return last ? `${how}; last output: ${last.trim().slice(0, 300)}` : how;
+}
+
+function abortError(message: string): Error {
+  const error = new Error(message);
+  error.name = 'AbortError';
+  return error;
+}
+
+/**
+ * The worker runs as TypeScript through tsx, like the rest of the project. tsx is resolved from this module's
+ * location, not the current directory, so the daemon can be started from anywhere.
+ */
+function workerEntry(): { file: string; execArgv: string[] } {
+  if (import.meta.url.endsWith('.ts')) {
+    return { file: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
+  }
+  return { file: fileURLToPath(new URL('./worker.js', import.meta.url)), execArgv: [] };
+}
+
+/** Workers alive in this process; killed synchronously if the daemon exits without disposing them. */
+const liveWorkers = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function ensureExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of liveWorkers) child.kill('SIGKILL');
+  });
+}

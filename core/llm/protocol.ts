@@ -1,0 +1,130 @@
+/**
+ * The messages between LlamaResponder (the daemon) and the LLM worker process, over Node's fork() IPC channel.
+ * llama.cpp runs in that child so a native abort (CUDA out of memory, a GPU fault) kills only the child; the
+ * daemon sees the exit, fails the answer in flight and starts a new worker.
+ *
+ * Every request that expects a reply carries an `id` the reply repeats. The worker handles one request at a time
+ * in arrival order; `abort` is the exception and overtakes the queue.
+ */
+
+export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'cpu';
+
+/** What llama.cpp ended up running on; node-llama-cpp's `false` is "cpu" here. */
+export type LlmDevice = 'cuda' | 'vulkan' | 'metal' | 'cpu';
+
+export interface ConversationTurn {
+  readonly question: string;
+  readonly answer: string;
+}
+
+export interface WorkerLoadOptions {
+  readonly modelPath: string;
+  readonly gpu: GpuChoice;
+  readonly gpuLayers: 'auto' | 'max' | number;
+  readonly contextSize: number;
+  readonly maxAnswerTokens: number;
+  readonly temperature: number;
+  /** Previous question/answer pairs kept in context when a new question is evaluated. */
+  readonly historyTurns: number;
+  readonly systemPrompt: string;
+  /** CPU threads for llama.cpp; undefined lets the worker choose (see worker.ts). */
+  readonly threads?: number;
+  /** Pairs to start from, so a conversation survives a worker restart. */
+  readonly history: readonly ConversationTurn[];
+}
+
+export interface WorkerLoadInfo {
+  readonly device: LlmDevice;
+  readonly gpuNames: readonly string[];
+  readonly layersOnGpu: number;
+  readonly totalLayers: number;
+  /** Growth of the device's used VRAM across model and context creation (getVramState), 0 on the CPU. */
+  readonly vramUsedBytes: number;
+  readonly vramTotalBytes: number;
+  /** getLlama() through context creation, inside the worker. */
+  readonly loadMs: number;
+  /** node-llama-cpp's chat wrapper, resolved from the model's chat template. */
+  readonly chatWrapper: string;
+  readonly contextSize: number;
+  readonly threads: number;
+  readonly systemPromptTokens: number;
+}
+
+export type StopReason = 'eogToken' | 'maxTokens' | 'abort' | 'stopGenerationTrigger' | 'customStopTrigger' | 'functionCalls';
+
+export interface TurnStats {
+  readonly stopReason: StopReason;
+  /** The answer as kept in the conversation (partial when aborted). */
+  readonly answer: string;
+  readonly pieces: number;
+  readonly outputTokens: number;
+  /** Tokens llama.cpp had to evaluate for this turn; what was already in the KV cache is not counted. */
+  readonly inputTokensEvaluated: number;
+  /** Tokens in the context sequence when the answer ended. */
+  readonly contextTokens: number;
+  /** Earlier question/answer pairs that were in context when this question was evaluated. */
+  readonly previousTurnsInContext: number;
+  readonly firstPieceMs: number | null;
+  readonly ms: number;
+}
+
+export interface WorkerState {
+  /** Question/answer pairs the chat session holds now. */
+  readonly turns: number;
+  readonly questions: readonly string[];
+  readonly contextTokens: number;
+  readonly busy: boolean;
+}
+
+/** An error as it crosses the process boundary; `code`/`fix` follow JarvisError when the worker knows them. */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly fix?: string;
+}
+
+export type ToWorker =
+  | { readonly type: 'load'; readonly options: WorkerLoadOptions }
+  | { readonly type: 'generate'; readonly id: number; readonly text: string }
+  | { readonly type: 'abort'; readonly id: number }
+  | { readonly type: 'reset'; readonly id: number }
+  | { readonly type: 'inspect'; readonly id: number }
+  | { readonly type: 'dispose' };
+
+export type FromWorker =
+  | { readonly type: 'loaded'; readonly info: WorkerLoadInfo }
+  | { readonly type: 'load-failed'; readonly error: WireError }
+  | { readonly type: 'piece'; readonly id: number; readonly text: string }
+  | { readonly type: 'done'; readonly id: number; readonly stats: TurnStats }
+  | { readonly type: 'error'; readonly id: number; readonly error: WireError }
+  | { readonly type: 'reset-done'; readonly id: number }
+  | { readonly type: 'state'; readonly id: number; readonly state: WorkerState }
+  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
+  | { readonly type: 'disposed' };
+
+const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'inspect', 'dispose']);
+const fromWorkerTypes = new Set<string>(['loaded', 'load-failed', 'piece', 'done', 'error', 'reset-done', 'state', 'log', 'disposed']);
+
+// The IPC channel is ours at both ends; the guards keep a stray message (a library calling process.send) from
+// being taken for a protocol message.
+export function isToWorker(message: unknown): message is ToWorker {
+  return typeof message === 'object' && message !== null && toWorkerTypes.has((message as { type?: unknown }).type as string);
+}
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  return typeof message === 'object' && message !== null && fromWorkerTypes.has((message as { type?: unknown }).type as string);
+}
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const { code, fix } = error as { code?: unknown; fix?: unknown };
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof fix === 'string' ? { fix } : {}),
+    };
+  }
+  return { name: 'Error', message: String(error) };
+}

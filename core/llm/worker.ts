@@ -1,0 +1,356 @@
+import { performance } from 'node:perf_hooks';
+import {
+  getLlama,
+  getLlamaGpuTypes,
+  InsufficientMemoryError,
+  LlamaChatSession,
+  LlamaLogLevel,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import { JarvisError, ModelFileError } from '../errors.ts';
+import {
+  isToWorker,
+  toWireError,
+  type FromWorker,
+  type GpuChoice,
+  type LlmDevice,
+  type StopReason,
+  type ToWorker,
+  type TurnStats,
+  type WorkerLoadInfo,
+  type WorkerLoadOptions,
+  type WorkerState,
+} from './protocol.ts';
+
+/**
+ * The LLM worker: the child process that holds llama.cpp. It is started by LlamaResponder with fork() and talks
+ * the protocol in protocol.ts. Anything native that aborts (CUDA out of memory, a driver fault) ends this
+ * process only; the daemon restarts it.
+ *
+ * One chat session on one context sequence lives for the whole process, so the system prompt's KV cache is
+ * evaluated once and every later prompt only evaluates what changed after the common prefix.
+ */
+export class LlmWorker {
+  readonly #send: (message: FromWorker) => void;
+  #llama: Llama | undefined;
+  #model: LlamaModel | undefined;
+  #context: LlamaContext | undefined;
+  #session: LlamaChatSession | undefined;
+  #options: WorkerLoadOptions | undefined;
+  /** Requests run one at a time in arrival order: a chat session cannot answer two prompts at once. */
+  #queue: Promise<void> = Promise.resolve();
+  /** Generations not yet finished, queued ones included, so an abort can reach them before they start. */
+  readonly #generations = new Map<number, AbortController>();
+  #busy = false;
+
+  constructor(send: (message: FromWorker) => void) {
+    this.#send = send;
+  }
+
+  handle(message: ToWorker): void {
+    switch (message.type) {
+      case 'load':
+        this.#enqueue(() => this.#load(message.options));
+        return;
+      case 'generate': {
+        const controller = new AbortController();
+        this.#generations.set(message.id, controller);
+        this.#enqueue(() => this.#generate(message.id, message.text, controller.signal));
+        return;
+      }
+      case 'abort':
+        // Overtakes the queue: the generation in progress stops at its next token.
+        this.#generations.get(message.id)?.abort();
+        return;
+      case 'reset':
+        this.#enqueue(async () => {
+          this.#session?.resetChatHistory();
+          this.#send({ type: 'reset-done', id: message.id });
+        });
+        return;
+      case 'inspect':
+        this.#send({ type: 'state', id: message.id, state: this.#state() });
+        return;
+      case 'dispose':
+        for (const controller of this.#generations.values()) controller.abort();
+        this.#enqueue(async () => {
+          await this.dispose();
+          this.#send({ type: 'disposed' });
+        });
+        return;
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.#session?.dispose({ disposeSequence: true });
+    await this.#context?.dispose();
+    await this.#model?.dispose();
+    await this.#llama?.dispose();
+    this.#session = undefined;
+    this.#context = undefined;
+    this.#model = undefined;
+    this.#llama = undefined;
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#queue = this.#queue.then(task).catch((error: unknown) => {
+      this.#send({ type: 'log', level: 'error', message: `worker task failed: ${String(error)}` });
+    });
+  }
+
+  async #load(options: WorkerLoadOptions): Promise<void> {
+    const started = performance.now();
+    try {
+      this.#options = options;
+      const llama = await this.#getLlama(options.gpu, options.threads);
+      this.#llama = llama;
+      const vramBefore = (await llama.getVramState()).used;
+      const model = await this.#loadModel(llama, options);
+      this.#model = model;
+      // node-llama-cpp's CPU default is max(cores, 4) threads; on a 2-core box that oversubscribes the cores
+      // and every token waits on spinning threads, so on the CPU use the math cores and no more.
+      const threads = options.threads ?? (llama.gpu === false ? llama.cpuMathCores : llama.maxThreads);
+      const context = await this.#createContext(model, options, threads);
+      this.#context = context;
+      const session = new LlamaChatSession({
+        contextSequence: context.getSequence(),
+        systemPrompt: options.systemPrompt,
+        autoDisposeSequence: true,
+      });
+      this.#session = session;
+      if (options.history.length > 0) this.#restoreHistory(options);
+      const vramAfter = await llama.getVramState();
+      const info: WorkerLoadInfo = {
+        device: deviceOf(llama),
+        gpuNames: llama.gpu === false ? [] : await llama.getGpuDeviceNames(),
+        layersOnGpu: model.gpuLayers,
+        totalLayers: model.fileInsights.totalLayers,
+        vramUsedBytes: Math.max(0, vramAfter.used - vramBefore),
+        vramTotalBytes: vramAfter.total,
+        loadMs: Math.round(performance.now() - started),
+        chatWrapper: session.chatWrapper.wrapperName,
+        contextSize: context.contextSize,
+        threads,
+        systemPromptTokens: model.tokenize(options.systemPrompt).length,
+      };
+      this.#send({ type: 'loaded', info });
+    } catch (error) {
+      await this.dispose().catch(() => undefined);
+      this.#send({ type: 'load-failed', error: toWireError(error) });
+    }
+  }
+
+  async #getLlama(choice: GpuChoice, threads: number | undefined): Promise<Llama> {
+    const common = {
+      // Never download and compile llama.cpp from inside a voice daemon: prebuilt binaries or a clear error.
+      build: 'never',
+      logLevel: LlamaLogLevel.warn,
+      logger: (level: LlamaLogLevel, message: string) => this.#log(level, message),
+      ...(threads !== undefined ? { maxThreads: threads } : {}),
+    } as const;
+    if (choice === 'cpu') return getLlama({ ...common, gpu: false });
+    if (choice === 'auto') return getLlama({ ...common, gpu: 'auto' });
+    let llama: Llama | undefined;
+    let cause: unknown;
+    try {
+      llama = await getLlama({ ...common, gpu: choice });
+    } catch (error) {
+      cause = error;
+    }
+    if (llama && llama.gpu === choice) return llama;
+    await llama?.dispose();
+    const usable = (await getLlamaGpuTypes('supported')).map((t) => (t === false ? 'cpu' : t));
+    const name = choice === 'cuda' ? 'CUDA' : 'Vulkan';
+    throw new JarvisError(
+      'llm-gpu-unavailable',
+      `llm.gpu is "${choice}" but llama.cpp cannot use ${name} on this machine` +
+        (cause instanceof Error ? ` (${cause.message})` : '') +
+        `; usable here: ${usable.join(', ')}`,
+      choice === 'cuda'
+        ? 'Install the NVIDIA driver (a CUDA 12 capable one for Pascal cards such as the GTX 1080 Ti), or set llm.gpu to "auto" or "cpu".'
+        : 'Install the Vulkan loader and your GPU\'s Vulkan driver (Debian: libvulkan1 mesa-vulkan-drivers), or set llm.gpu to "auto" or "cpu".',
+      { cause },
+    );
+  }
+
+  async #loadModel(llama: Llama, options: WorkerLoadOptions): Promise<LlamaModel> {
+    try {
+      return await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: llama.supportsGpuOffloading ? options.gpuLayers : 0,
+      });
+    } catch (error) {
+      if (error instanceof InsufficientMemoryError) throw outOfMemory(error, 'the model');
+      throw new ModelFileError(
+        'model-load-failed',
+        options.modelPath,
+        `llama.cpp could not load ${options.modelPath}: ${(error as Error).message}`,
+        'Check that the file is a complete GGUF chat model that this llama.cpp supports; download it again or pick another model.',
+        { cause: error },
+      );
+    }
+  }
+
+  async #createContext(model: LlamaModel, options: WorkerLoadOptions, threads: number): Promise<LlamaContext> {
+    try {
+      return await model.createContext({ contextSize: options.contextSize, sequences: 1, threads });
+    } catch (error) {
+      if (error instanceof InsufficientMemoryError) throw outOfMemory(error, `a ${options.contextSize}-token context`);
+      throw error;
+    }
+  }
+
+  #restoreHistory(options: WorkerLoadOptions): void {
+    const session = this.#session!;
+    const [system] = session.getChatHistory();
+    const turns = options.historyTurns === 0 ? [] : options.history.slice(-options.historyTurns);
+    session.setChatHistory([
+      ...(system ? [system] : []),
+      ...turns.flatMap((t): ChatHistoryItem[] => [
+        { type: 'user', text: t.question },
+        { type: 'model', response: [t.answer] },
+      ]),
+    ]);
+  }
+
+  async #generate(id: number, text: string, signal: AbortSignal): Promise<void> {
+    const session = this.#session;
+    const options = this.#options;
+    const started = performance.now();
+    try {
+      if (!session || !options) throw new Error('generate before a successful load');
+      const previousTurnsInContext = this.#trimHistory(session, options.historyTurns);
+      if (signal.aborted) {
+        this.#send({ type: 'done', id, stats: emptyStats('abort', previousTurnsInContext, session, started) });
+        return;
+      }
+      this.#busy = true;
+      const meterBefore = session.sequence.tokenMeter.getState();
+      let pieces = 0;
+      let firstPieceMs: number | null = null;
+      let stopReason: StopReason;
+      let answer: string;
+      try {
+        const result = await session.promptWithMeta(text, {
+          maxTokens: options.maxAnswerTokens,
+          temperature: options.temperature,
+          signal,
+          // Keeps what was said so far as the answer in the history, so the next turn follows on coherently.
+          stopOnAbortSignal: true,
+          onTextChunk: (chunk) => {
+            if (chunk === '') return;
+            firstPieceMs ??= performance.now() - started;
+            pieces++;
+            this.#send({ type: 'piece', id, text: chunk });
+          },
+        });
+        stopReason = result.stopReason;
+        answer = result.responseText;
+      } catch (error) {
+        // An abort before the first token throws instead of returning a partial answer.
+        if (!signal.aborted) throw error;
+        stopReason = 'abort';
+        answer = '';
+      }
+      const used = session.sequence.tokenMeter.diff(meterBefore);
+      const stats: TurnStats = {
+        stopReason,
+        answer,
+        pieces,
+        outputTokens: used.usedOutputTokens,
+        inputTokensEvaluated: used.usedInputTokens,
+        contextTokens: session.sequence.contextTokens.length,
+        previousTurnsInContext,
+        firstPieceMs: firstPieceMs === null ? null : Math.round(firstPieceMs * 10) / 10,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      };
+      this.#send({ type: 'done', id, stats });
+    } catch (error) {
+      this.#send({ type: 'error', id, error: toWireError(error) });
+    } finally {
+      this.#busy = false;
+      this.#generations.delete(id);
+    }
+  }
+
+  /**
+   * Keeps the system prompt and the last `historyTurns` question/answer pairs. Cutting whole pairs from the
+   * front leaves the system prompt as the shared prefix, so its KV cache is reused. Returns the pairs kept.
+   */
+  #trimHistory(session: LlamaChatSession, historyTurns: number): number {
+    const history = session.getChatHistory();
+    const firstTurn = history.findIndex((item) => item.type !== 'system');
+    if (firstTurn < 0) return 0;
+    const userIndexes = history.flatMap((item, index) => (item.type === 'user' ? [index] : []));
+    if (userIndexes.length <= historyTurns) return userIndexes.length;
+    const cut = historyTurns === 0 ? history.length : userIndexes[userIndexes.length - historyTurns]!;
+    session.setChatHistory([...history.slice(0, firstTurn), ...history.slice(cut)]);
+    return historyTurns;
+  }
+
+  #state(): WorkerState {
+    const history = this.#session?.getChatHistory() ?? [];
+    const questions = history.flatMap((item) => (item.type === 'user' ? [item.text] : []));
+    return {
+      turns: questions.length,
+      questions,
+      contextTokens: this.#session?.sequence.contextTokens.length ?? 0,
+      busy: this.#busy,
+    };
+  }
+
+  #log(level: LlamaLogLevel, message: string): void {
+    const mapped =
+      level === LlamaLogLevel.fatal || level === LlamaLogLevel.error
+        ? 'error'
+        : level === LlamaLogLevel.warn
+          ? 'warn'
+          : level === LlamaLogLevel.debug
+            ? 'debug'
+            : 'info';
+    this.#send({ type: 'log', level: mapped, message: message.trimEnd() });
+  }
+}
+
+function deviceOf(llama: Llama): LlmDevice {
+  return llama.gpu === false ? 'cpu' : llama.gpu;
+}
+
+function outOfMemory(error: InsufficientMemoryError, what: string): JarvisError {
+  return new JarvisError(
+    'llm-out-of-memory',
+    `not enough memory for ${what}: ${error.message}`,
+    'Lower llm.gpuLayers or llm.contextSize, or pick a smaller (more quantised) model.',
+    { cause: error },
+  );
+}
+
+function emptyStats(stopReason: StopReason, previousTurnsInContext: number, session: LlamaChatSession, started: number): TurnStats {
+  return {
+    stopReason,
+    answer: '',
+    pieces: 0,
+    outputTokens: 0,
+    inputTokensEvaluated: 0,
+    contextTokens: session.sequence.contextTokens.length,
+    previousTurnsInContext,
+    firstPieceMs: null,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+  };
+}
+
+// Started by fork(): serve the parent over IPC. Imported any other way (type-checks, tests), do nothing.
+if (process.send && process.env.JARVIS_LLM_WORKER === '1') {
+  const send = (message: FromWorker) => {
+    if (process.connected) process.send!(message);
+  };
+  const worker = new LlmWorker(send);
+  process.on('message', (message) => {
+    if (isToWorker(message)) worker.handle(message);
+  });
+  // The daemon is gone (even by SIGKILL): nobody is left to answer, and the OS frees RAM and VRAM on exit.
+  process.on('disconnect', () => process.exit(0));
+}

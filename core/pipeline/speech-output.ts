@@ -1,0 +1,94 @@
+import { performance } from 'node:perf_hooks';
+import { describeError, isAbortError } from '../errors.ts';
+import type { RunRecorder } from '../events.ts';
+import type { AudioSink, PcmAudio, Synthesizer } from '../../voice/ports.ts';
+import { durationMs } from '../../voice/wav.ts';
+import { toSpokenText } from '../sentences.ts';
+
+export interface SpeechOutputDeps {
+  synthesizer: Synthesizer;
+  /** Used for a sentence the main voice fails on (espeak-ng behind Piper). */
+  fallback?: Synthesizer;
+  sink: AudioSink;
+}
+
+/**
+ * Speaks the sentences of one answer in order, synthesizing sentence n+1 while sentence n plays, so speech starts
+ * as soon as the first sentence is ready. A sentence whose synthesis fails is retried on the fallback voice; if
+ * that fails too it is reported and skipped, and the answer still exists as text in the run events.
+ */
+export class SpeechOutput {
+  #synthesisChain: Promise<void> = Promise.resolve();
+  #playbackChain: Promise<void> = Promise.resolve();
+  #index = 0;
+  #started = false;
+  #interrupted = false;
+  #audioMs = 0;
+
+  constructor(
+    private readonly deps: SpeechOutputDeps,
+    private readonly run: RunRecorder,
+    private readonly signal: AbortSignal,
+    private readonly onFirstAudio: () => void = () => {},
+  ) {
+    signal.addEventListener('abort', () => deps.sink.stop(), { once: true });
+  }
+
+  /** Queues one sentence; returns at once. */
+  say(sentence: string): void {
+    const text = toSpokenText(sentence);
+    if (!text) return;
+    const index = this.#index++;
+    const audio = new Promise<PcmAudio | undefined>((resolve) => {
+      this.#synthesisChain = this.#synthesisChain.then(async () => resolve(await this.#synthesize(index, text)));
+    });
+    this.#playbackChain = this.#playbackChain.then(async () => {
+      const pcm = await audio;
+      if (!pcm || pcm.samples.length === 0 || this.signal.aborted) return;
+      if (!this.#started) {
+        this.#started = true;
+        this.onFirstAudio();
+      }
+      this.run.emit({ type: 'playback-start', index });
+      try {
+        await this.deps.sink.play(pcm);
+        this.#audioMs += durationMs(pcm);
+      } catch (error) {
+        if (isAbortError(error) || this.signal.aborted) {
+          this.#interrupted = true;
+          return;
+        }
+        const { code, message, fix } = describeError(error);
+        this.run.emit({ type: 'error', stage: 'playback', code, message, fix });
+      }
+    });
+  }
+
+  /** Resolves when everything queued has been played, or cut off by an abort. */
+  async finish(): Promise<{ sentences: number; interrupted: boolean; audioMs: number }> {
+    await this.#synthesisChain;
+    await this.#playbackChain;
+    const interrupted = this.#interrupted || this.signal.aborted;
+    if (this.#started) this.run.emit({ type: 'playback-end', interrupted });
+    return { sentences: this.#index, interrupted, audioMs: this.#audioMs };
+  }
+
+  async #synthesize(index: number, text: string): Promise<PcmAudio | undefined> {
+    if (this.signal.aborted) return undefined;
+    const voices = [this.deps.synthesizer, ...(this.deps.fallback ? [this.deps.fallback] : [])];
+    for (const voice of voices) {
+      const started = performance.now();
+      this.run.emit({ type: 'tts-start', index, text });
+      try {
+        const audio = await voice.synthesize({ text, signal: this.signal });
+        this.run.emit({ type: 'tts-end', index, ms: performance.now() - started, audioMs: durationMs(audio), engine: voice.engine });
+        return audio;
+      } catch (error) {
+        if (isAbortError(error) || this.signal.aborted) return undefined;
+        const { code, message, fix } = describeError(error);
+        this.run.emit({ type: 'error', stage: 'tts', code, message: `${voice.engine}: ${message}`, fix });
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,126 @@
+import { performance } from 'node:perf_hooks';
+import { describeError, isAbortError, LlmWorkerCrashedError } from '../errors.ts';
+import type { RunOutcome, RunRecorder } from '../events.ts';
+import type { Responder } from '../responder.ts';
+import { SentenceSplitter } from '../sentences.ts';
+import type { Transcriber } from '../../voice/ports.ts';
+import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
+import { samplesToMs } from '../../voice/pcm.ts';
+import { SpeechOutput, type SpeechOutputDeps } from './speech-output.ts';
+import { cleanTranscript, splitAtWakeWord } from './transcript.ts';
+
+export interface TurnDeps extends SpeechOutputDeps {
+  transcriber: Transcriber;
+  responder: Responder;
+  /** Drop a turn whose audio began with a wake detection but whose transcript has no "Jarvis" in it. */
+  verifyWakeWord: boolean;
+}
+
+/** `includesWakeWord`: the audio starts with the wake word that opened the turn. */
+export type TurnInput = { audio: Int16Array; includesWakeWord: boolean } | { text: string };
+
+export interface TurnResult {
+  outcome: RunOutcome;
+  transcript?: string;
+  answer?: string;
+}
+
+export const SPOKEN = {
+  didNotCatch: "Sorry, I didn't catch that.",
+  llmCrashed: 'Sorry, my language model stopped while I was thinking. It is restarting, please ask me again.',
+  llmFailed: 'Sorry, I cannot answer right now. The screen says what is wrong.',
+} as const;
+
+/**
+ * One turn: transcribe (when the request is audio), stream the answer, speak it sentence by sentence. Every step
+ * is reported on `run`; `signal` aborts all of it (barge-in, stop, shutdown) and silences the sink at once.
+ * `onSpeaking` fires when the first audio starts playing.
+ */
+export async function runTurn(
+  deps: TurnDeps,
+  run: RunRecorder,
+  input: TurnInput,
+  signal: AbortSignal,
+  onSpeaking: () => void = () => {},
+): Promise<TurnResult> {
+  const speech = new SpeechOutput(deps, run, signal, onSpeaking);
+  const finish = async (result: TurnResult): Promise<TurnResult> => {
+    const played = await speech.finish();
+    const outcome = signal.aborted || played.interrupted ? 'interrupted' : result.outcome;
+    run.end(outcome);
+    return { ...result, outcome };
+  };
+
+  let text: string;
+  if ('audio' in input) {
+    const audioMs = samplesToMs(input.audio.length, CAPTURE_SAMPLE_RATE);
+    run.emit({ type: 'stt-start', audioMs });
+    const started = performance.now();
+    let raw: string;
+    try {
+      raw = (await deps.transcriber.transcribe(input.audio, signal)).text;
+    } catch (error) {
+      if (isAbortError(error) || signal.aborted) return finish({ outcome: 'interrupted' });
+      const { code, message, fix } = describeError(error);
+      run.emit({ type: 'error', stage: 'stt', code, message, fix });
+      speech.say(SPOKEN.didNotCatch);
+      return finish({ outcome: 'error' });
+    }
+    const heard = input.includesWakeWord ? splitAtWakeWord(raw) : { heardWakeWord: false, request: cleanTranscript(raw) };
+    text = heard.request;
+    run.emit({ type: 'stt-end', text, ms: performance.now() - started });
+    if (input.includesWakeWord && deps.verifyWakeWord && !heard.heardWakeWord) {
+      run.emit({ type: 'wake-rejected', heard: raw.trim() });
+      return finish({ outcome: 'false-wake', transcript: text });
+    }
+    if (!text) {
+      speech.say(SPOKEN.didNotCatch);
+      return finish({ outcome: 'empty-transcript', transcript: '' });
+    }
+  } else {
+    text = input.text.trim();
+  }
+
+  const answer = await streamAnswer(deps.responder, run, text, signal, (sentence) => speech.say(sentence));
+  if (answer.error) {
+    const { code, message, fix } = describeError(answer.error);
+    run.emit({ type: 'error', stage: 'llm', code, message, fix });
+    speech.say(answer.error instanceof LlmWorkerCrashedError ? SPOKEN.llmCrashed : SPOKEN.llmFailed);
+    return finish({ outcome: 'error', transcript: text, answer: answer.text });
+  }
+  return finish({ outcome: 'answered', transcript: text, answer: answer.text });
+}
+
+async function streamAnswer(
+  responder: Responder,
+  run: RunRecorder,
+  question: string,
+  signal: AbortSignal,
+  onSentence: (sentence: string) => void,
+): Promise<{ text: string; error?: unknown }> {
+  const splitter = new SentenceSplitter();
+  let sentenceIndex = 0;
+  const emitSentences = (sentences: string[]) => {
+    for (const sentence of sentences) {
+      run.emit({ type: 'sentence', index: sentenceIndex++, text: sentence });
+      onSentence(sentence);
+    }
+  };
+  run.emit({ type: 'llm-start', text: question });
+  const started = performance.now();
+  let text = '';
+  let pieces = 0;
+  let error: unknown;
+  try {
+    for await (const piece of responder.respond({ text: question, signal })) {
+      if (pieces++ === 0) run.emit({ type: 'first-token', ms: performance.now() - started });
+      text += piece;
+      emitSentences(splitter.push(piece));
+    }
+  } catch (caught) {
+    if (!isAbortError(caught) && !signal.aborted) error = caught;
+  }
+  if (!error && !signal.aborted) emitSentences(splitter.flush());
+  run.emit({ type: 'llm-end', text: text.trim(), ms: performance.now() - started, pieces, aborted: signal.aborted });
+  return error ? { text, error } : { text };
+}

@@ -1,0 +1,342 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * A real llama-architecture GGUF with tiny dimensions and seeded random weights, written in JS so the tests can
+ * run node-llama-cpp's real native runtime without any downloadable chat model (none is reachable here). The
+ * words it produces are garbage; the loading, tokenising, chat templating, streaming, aborting and timing are
+ * the real code paths.
+ *
+ * Only printable ASCII bytes and the word pieces can win sampling: every other row of `output.weight` is zero,
+ * so those logits sit at 0 while the allowed ones are spread around ±3 and peak near +8. The model therefore
+ * practically never emits an end-of-generation token, and a test decides how long an answer is through
+ * `maxAnswerTokens` instead of hoping a random model stops.
+ */
+
+export type TinyChatTemplate = 'chatml' | 'llama3' | 'none';
+
+export interface TinyGgufOptions {
+  /** Which `tokenizer.chat_template` to embed; node-llama-cpp picks its chat wrapper from it. */
+  readonly template?: TinyChatTemplate;
+  readonly seed?: number;
+  readonly contextLength?: number;
+  readonly name?: string;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const cacheDir = path.join(repoRoot, '.cache', 'test-models');
+
+/** Bump when the bytes written for the same options change, so stale cached files are not reused. */
+const WRITER_VERSION = 1;
+
+const EMBEDDING = 32;
+const FEED_FORWARD = 64;
+const HEADS = 4;
+const KV_HEADS = 2;
+const LAYERS = 1;
+const ALIGNMENT = 32;
+
+const CHAT_TEMPLATES: Record<Exclude<TinyChatTemplate, 'none'>, string> = {
+  // The Hugging Face ChatML template as Qwen/OpenHermes ship it.
+  chatml:
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}" +
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+  // Meta's Llama 3 (not 3.1) instruct template.
+  llama3:
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + " +
+    "message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}" +
+    "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}" +
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+};
+
+/** GGUF token types (llama.cpp's llama_token_type). */
+const TokenType = { normal: 1, unknown: 2, control: 3, byte: 6 } as const;
+
+const CONTROL_TOKENS = [
+  '<|im_start|>',
+  '<|im_end|>',
+  '<|begin_of_text|>',
+  '<|start_header_id|>',
+  '<|end_header_id|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+];
+
+const WORD_PIECES = [
+  '▁', '▁the', '▁a', '▁is', '▁it', '▁and', '▁to', '▁of', '▁you', '▁I', '▁hello', '▁world', '▁Jarvis', '▁time',
+  '▁light', '▁on', '▁off', '▁yes', '▁no', 'e', 't', 'a', 'o', 'i', 'n', 's', 'r', 'h', 'l', 'd', 'ing', 'ed', '.', ',',
+];
+
+interface Vocab {
+  tokens: string[];
+  scores: number[];
+  types: number[];
+  /** Tokens whose logit is left at 0 so sampling practically never picks them. */
+  silenced: Set<number>;
+  ids: Map<string, number>;
+}
+
+function buildVocab(): Vocab {
+  const tokens: string[] = ['<unk>', '<s>', '</s>'];
+  const types: number[] = [TokenType.unknown, TokenType.control, TokenType.control];
+  const silenced = new Set<number>([0, 1, 2]);
+  for (let byte = 0; byte < 256; byte++) {
+    if (byte < 0x20 || byte > 0x7e) silenced.add(tokens.length);
+    tokens.push(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(TokenType.byte);
+  }
+  for (const token of CONTROL_TOKENS) {
+    silenced.add(tokens.length);
+    tokens.push(token);
+    types.push(TokenType.control);
+  }
+  for (const piece of WORD_PIECES) {
+    tokens.push(piece);
+    types.push(TokenType.normal);
+  }
+  // SPM merges prefer higher scores; longer pieces first, as a trained vocab would rank them.
+  const scores = tokens.map((token, id) => (types[id] === TokenType.normal ? -100 + token.length * 10 - id * 0.01 : 0));
+  return { tokens, scores, types, silenced, ids: new Map(tokens.map((t, i) => [t, i])) };
+}
+
+/** mulberry32: small, seedable, and identical on every platform. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ValueType = { uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10 } as const;
+
+type MetadataValue =
+  | { type: 'u32'; value: number }
+  | { type: 'f32'; value: number }
+  | { type: 'bool'; value: boolean }
+  | { type: 'str'; value: string }
+  | { type: 'str[]'; value: readonly string[] }
+  | { type: 'f32[]'; value: readonly number[] }
+  | { type: 'i32[]'; value: readonly number[] };
+
+class ByteWriter {
+  readonly #chunks: Buffer[] = [];
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  #push(buffer: Buffer): void {
+    this.#chunks.push(buffer);
+    this.#length += buffer.length;
+  }
+
+  u32(value: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(value);
+    this.#push(b);
+  }
+
+  i32(value: number): void {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(value);
+    this.#push(b);
+  }
+
+  u64(value: number): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(value));
+    this.#push(b);
+  }
+
+  f32(value: number): void {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(value);
+    this.#push(b);
+  }
+
+  str(value: string): void {
+    const bytes = Buffer.from(value, 'utf8');
+    this.u64(bytes.length);
+    this.#push(bytes);
+  }
+
+  bytes(buffer: Buffer): void {
+    this.#push(buffer);
+  }
+
+  padTo(alignment: number): void {
+    const pad = (alignment - (this.#length % alignment)) % alignment;
+    if (pad > 0) this.#push(Buffer.alloc(pad));
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+}
+
+function writeMetadataValue(w: ByteWriter, entry: MetadataValue): void {
+  switch (entry.type) {
+    case 'u32':
+      w.u32(ValueType.uint32);
+      w.u32(entry.value);
+      return;
+    case 'f32':
+      w.u32(ValueType.float32);
+      w.f32(entry.value);
+      return;
+    case 'bool':
+      w.u32(ValueType.bool);
+      w.bytes(Buffer.from([entry.value ? 1 : 0]));
+      return;
+    case 'str':
+      w.u32(ValueType.string);
+      w.str(entry.value);
+      return;
+    case 'str[]':
+      w.u32(ValueType.array);
+      w.u32(ValueType.string);
+      w.u64(entry.value.length);
+      for (const s of entry.value) w.str(s);
+      return;
+    case 'f32[]':
+      w.u32(ValueType.array);
+      w.u32(ValueType.float32);
+      w.u64(entry.value.length);
+      for (const f of entry.value) w.f32(f);
+      return;
+    case 'i32[]':
+      w.u32(ValueType.array);
+      w.u32(ValueType.int32);
+      w.u64(entry.value.length);
+      for (const i of entry.value) w.i32(i);
+      return;
+  }
+}
+
+interface Tensor {
+  name: string;
+  /** ggml order: the innermost (contiguous) dimension first. */
+  dims: number[];
+  data: Float32Array;
+}
+
+/** The GGUF bytes for `options`; deterministic for the same options. */
+export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
+  const template = options.template ?? 'chatml';
+  const seed = options.seed ?? 1234;
+  const vocab = buildVocab();
+  const nVocab = vocab.tokens.length;
+  const kvDim = (EMBEDDING / HEADS) * KV_HEADS;
+  const next = random(seed);
+  const uniform = (scale: number) => (next() * 2 - 1) * scale;
+  const matrix = (cols: number, rows: number, scale: number) => Float32Array.from({ length: cols * rows }, () => uniform(scale));
+  const ones = (n: number) => new Float32Array(n).fill(1);
+
+  const output = matrix(EMBEDDING, nVocab, 1);
+  for (const id of vocab.silenced) output.fill(0, id * EMBEDDING, (id + 1) * EMBEDDING);
+
+  const tensors: Tensor[] = [
+    { name: 'token_embd.weight', dims: [EMBEDDING, nVocab], data: matrix(EMBEDDING, nVocab, 1) },
+    { name: 'output_norm.weight', dims: [EMBEDDING], data: ones(EMBEDDING) },
+    { name: 'output.weight', dims: [EMBEDDING, nVocab], data: output },
+  ];
+  const projection = 1 / Math.sqrt(EMBEDDING);
+  for (let layer = 0; layer < LAYERS; layer++) {
+    const blk = `blk.${layer}`;
+    tensors.push(
+      { name: `${blk}.attn_norm.weight`, dims: [EMBEDDING], data: ones(EMBEDDING) },
+      { name: `${blk}.attn_q.weight`, dims: [EMBEDDING, EMBEDDING], data: matrix(EMBEDDING, EMBEDDING, projection) },
+      { name: `${blk}.attn_k.weight`, dims: [EMBEDDING, kvDim], data: matrix(EMBEDDING, kvDim, projection) },
+      { name: `${blk}.attn_v.weight`, dims: [EMBEDDING, kvDim], data: matrix(EMBEDDING, kvDim, projection) },
+      { name: `${blk}.attn_output.weight`, dims: [EMBEDDING, EMBEDDING], data: matrix(EMBEDDING, EMBEDDING, projection) },
+      { name: `${blk}.ffn_norm.weight`, dims: [EMBEDDING], data: ones(EMBEDDING) },
+      { name: `${blk}.ffn_gate.weight`, dims: [EMBEDDING, FEED_FORWARD], data: matrix(EMBEDDING, FEED_FORWARD, projection) },
+      { name: `${blk}.ffn_up.weight`, dims: [EMBEDDING, FEED_FORWARD], data: matrix(EMBEDDING, FEED_FORWARD, projection) },
+      { name: `${blk}.ffn_down.weight`, dims: [FEED_FORWARD, EMBEDDING], data: matrix(FEED_FORWARD, EMBEDDING, 1 / Math.sqrt(FEED_FORWARD)) },
+    );
+  }
+
+  const id = (token: string) => vocab.ids.get(token)!;
+  const metadata: [string, MetadataValue][] = [
+    ['general.architecture', { type: 'str', value: 'llama' }],
+    ['general.name', { type: 'str', value: options.name ?? `tiny random ${template}` }],
+    ['general.file_type', { type: 'u32', value: 0 }], // ALL_F32
+    ['general.alignment', { type: 'u32', value: ALIGNMENT }],
+    ['llama.context_length', { type: 'u32', value: options.contextLength ?? 4096 }],
+    ['llama.embedding_length', { type: 'u32', value: EMBEDDING }],
+    ['llama.block_count', { type: 'u32', value: LAYERS }],
+    ['llama.feed_forward_length', { type: 'u32', value: FEED_FORWARD }],
+    ['llama.attention.head_count', { type: 'u32', value: HEADS }],
+    ['llama.attention.head_count_kv', { type: 'u32', value: KV_HEADS }],
+    ['llama.rope.dimension_count', { type: 'u32', value: EMBEDDING / HEADS }],
+    ['llama.rope.freq_base', { type: 'f32', value: 10000 }],
+    ['llama.attention.layer_norm_rms_epsilon', { type: 'f32', value: 1e-5 }],
+    ['llama.vocab_size', { type: 'u32', value: nVocab }],
+    ['tokenizer.ggml.model', { type: 'str', value: 'llama' }],
+    ['tokenizer.ggml.tokens', { type: 'str[]', value: vocab.tokens }],
+    ['tokenizer.ggml.scores', { type: 'f32[]', value: vocab.scores }],
+    ['tokenizer.ggml.token_type', { type: 'i32[]', value: vocab.types }],
+    ['tokenizer.ggml.bos_token_id', { type: 'u32', value: template === 'llama3' ? id('<|begin_of_text|>') : id('<s>') }],
+    ['tokenizer.ggml.eos_token_id', { type: 'u32', value: template === 'llama3' ? id('<|eot_id|>') : id('</s>') }],
+    ['tokenizer.ggml.unknown_token_id', { type: 'u32', value: id('<unk>') }],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+  ];
+  if (template !== 'none') metadata.push(['tokenizer.chat_template', { type: 'str', value: CHAT_TEMPLATES[template] }]);
+
+  const w = new ByteWriter();
+  w.bytes(Buffer.from('GGUF', 'latin1'));
+  w.u32(3);
+  w.u64(tensors.length);
+  w.u64(metadata.length);
+  for (const [key, value] of metadata) {
+    w.str(key);
+    writeMetadataValue(w, value);
+  }
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const tensor of tensors) {
+    w.str(tensor.name);
+    w.u32(tensor.dims.length);
+    for (const d of tensor.dims) w.u64(d);
+    w.u32(0); // GGML_TYPE_F32
+    w.u64(offset);
+    offsets.push(offset);
+    offset += Math.ceil(tensor.data.byteLength / ALIGNMENT) * ALIGNMENT;
+  }
+  w.padTo(ALIGNMENT);
+  for (const tensor of tensors) {
+    w.bytes(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    w.padTo(ALIGNMENT);
+  }
+  return w.toBuffer();
+}
+
+/**
+ * Writes the tiny model for `options` into .cache/test-models once (temp name, then rename, so a concurrent or
+ * interrupted test run never sees half a file) and returns its path.
+ */
+export async function writeTinyGguf(options: TinyGgufOptions = {}): Promise<string> {
+  const key = createHash('sha1')
+    .update(JSON.stringify({ v: WRITER_VERSION, ...options }))
+    .digest('hex')
+    .slice(0, 12);
+  const file = path.join(cacheDir, `tiny-llama-${options.template ?? 'chatml'}-${key}.gguf`);
+  if (fs.existsSync(file)) return file;
+  await fs.promises.mkdir(cacheDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(tmp, buildTinyGguf(options));
+  await fs.promises.rename(tmp, file);
+  return file;
+}
+
+/** The default test model: ChatML template, seed 1234. */
+export function ensureTinyGguf(): Promise<string> {
+  return writeTinyGguf();
+}

@@ -1,0 +1,293 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  GGML_FILE_MAGIC,
+  HPARAM_ORDER,
+  WHISPER_AUDIO_CTX,
+  WHISPER_N_FFT_BINS,
+  whisperTensorSpecs,
+  type WhisperHparams,
+  type WhisperTensorSpec,
+} from '../../voice/stt/whisper.ts';
+
+/**
+ * A real whisper.cpp model file (the legacy ggml layout whisper_model_load reads: magic, hparams, mel filters,
+ * vocabulary, named tensors) with tiny dimensions and seeded random weights, so tests run the real whisper.cpp
+ * runtime without any downloadable Whisper weights (none are reachable here). Its words are garbage; loading,
+ * mel computation, the 30 s encoder pass, decoding, aborting and timing are the real code paths.
+ *
+ * The tensor list comes from voice/stt/whisper.ts; the independent check that both follow whisper.cpp is that
+ * whisper.cpp itself loads this file and transcribes with it.
+ *
+ * The decoder is random except for its last layer norm, which is wired so that every window decodes to the same
+ * three tokens: <|0.00|>, one text token (TINY_WHISPER_TEXT), <|30.00|>. A fully random decoder never reaches
+ * whisper.cpp's confidence thresholds (average log-probability -1, entropy 2.4), so every call would run the whole
+ * temperature fallback (6 temperatures, 5 sampled decoders, 220 tokens each) and take seconds of CPU. With this
+ * one the encoder still runs on the real mel spectrogram of the audio and the decoder runs its real steps, once.
+ */
+
+export interface TinyWhisperOptions {
+  /** Encoder and decoder width. */
+  readonly state?: number;
+  /** 0 all f32, 1 f16 (like ggml-base.en.bin), 7 q8_0 (like ggml-base.en-q8_0.bin). */
+  readonly ftype?: 0 | 1 | 7;
+  readonly seed?: number;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const cacheDir = path.join(repoRoot, '.cache', 'test-models');
+
+/** Bump when the bytes written for the same options change, so stale cached files are not reused. */
+const WRITER_VERSION = 1;
+
+/** English-only ("*.en") models: 50256 byte-level BPE tokens in the file, the specials added by whisper.cpp. */
+const N_VOCAB = 51864;
+const FILE_TOKENS = 50256;
+const N_MELS = 80;
+const N_TEXT_CTX = 448;
+
+/** What every 30 s window decodes to; a single token, so the decoder stops after three steps. */
+export const TINY_WHISPER_TEXT = 'test-made model';
+const TEXT_TOKEN = 1000;
+const TOKEN_BEG = 50363; // <|0.00|>; the timestamps run to <|30.00|> = TOKEN_BEG + 1500, the last id
+
+/** Writes the model once under .cache/test-models and returns its path. */
+export async function ensureTinyWhisperModel(options: TinyWhisperOptions = {}): Promise<string> {
+  const { state = 64, ftype = 7, seed = 1 } = options;
+  const file = path.join(cacheDir, `tiny-whisper-en-s${state}-f${ftype}-seed${seed}-v${WRITER_VERSION}.bin`);
+  if (fs.existsSync(file)) return file;
+  await fs.promises.mkdir(cacheDir, { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(temp, buildTinyWhisperModel({ state, ftype, seed }));
+  await fs.promises.rename(temp, file);
+  return file;
+}
+
+export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer {
+  const { state = 64, ftype = 7, seed = 1 } = options;
+  const hparams: WhisperHparams = {
+    nVocab: N_VOCAB,
+    nAudioCtx: WHISPER_AUDIO_CTX,
+    nAudioState: state,
+    nAudioHead: 1,
+    nAudioLayer: 1,
+    nTextCtx: N_TEXT_CTX,
+    nTextState: state,
+    nTextHead: 1,
+    nTextLayer: 1,
+    nMels: N_MELS,
+    ftype,
+  };
+  const random = mulberry32(seed);
+  const out = new ByteWriter();
+
+  out.u32(GGML_FILE_MAGIC);
+  for (const key of HPARAM_ORDER) out.i32(hparams[key]);
+
+  out.i32(N_MELS);
+  out.i32(WHISPER_N_FFT_BINS);
+  out.f32s(slaneyMelFilters(N_MELS, WHISPER_N_FFT_BINS, 16_000));
+
+  const direction = unitVector(state, random);
+  const tokens = vocabulary(random);
+  out.i32(tokens.length);
+  for (const token of tokens) {
+    const bytes = Buffer.from(token, 'latin1');
+    out.u32(bytes.length);
+    out.bytes(bytes);
+  }
+
+  for (const spec of whisperTensorSpecs(hparams)) {
+    const name = Buffer.from(spec.name, 'latin1');
+    out.i32(spec.ne.length);
+    out.i32(name.length);
+    out.i32(spec.type);
+    for (const n of spec.ne) out.i32(n);
+    out.bytes(name);
+    writeTensor(out, spec.type, values(spec, random, direction));
+  }
+  return out.toBuffer();
+}
+
+const OUTPUT_GAIN = 10;
+
+function values(spec: WhisperTensorSpec, random: () => number, direction: Float32Array): Float32Array {
+  const count = spec.ne.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(count);
+  const [width = 1, length = 1] = spec.ne;
+  if (spec.name === 'encoder.positional_embedding') return sinusoids(length, width);
+  if (spec.name === 'decoder.ln.weight') return data; // zero: the decoder's output is decoder.ln.bias alone
+  if (spec.name === 'decoder.ln.bias') return direction.map((v) => v * OUTPUT_GAIN);
+  if (/ln(_post)?\.weight$|_ln\.weight$/.test(spec.name)) return data.fill(1);
+  if (spec.name.endsWith('.bias')) return data; // zero, as a freshly initialised layer
+  // Uniform with variance 1/fan-in, so activations keep their scale through the random layers.
+  const fanIn = spec.name.includes('conv') ? spec.ne[0]! * spec.ne[1]! : width;
+  const scale = spec.name.includes('embedding') ? 0.05 : Math.sqrt(3 / fanIn);
+  for (let i = 0; i < count; i++) data[i] = (random() * 2 - 1) * scale;
+  if (spec.name === 'decoder.token_embedding.weight') {
+    // logit = OUTPUT_GAIN × (row · direction). The ranking <|30.00|> > <|0.00|> > the text token > the rest makes
+    // whisper.cpp's timestamp rules pick <|0.00|> first (max_initial_ts hides <|30.00|>), then the text token
+    // (a second timestamp is not allowed yet), then <|30.00|>, which ends the window. Gaps of 5 nats keep every
+    // choice's log-probability near 0, so no temperature fallback.
+    for (const [token, weight] of [[TOKEN_BEG + 1500, 3], [TOKEN_BEG, 2.5], [TEXT_TOKEN, 2]] as const) {
+      for (let i = 0; i < width; i++) data[token * width + i] = data[token * width + i]! + weight * direction[i]!;
+    }
+  }
+  return data;
+}
+
+function unitVector(size: number, random: () => number): Float32Array {
+  const v = Float32Array.from({ length: size }, () => random() * 2 - 1);
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+/** Whisper's encoder position embedding (openai/whisper model.py `sinusoids`), stored [length][channels]. */
+function sinusoids(length: number, channels: number): Float32Array {
+  const half = channels / 2;
+  const increment = Math.log(10_000) / (half - 1);
+  const data = new Float32Array(length * channels);
+  for (let t = 0; t < length; t++) {
+    for (let c = 0; c < half; c++) {
+      const angle = t * Math.exp(-increment * c);
+      data[t * channels + c] = Math.sin(angle);
+      data[t * channels + half + c] = Math.cos(angle);
+    }
+  }
+  return data;
+}
+
+/** librosa.filters.mel(sr, n_fft=400, n_mels) with Slaney scale and norm, which is what Whisper's mel_filters.npz holds. */
+function slaneyMelFilters(nMels: number, nFftBins: number, sampleRate: number): Float32Array {
+  const hzToMel = (f: number) => (f < 1000 ? (3 * f) / 200 : 15 + Math.log(f / 1000) / (Math.log(6.4) / 27));
+  const melToHz = (m: number) => (m < 15 ? (200 * m) / 3 : 1000 * Math.exp((Math.log(6.4) / 27) * (m - 15)));
+  const maxMel = hzToMel(sampleRate / 2);
+  const edges = Array.from({ length: nMels + 2 }, (_, i) => melToHz((maxMel * i) / (nMels + 1)));
+  const filters = new Float32Array(nMels * nFftBins);
+  for (let m = 0; m < nMels; m++) {
+    const [lo, mid, hi] = [edges[m]!, edges[m + 1]!, edges[m + 2]!];
+    const norm = 2 / (hi - lo);
+    for (let k = 0; k < nFftBins; k++) {
+      const f = (k * sampleRate) / 2 / (nFftBins - 1);
+      const weight = Math.max(0, Math.min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
+      filters[m * nFftBins + k] = weight * norm;
+    }
+  }
+  return filters;
+}
+
+/** Printable ASCII only, so whatever the random decoder picks reads as text: single characters, then word pieces. */
+function vocabulary(random: () => number): string[] {
+  const tokens = new Set<string>();
+  for (let c = 0x20; c < 0x7f; c++) tokens.add(String.fromCharCode(c));
+  const onsets = ['', 'b', 'c', 'd', 'f', 'g', 'h', 'j', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'w', 'st', 'th', 'ch', 'tr'];
+  const vowels = ['a', 'e', 'i', 'o', 'u', 'ai', 'ea', 'ou', 'y'];
+  const codas = ['', '', 'n', 'r', 's', 't', 'l', 'ng', 'rd', 'ck'];
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  while (tokens.size < FILE_TOKENS) {
+    let word = random() < 0.7 ? ' ' : '';
+    const syllables = 1 + Math.floor(random() * 3);
+    for (let s = 0; s < syllables; s++) word += pick(onsets) + pick(vowels) + pick(codas);
+    if (random() < 0.1) word = word.replace(/\w/, (ch) => ch.toUpperCase());
+    tokens.add(word);
+  }
+  const list = [...tokens];
+  list[TEXT_TOKEN] = ` ${TINY_WHISPER_TEXT}`;
+  return list;
+}
+
+function writeTensor(out: ByteWriter, type: number, data: Float32Array): void {
+  if (type === 0) out.f32s(data);
+  else if (type === 1) for (const v of data) out.u16(f32ToF16(v));
+  else if (type === 8) {
+    // q8_0: per 32 values, an f16 scale and 32 int8 (ggml's quantize_row_q8_0_ref).
+    for (let block = 0; block < data.length; block += 32) {
+      let max = 0;
+      for (let i = 0; i < 32; i++) max = Math.max(max, Math.abs(data[block + i]!));
+      const d = max / 127;
+      out.u16(f32ToF16(d));
+      for (let i = 0; i < 32; i++) out.i8(d ? Math.round(data[block + i]! / d) : 0);
+    }
+  } else throw new Error(`the tiny model writer has no encoder for ggml type ${type}`);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half precision, round to nearest (enough for weights of moderate size). */
+function f32ToF16(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  const mantissa = x & 0x7fffff;
+  if (exponent >= 31) return sign | 0x7c00;
+  if (exponent <= 0) {
+    if (exponent < -10) return sign;
+    const m = (mantissa | 0x800000) >> (1 - exponent);
+    return sign | ((m + 0x1000) >> 13);
+  }
+  return (sign | (exponent << 10) | (mantissa >> 13)) + ((mantissa >> 12) & 1);
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class ByteWriter {
+  #chunks: Buffer[] = [];
+  #current = Buffer.alloc(1 << 20);
+  #used = 0;
+
+  #room(n: number): Buffer {
+    if (this.#used + n > this.#current.length) {
+      this.#chunks.push(this.#current.subarray(0, this.#used));
+      this.#current = Buffer.alloc(Math.max(1 << 20, n));
+      this.#used = 0;
+    }
+    return this.#current;
+  }
+
+  u32(v: number): void {
+    this.#room(4).writeUInt32LE(v, this.#used);
+    this.#used += 4;
+  }
+
+  i32(v: number): void {
+    this.#room(4).writeInt32LE(v, this.#used);
+    this.#used += 4;
+  }
+
+  u16(v: number): void {
+    this.#room(2).writeUInt16LE(v, this.#used);
+    this.#used += 2;
+  }
+
+  i8(v: number): void {
+    this.#room(1).writeInt8(Math.max(-128, Math.min(127, v)), this.#used);
+    this.#used += 1;
+  }
+
+  f32s(values: Float32Array): void {
+    for (const v of values) {
+      this.#room(4).writeFloatLE(v, this.#used);
+      this.#used += 4;
+    }
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.#room(bytes.length).set(bytes, this.#used);
+    this.#used += bytes.length;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat([...this.#chunks, this.#current.subarray(0, this.#used)]);
+  }
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SentenceSplitter, toSpokenText } from '../core/sentences.ts';
+import { cleanTranscript, isStopPhrase, splitAtWakeWord } from '../core/pipeline/transcript.ts';
+
+function split(pieces: string[]): string[] {
+  const splitter = new SentenceSplitter();
+  const out = pieces.flatMap((p) => splitter.push(p));
+  return [...out, ...splitter.flush()];
+}
+
+describe('sentence splitter (streamed tokens)', () => {
+  test('releases each sentence as soon as it is complete', () => {
+    const splitter = new SentenceSplitter();
+    assert.deepEqual(splitter.push('It is half'), []);
+    assert.deepEqual(splitter.push(' past ten. The'), ['It is half past ten.']);
+    assert.deepEqual(splitter.push(' sun sets at'), []);
+    assert.deepEqual(splitter.push(' six! Anything'), ['The sun sets at six!']);
+    assert.deepEqual(splitter.flush(), ['Anything']);
+  });
+
+  test('token boundaries do not matter', () => {
+    const text = 'Sure. Dr. Smith lives at No. 5 Main St. in town. It costs 3.50 pounds? Yes.';
+    const expected = ['Sure.', 'Dr. Smith lives at No. 5 Main St. in town.', 'It costs 3.50 pounds?', 'Yes.'];
+    assert.deepEqual(split([text]), expected);
+    assert.deepEqual(split(text.split('')), expected);
+    assert.deepEqual(split(text.split(/(?= )/)), expected);
+  });
+
+  test('a long first clause is released at a comma so speech starts early', () => {
+    const out = split(['Well, that depends on where you are and what time of year it is, but in general the days are shorter in winter.']);
+    assert.equal(out.length, 2);
+    assert.match(out[0]!, /time of year it is,$/);
+  });
+
+  test('newlines end sentences; punctuation-only leftovers are dropped', () => {
+    assert.deepEqual(split(['First line\nSecond line\n', ' ...']), ['First line', 'Second line']);
+  });
+
+  test('a run-on answer is cut before it gets too long to start speaking', () => {
+    const words = Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ');
+    const out = split([words]);
+    assert.ok(out.length >= 2 && out.every((s) => s.length <= 230), JSON.stringify(out.map((s) => s.length)));
+    assert.equal(out.join(' '), words);
+  });
+});
+
+describe('spoken text', () => {
+  test('markdown, bullets, links and emoji are not read aloud', () => {
+    assert.equal(toSpokenText('## Tips\n- **Drink** water 💧\n- see [the guide](http://x.y/z) or https://example.com'),
+      'Tips Drink water see the guide or a link');
+    assert.equal(toSpokenText('Use `ls` then\n```\nrm -rf /\n```\ndone'), 'Use ls then done');
+  });
+});
+
+describe('transcripts', () => {
+  test('non-speech tags and the wake word are removed', () => {
+    assert.equal(cleanTranscript(' [BLANK_AUDIO] '), '');
+    assert.equal(cleanTranscript('Jarvis, what time is it?'), 'what time is it?');
+    assert.equal(cleanTranscript('Hey Jarvis. (music) Turn it up'), 'Turn it up');
+    assert.equal(cleanTranscript('What is Jarvis?'), 'What is Jarvis?');
+  });
+
+  test('the wake-word check accepts Whisper spellings and rejects near misses', () => {
+    assert.deepEqual(splitAtWakeWord(' Hey Jarvis, what time is it?'), { heardWakeWord: true, request: 'what time is it?' });
+    assert.deepEqual(splitAtWakeWord('and then. Hey Jervis turn on the lights'), { heardWakeWord: true, request: 'turn on the lights' });
+    assert.equal(splitAtWakeWord('Hey Travis, what time is it?').heardWakeWord, false);
+    assert.equal(splitAtWakeWord('Hey Charles.').heardWakeWord, false);
+    assert.equal(splitAtWakeWord('I told them about the show last night and they said Jarvis was').heardWakeWord, false);
+  });
+
+  test('stop phrases', () => {
+    for (const heard of ['Stop.', 'stop it', 'Jarvis, stop!', 'Be quiet please', 'never mind', 'OK, stop.']) {
+      assert.ok(isStopPhrase(heard, ['stop', 'stop it', 'be quiet', 'never mind']), heard);
+    }
+    for (const heard of ["don't stop", 'stop the music at six', 'the bus stop', '', '[BLANK_AUDIO]']) {
+      assert.ok(!isStopPhrase(heard, ['stop', 'stop it', 'be quiet', 'never mind']), heard);
+    }
+  });
+});

@@ -1,0 +1,142 @@
+import { PlaybackStoppedError } from '../../core/errors.ts';
+import { concatInt16 } from '../pcm.ts';
+import { CAPTURE_SAMPLE_RATE, type AudioSink, type PcmAudio } from '../ports.ts';
+import { resampleInt16, writeWavFile } from '../wav.ts';
+
+/**
+ * A speaker with no device: "plays" on timers at real time times `speed` and records exactly what a listener
+ * would have heard, for `--output reply.wav` and for tests of barge-in and echo handling. A chunk cut off by
+ * stop() is recorded up to the moment of the stop.
+ */
+
+export interface VirtualSinkOptions {
+  /** Real-time factor; 0 or Infinity plays everything at once. */
+  speed?: number;
+  /** Rate of the recording; every chunk is resampled to it. */
+  sampleRate?: number;
+  /** Record the silence between chunks that were played with a pause between them. */
+  keepGaps?: boolean;
+}
+
+interface Queued {
+  readonly audio: PcmAudio;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Playing extends Queued {
+  readonly samples: Int16Array;
+  readonly startedAt: number;
+  readonly timer: NodeJS.Timeout | undefined;
+}
+
+export class VirtualSink implements AudioSink {
+  readonly description: string;
+  readonly sampleRate: number;
+  readonly #speed: number;
+  readonly #keepGaps: boolean;
+  readonly #listeners = new Set<(audio: PcmAudio) => void>();
+  readonly #queue: Queued[] = [];
+  readonly #heard: Int16Array[] = [];
+  #playing: Playing | undefined;
+  #lastEndedAt: number | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(options: VirtualSinkOptions = {}) {
+    const speed = options.speed ?? 1;
+    if (!(speed >= 0)) throw new RangeError(`speed must be 0 (instant) or positive, got ${speed}`);
+    this.#speed = speed === 0 ? Infinity : speed;
+    this.sampleRate = options.sampleRate ?? CAPTURE_SAMPLE_RATE;
+    this.#keepGaps = options.keepGaps ?? false;
+    this.description = `virtual speaker (${this.#speed === Infinity ? 'instant' : `${this.#speed}x real time`})`;
+  }
+
+  play(audio: PcmAudio): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('VirtualSink.play() after close()'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ audio, resolve, reject });
+      if (!this.#playing) this.#startNext();
+    });
+  }
+
+  stop(): void {
+    const playing = this.#playing;
+    this.#playing = undefined;
+    const stopped = new PlaybackStoppedError();
+    if (playing) {
+      clearTimeout(playing.timer);
+      const heardMs = (performance.now() - playing.startedAt) * this.#speed;
+      const heardSamples = Math.min(playing.samples.length, Math.round((heardMs / 1000) * this.sampleRate));
+      this.#record(playing.samples.subarray(0, heardSamples));
+      this.#lastEndedAt = performance.now();
+      playing.reject(stopped);
+    }
+    for (const item of this.#queue.splice(0)) item.reject(stopped);
+    this.#settleIfDrained();
+  }
+
+  onPlayed(listener: (audio: PcmAudio) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Everything heard so far, at `sampleRate`. */
+  recording(): PcmAudio {
+    return { samples: concatInt16(...this.#heard).slice(), sampleRate: this.sampleRate };
+  }
+
+  async writeWav(file: string): Promise<void> {
+    await writeWavFile(file, this.recording());
+  }
+
+  /** Lets queued audio finish. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#playing || this.#queue.length > 0) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #startNext(): void {
+    // A loop, not recursion: at infinite speed a long queue finishes synchronously.
+    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+      const samples = resampleInt16(item.audio, this.sampleRate).samples;
+      const now = performance.now();
+      if (this.#keepGaps && this.#lastEndedAt !== undefined && now > this.#lastEndedAt) {
+        this.#record(new Int16Array(Math.round((((now - this.#lastEndedAt) * this.#speed) / 1000) * this.sampleRate)));
+      }
+      for (const listener of this.#listeners) listener(item.audio);
+      const durationMs = ((samples.length / this.sampleRate) * 1000) / this.#speed;
+      if (!(durationMs > 0)) {
+        this.#record(samples);
+        this.#lastEndedAt = now;
+        item.resolve();
+        continue;
+      }
+      const current: Playing = {
+        ...item,
+        samples,
+        startedAt: now,
+        timer: setTimeout(() => {
+          if (this.#playing !== current) return;
+          this.#playing = undefined;
+          this.#record(samples);
+          this.#lastEndedAt = current.startedAt + durationMs;
+          item.resolve();
+          this.#startNext();
+        }, durationMs),
+      };
+      this.#playing = current;
+      return;
+    }
+    this.#settleIfDrained();
+  }
+
+  #record(samples: Int16Array): void {
+    if (samples.length > 0) this.#heard.push(samples);
+  }
+
+  #settleIfDrained(): void {
+    if (this.#playing || this.#queue.length > 0) return;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+  }
+}

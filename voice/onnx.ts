@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import ort from 'onnxruntime-node';
+import { ModelFileError } from '../core/errors.ts';
+
+/**
+ * Opens an ONNX model with one CPU thread: the always-on stages (wake word, VAD) each cost a few percent of a
+ * core and must not fight Whisper and the LLM for threads.
+ */
+export async function openOnnxSession(file: string, what: string, fixWhenMissing: string): Promise<ort.InferenceSession> {
+  if (!fs.existsSync(file)) {
+    throw new ModelFileError('model-missing', file, `${what} model not found at ${file}`, fixWhenMissing);
+  }
+  try {
+    return await ort.InferenceSession.create(file, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (error) {
+    throw new ModelFileError(
+      'model-corrupt',
+      file,
+      `${what} model at ${file} could not be loaded by onnxruntime (${(error as Error).message.split('\n')[0]})`,
+      `The file is damaged or not an ONNX model. ${fixWhenMissing}`,
+      { cause: error },
+    );
+  }
+}
+
+export function requireIo(session: ort.InferenceSession, file: string, inputs: string[], outputs: string[]): void {
+  const missing = [
+    ...inputs.filter((n) => !session.inputNames.includes(n)),
+    ...outputs.filter((n) => !session.outputNames.includes(n)),
+  ];
+  if (missing.length > 0) {
+    throw new ModelFileError(
+      'model-wrong-format',
+      file,
+      `${file} is an ONNX model but not the expected one (missing ${missing.join(', ')}; it has inputs ${session.inputNames.join(', ')} and outputs ${session.outputNames.join(', ')})`,
+      'Point the setting at the right model file.',
+    );
+  }
+}
+
+export { ort };

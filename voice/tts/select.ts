@@ -1,0 +1,49 @@
+import type { JarvisConfig } from '../../config/schema.ts';
+import type { Synthesizer } from '../ports.ts';
+import { EspeakSynthesizer } from './espeak.ts';
+import type { TtsLog } from './phonemize.ts';
+import { PiperSynthesizer, piperVoiceFilesExist, piperVoiceFiles, piperVoiceUrls } from './piper.ts';
+
+/**
+ * Picks the voice: the configured Piper voice when its files are there, otherwise espeak-ng, so Jarvis can always
+ * answer aloud; the choice and its reason are returned and logged, because a robotic voice with no explanation
+ * looks like a bug.
+ */
+
+export interface SynthesizerChoice {
+  readonly synthesizer: Synthesizer;
+  readonly engine: 'piper' | 'espeak';
+  /** One sentence for logs and `jarvis doctor`. */
+  readonly reason: string;
+  /** Set when Piper was wanted but espeak-ng stands in: what would bring Piper back. */
+  readonly fix?: string;
+}
+
+export function createSynthesizer(tts: JarvisConfig['tts'], log?: TtsLog): SynthesizerChoice {
+  const espeak = () => new EspeakSynthesizer({ voice: tts.espeakVoice, rate: tts.rate });
+  let choice: SynthesizerChoice;
+  if (tts.engine === 'espeak') {
+    choice = { synthesizer: espeak(), engine: 'espeak', reason: `tts.engine is "espeak" (voice ${tts.espeakVoice})` };
+  } else if (piperVoiceFilesExist(tts.voice)) {
+    choice = {
+      synthesizer: new PiperSynthesizer({ voicePath: tts.voice, rate: tts.rate, log }),
+      engine: 'piper',
+      reason: `Piper voice ${tts.voice}`,
+    };
+  } else {
+    const { modelPath, configPath } = piperVoiceFiles(tts.voice);
+    const urls = piperVoiceUrls(tts.voice);
+    choice = {
+      synthesizer: espeak(),
+      engine: 'espeak',
+      reason: `Piper voice files not found (${modelPath} and ${configPath}); speaking with espeak-ng voice ${tts.espeakVoice} instead`,
+      fix: urls
+        ? `Download ${urls.model} and ${urls.config} into the folder of ${modelPath} for the Piper voice.`
+        : `Put a Piper voice's .onnx and .onnx.json (https://huggingface.co/rhasspy/piper-voices) at ${modelPath}.`,
+    };
+  }
+  const details = { engine: choice.engine, reason: choice.reason, ...(choice.fix ? { fix: choice.fix } : {}) };
+  if (choice.fix) log?.warn(details, 'text-to-speech falls back to espeak-ng');
+  else log?.info(details, `text-to-speech: ${choice.engine}`);
+  return choice;
+}

@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { shippedModels } from '../../models/shipped.ts';
+import { openOnnxSession, ort, requireIo } from '../onnx.ts';
+import { concatInt16 } from '../pcm.ts';
+import type { WakeDetection, WakeWordDetector } from '../ports.ts';
+
+/**
+ * openWakeWord on onnxruntime-node, following the reference Python implementation (openwakeword/utils.py
+ * AudioFeatures and model.py predict) step for step, because its classifiers were trained on exactly those
+ * features:
+ *   every 1280 new samples (80 ms): mel spectrogram of those samples plus the 480 before them, scaled x/10+2;
+ *   one embedding of the last 76 mel frames; the classifier on the last N embeddings (N = 16 for hey_jarvis).
+ * The mel buffer starts as ones and the embedding buffer as the embeddings of 4 s of low-level noise; the first
+ * five scores after a start or reset are forced to zero, as in the reference.
+ */
+
+const STEP_SAMPLES = 1280;
+const MEL_OVERLAP_SAMPLES = 480;
+const MEL_WINDOW_FRAMES = 76;
+const MEL_STRIDE_FRAMES = 8;
+const MEL_BINS = 32;
+const EMBEDDING_SIZE = 96;
+const WARMUP_SCORES = 5;
+const MAX_MEL_FRAMES = 10 * 97;
+const MAX_EMBEDDINGS = 120;
+
+export interface OpenWakeWordOptions {
+  /** Classifier model; defaults to "hey jarvis" from the npm package. */
+  modelPath?: string;
+  threshold: number;
+}
+
+export class OpenWakeWordDetector implements WakeWordDetector {
+  readonly engine = 'openwakeword';
+  readonly keyword: string;
+  #pending = new Int16Array(0);
+  #previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
+  #mel: Float32Array[] = [];
+  #embeddings: Float32Array[] = [];
+  #scoresSinceReset = 0;
+  #peak = 0;
+  #disposed = false;
+
+  private constructor(
+    private readonly melModel: ort.InferenceSession,
+    private readonly embeddingModel: ort.InferenceSession,
+    private readonly classifier: ort.InferenceSession,
+    private readonly classifierFrames: number,
+    private readonly initialEmbeddings: Float32Array[],
+    private readonly threshold: number,
+    modelPath: string,
+  ) {
+    this.keyword = path.basename(modelPath, '.onnx').replace(/_v[\d.]+$/, '').replace(/_/g, ' ');
+    this.reset();
+  }
+
+  static async create(options: OpenWakeWordOptions): Promise<OpenWakeWordDetector> {
+    const modelPath = options.modelPath ?? shippedModels.heyJarvis;
+    const reinstall = 'Reinstall the npm dependencies (`npm install`), which ship the openWakeWord models.';
+    const [mel, embedding, classifier] = await Promise.all([
+      openOnnxSession(shippedModels.melspectrogram, 'openWakeWord mel spectrogram', reinstall),
+      openOnnxSession(shippedModels.wakeEmbedding, 'openWakeWord embedding', reinstall),
+      openOnnxSession(modelPath, 'wake word', options.modelPath ? 'Check wake.model.' : reinstall),
+    ]);
+    requireIo(mel, shippedModels.melspectrogram, ['input'], ['output']);
+    requireIo(embedding, shippedModels.wakeEmbedding, ['input_1'], ['conv2d_19']);
+    const classifierFrames = classifierInputFrames(classifier);
+    const initial = await initialEmbeddings(mel, embedding);
+    return new OpenWakeWordDetector(mel, embedding, classifier, classifierFrames, initial, options.threshold, modelPath);
+  }
+
+  async process(samples: Int16Array): Promise<WakeDetection[]> {
+    if (this.#disposed) throw new Error('wake word detector used after dispose()');
+    const detections: WakeDetection[] = [];
+    const all = concatInt16(this.#pending, samples);
+    let offset = 0;
+    for (; offset + STEP_SAMPLES <= all.length; offset += STEP_SAMPLES) {
+      const step = all.subarray(offset, offset + STEP_SAMPLES);
+      const score = await this.#scoreStep(step);
+      if (score > this.#peak) this.#peak = score;
+      if (score >= this.threshold) detections.push({ keyword: this.keyword, score });
+    }
+    this.#pending = all.slice(offset);
+    return detections;
+  }
+
+  takePeakScore(): number {
+    const peak = this.#peak;
+    this.#peak = 0;
+    return peak;
+  }
+
+  reset(): void {
+    this.#pending = new Int16Array(0);
+    this.#previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
+    this.#mel = Array.from({ length: MEL_WINDOW_FRAMES }, () => new Float32Array(MEL_BINS).fill(1));
+    this.#embeddings = this.initialEmbeddings.slice();
+    this.#scoresSinceReset = 0;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await Promise.all([this.melModel.release(), this.embeddingModel.release(), this.classifier.release()]);
+  }
+
+  async #scoreStep(step: Int16Array): Promise<number> {
+    const melInput = concatInt16(this.#previousTail, step);
+    this.#previousTail = step.slice(step.length - MEL_OVERLAP_SAMPLES);
+    for (const frame of await melFrames(this.melModel, melInput)) this.#mel.push(frame);
+    if (this.#mel.length > MAX_MEL_FRAMES) this.#mel.splice(0, this.#mel.length - MAX_MEL_FRAMES);
+
+    this.#embeddings.push(await embed(this.embeddingModel, this.#mel.slice(-MEL_WINDOW_FRAMES)));
+    if (this.#embeddings.length > MAX_EMBEDDINGS) this.#embeddings.splice(0, this.#embeddings.length - MAX_EMBEDDINGS);
+
+    const window = this.#embeddings.slice(-this.classifierFrames);
+    const input = new Float32Array(this.classifierFrames * EMBEDDING_SIZE);
+    window.forEach((e, i) => input.set(e, i * EMBEDDING_SIZE));
+    const feeds = { [this.classifier.inputNames[0]!]: new ort.Tensor('float32', input, [1, this.classifierFrames, EMBEDDING_SIZE]) };
+    const output = await this.classifier.run(feeds);
+    const score = (output[this.classifier.outputNames[0]!]!.data as Float32Array)[0]!;
+    this.#scoresSinceReset++;
+    return this.#scoresSinceReset <= WARMUP_SCORES ? 0 : score;
+  }
+}
+
+async function melFrames(model: ort.InferenceSession, samples: Int16Array): Promise<Float32Array[]> {
+  const input = Float32Array.from(samples);
+  const output = await model.run({ input: new ort.Tensor('float32', input, [1, input.length]) });
+  const tensor = output.output!;
+  const data = tensor.data as Float32Array;
+  const frames: Float32Array[] = [];
+  for (let f = 0; f < data.length / MEL_BINS; f++) {
+    const frame = new Float32Array(MEL_BINS);
+    for (let b = 0; b < MEL_BINS; b++) frame[b] = data[f * MEL_BINS + b]! / 10 + 2;
+    frames.push(frame);
+  }
+  return frames;
+}
+
+async function embed(model: ort.InferenceSession, window: Float32Array[]): Promise<Float32Array> {
+  const input = new Float32Array(MEL_WINDOW_FRAMES * MEL_BINS);
+  window.forEach((frame, i) => input.set(frame, i * MEL_BINS));
+  const output = await model.run({ input_1: new ort.Tensor('float32', input, [1, MEL_WINDOW_FRAMES, MEL_BINS, 1]) });
+  return Float32Array.from(output.conv2d_19!.data as Float32Array);
+}
+
+/** The reference seeds the embedding buffer with the features of 4 s of random noise in [-1000, 1000). */
+async function initialEmbeddings(mel: ort.InferenceSession, embedding: ort.InferenceSession): Promise<Float32Array[]> {
+  let seed = 0x2545f491;
+  const noise = new Int16Array(16_000 * 4);
+  for (let i = 0; i < noise.length; i++) {
+    seed = (seed * 1664525 + 1013904223) >>> 0; // deterministic, so runs are repeatable
+    noise[i] = (seed % 2000) - 1000;
+  }
+  const frames = await melFrames(mel, noise);
+  const embeddings: Float32Array[] = [];
+  for (let end = MEL_WINDOW_FRAMES; end <= frames.length; end += MEL_STRIDE_FRAMES) {
+    embeddings.push(await embed(embedding, frames.slice(end - MEL_WINDOW_FRAMES, end)));
+  }
+  return embeddings;
+}
+
+function classifierInputFrames(classifier: ort.InferenceSession): number {
+  const meta = (classifier as unknown as { inputMetadata?: { shape?: (number | string)[] }[] }).inputMetadata?.[0];
+  const frames = meta?.shape?.[1];
+  return typeof frames === 'number' && frames > 0 ? frames : 16;
+}
+
