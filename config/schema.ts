@@ -100,6 +100,8 @@ export const configSchema = z
         gpu: z.enum(['auto', 'cuda', 'vulkan', 'cpu']).default('auto'),
         gpuLayers: z.union([z.literal('auto'), z.literal('max'), z.number().int().min(0)]).default('auto'),
         contextSize: z.number().int().min(256).max(131_072).default(4096),
+        /** CPU threads for layers not on the GPU; default: one per physical core. */
+        threads: z.number().int().min(1).max(256).optional(),
         maxAnswerTokens: z.number().int().min(8).max(8192).default(300),
         temperature: z.number().min(0).max(2).default(0.6),
         /** Previous question/answer pairs kept in context. */

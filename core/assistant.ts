@@ -20,7 +20,8 @@ export interface AssistantEngines {
   transcriber: Transcriber;
   responder: Responder;
   synthesizer: Synthesizer;
-  fallback?: Synthesizer;
+  /** Speaks a sentence the main voice failed on. */
+  fallbackSynthesizer?: Synthesizer;
   echoGuard?: EchoGuard;
 }
 
@@ -219,7 +220,13 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
 
   #startTurn(run: RunRecorder, input: TurnInput): ActiveTurn {
     const controller = new AbortController();
-    const deps = { ...this.engines, verifyWakeWord: this.config.wake.verifyTranscript };
+    const { transcriber, responder, synthesizer, fallbackSynthesizer, sink } = this.engines;
+    const deps = {
+      transcriber,
+      responder,
+      voice: { synthesizer, sink, ...(fallbackSynthesizer ? { fallback: fallbackSynthesizer } : {}) },
+      verifyWakeWord: this.config.wake.verifyTranscript,
+    };
     const done = runTurn(deps, run, input, controller.signal, () => {
       if (this.#turn?.run === run) this.dispatch({ type: 'speaking' });
     })

@@ -270,6 +270,35 @@ describe('Piper synthesizer on a test-made random-weight Piper voice (real onnxr
     assert.ok((await piper.synthesize({ text: 'Still here.' })).samples.length > 0);
   });
 
+  test('test-made random-weight multi-speaker Piper voice, real onnxruntime: sid picks the speaker', async () => {
+    const multi = await ensureTinyPiperVoice({ speakers: 2 });
+    const [first, second] = [new PiperSynthesizer({ voicePath: multi }), new PiperSynthesizer({ voicePath: multi, speakerId: 1 })];
+    try {
+      const [a, b] = [await first.synthesize({ text: 'Which voice is this?' }), await second.synthesize({ text: 'Which voice is this?' })];
+      assert.equal(a.samples.length, b.samples.length);
+      assert.notDeepEqual(a.samples, b.samples);
+    } finally {
+      await first.dispose();
+      await second.dispose();
+    }
+    await assert.rejects(new PiperSynthesizer({ voicePath: multi, speakerId: 2 }).load(), { code: 'piper-speaker-unknown' });
+  });
+
+  test('test-made random-weight Piper voice with phoneme_type "text": characters are the phonemes', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'text-'));
+    const model = path.join(dir, 'en_US-letters-x_low.onnx');
+    fs.copyFileSync(voicePath, model);
+    fs.writeFileSync(`${model}.json`, JSON.stringify({ ...JSON.parse(fs.readFileSync(`${voicePath}.json`, 'utf8')), phoneme_type: 'text' }));
+    const synth = new PiperSynthesizer({ voicePath: model, espeakCommand: path.join(dir, 'espeak-ng-is-not-used') });
+    try {
+      const audio = await synth.synthesize({ text: 'Abc' });
+      // ^ _ a _ b _ c _ $: nine ids of 256 samples.
+      assert.equal(audio.samples.length, 9 * SAMPLES_PER_ID);
+    } finally {
+      await synth.dispose();
+    }
+  });
+
   test('phonemes the voice has no id for are skipped and logged at debug level', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'voice-'));
     const model = path.join(dir, 'en_US-lacking-x_low.onnx');
@@ -327,6 +356,18 @@ describe('Piper voice files that are missing or broken', () => {
       assert.ok(e.fix.includes('https://huggingface.co/rhasspy/piper-voices/resolve/main/de/de_DE/thorsten/high/de_DE-thorsten-high.onnx.json'));
       return true;
     });
+  });
+
+  test('espeak-ng missing or the voice\'s espeak language unknown: said at load, before any answer', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'espeakcheck-'));
+    const model = await tinyFiles(dir, 'en_US-check-x_low');
+    await assert.rejects(new PiperSynthesizer({ voicePath: model, espeakCommand: path.join(dir, 'no-espeak-ng') }).load(), {
+      code: 'espeak-missing',
+      fix: /sudo apt install espeak-ng/,
+    });
+    const config = JSON.parse(fs.readFileSync(`${model}.json`, 'utf8'));
+    fs.writeFileSync(`${model}.json`, JSON.stringify({ ...config, espeak: { voice: 'zz-none' } }));
+    await assert.rejects(new PiperSynthesizer({ voicePath: model }).load(), { code: 'espeak-voice-unknown', message: /zz-none/ });
   });
 
   test('voice URLs follow the <lang>_<REGION>-<name>-<quality> pattern', () => {

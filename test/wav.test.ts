@@ -32,7 +32,6 @@ describe('WAV input', () => {
     ['48k mono float', ['-r', '48000', '-c', '1', '-b', '32', '-e', 'floating-point']],
     ['8k mono mu-law', ['-r', '8000', '-c', '1', '-e', 'mu-law']],
     ['22.05k mono 8-bit', ['-r', '22050', '-c', '1', '-b', '8', '-e', 'unsigned-integer']],
-    ['16k mono IMA ADPCM', ['-r', '16000', '-c', '1', '-e', 'ima-adpcm']],
   ] as const) {
     test(`${name} becomes 16 kHz mono 16-bit with pitch and level kept`, async () => {
       const pcm = await readWavFile(tone(`${name.replace(/\W+/g, '-')}.wav`, ...format));
@@ -41,6 +40,11 @@ describe('WAV input', () => {
       assert.ok(Math.abs(levelDbfs(pcm) - -9) < 1.5, `${levelDbfs(pcm)} dBFS`);
     });
   }
+
+  test('IMA ADPCM (a compressed codec) is refused with how to convert it', async () => {
+    // wavefile 11 decodes sox's ADPCM blocks with the wrong block length (the pitch drops ~2 %): refuse, not garble.
+    await assert.rejects(readWavFile(tone('adpcm.wav', '-r', '16000', '-c', '1', '-e', 'ima-adpcm')), (e: AudioFormatError) => /format tag 17/.test(e.message));
+  });
 
   test('an MP3 inside a WAV container is refused with how to convert it', () => {
     const file = tone('plain.wav', '-r', '16000', '-c', '1', '-b', '16');

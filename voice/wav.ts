@@ -11,7 +11,6 @@ const DECODABLE_FORMATS: Record<number, string> = {
   3: 'IEEE float',
   6: 'A-law',
   7: 'mu-law',
-  17: 'IMA ADPCM',
   65534: 'extensible',
 };
 
@@ -19,7 +18,7 @@ const CONVERT_HINT = 'Convert it first, e.g. `sox input.wav -r 16000 -c 1 -b 16 
 
 /**
  * Reads any WAV that can be turned into speech-model input (integer or float PCM of any common depth, A-law,
- * mu-law, IMA ADPCM; any channel count and rate) and returns mono 16-bit PCM at `targetRate`. Anything else
+ * mu-law; any channel count and rate) and returns mono 16-bit PCM at `targetRate`. Anything else
  * is refused with what it is and how to convert it.
  */
 export function decodeWav(bytes: Uint8Array, name = 'input', targetRate = CAPTURE_SAMPLE_RATE): Int16Array {
@@ -44,19 +43,15 @@ export function decodeWav(bytes: Uint8Array, name = 'input', targetRate = CAPTUR
       CONVERT_HINT,
     );
   }
-  // Block codecs (ADPCM) pad the last block; the fact chunk says how many samples are real.
-  const declaredLength = (wav.fact as { dwSampleLength?: number }).dwSampleLength ?? 0;
   try {
     if (fmt.audioFormat === 6) wav.fromALaw();
     else if (fmt.audioFormat === 7) wav.fromMuLaw();
-    else if (fmt.audioFormat === 17) wav.fromIMAADPCM();
     if (wav.bitDepth !== '32f') wav.toBitDepth('32f');
   } catch (error) {
     throw new AudioFormatError(`${name}: ${formatName} ${fmt.bitsPerSample}-bit audio could not be decoded (${(error as Error).message})`, CONVERT_HINT);
   }
 
-  let mono = downmix(wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[]);
-  if (declaredLength > 0 && declaredLength < mono.length) mono = mono.subarray(0, declaredLength);
+  const mono = downmix(wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[]);
   const resampled = fmt.sampleRate === targetRate ? mono : resampleFloat(mono, fmt.sampleRate, targetRate);
   return floatToInt16(resampled);
 }

@@ -10,6 +10,7 @@ import { AsyncQueue } from './async-queue.ts';
 import { checkGgufModelFile } from './model-file.ts';
 import {
   isFromWorker,
+  WORKER_FLAG,
   type ConversationTurn,
   type FromWorker,
   type ToWorker,
@@ -64,7 +65,8 @@ interface WorkerProcess {
   readonly pid: number;
   readonly turns: Map<number, PendingTurn>;
   readonly requests: Map<number, PendingRequest>;
-  readonly stderrTail: string[];
+  /** Recent stderr lines with their arrival time: a native abort prints its reason just before dying. */
+  readonly stderrTail: { line: string; at: number }[];
   readonly exited: Promise<void>;
   loaded: boolean;
   /** Set when the parent ends the worker on purpose, so its exit is not a crash. */
@@ -141,8 +143,10 @@ export class LlamaResponder implements Responder {
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     const { text, signal } = request;
     if (signal.aborted) return;
-    const worker = await this.#ensureStarted();
-    if (signal.aborted) return;
+    // A stop said while the worker (re)starts must end the turn now, not after the model has loaded.
+    const worker = await untilAborted(this.#ensureStarted(), signal);
+    if (!worker) return;
+    if (worker.hasExited) throw new LlmWorkerCrashedError('it exited before the question reached it');
     const id = this.#nextId++;
     const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false };
     worker.turns.set(id, turn);
@@ -152,6 +156,7 @@ export class LlamaResponder implements Responder {
       this.#send(worker, { type: 'abort', id });
       // A generation stuck in native code never confirms; then the worker is replaced rather than waited on.
       graceTimer = setTimeout(() => {
+        if (turn.pieces.closed) return;
         this.#emit({ type: 'log', level: 'warn', message: `LLM worker did not stop within ${this.#abortGraceMs} ms of an abort; killing it` });
         worker.child.kill('SIGKILL');
       }, this.#abortGraceMs);
@@ -219,7 +224,6 @@ export class LlamaResponder implements Responder {
     if (worker?.loaded && !worker.hasExited) return Promise.resolve(worker);
     if (this.#starting) return this.#starting;
     // A restart that gave up, or the first use without load(): try again now, for this caller.
-    this.#restartTimer?.cancel();
     return this.#track(this.#startWorker());
   }
 
@@ -242,6 +246,7 @@ export class LlamaResponder implements Responder {
     this.#worker = worker;
     try {
       const reply = await this.#awaitLoad(worker);
+      this.#ensureNotDisposed();
       worker.loaded = true;
       this.#info = reply;
       return worker;
@@ -254,9 +259,8 @@ export class LlamaResponder implements Responder {
 
   #spawn(): WorkerProcess {
     const entry = workerEntry();
-    const child = fork(entry.file, [], {
+    const child = fork(entry.file, [WORKER_FLAG], {
       execArgv: entry.execArgv,
-      env: { ...process.env, JARVIS_LLM_WORKER: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
@@ -280,16 +284,27 @@ export class LlamaResponder implements Responder {
     });
     createInterface({ input: child.stdout! }).on('line', (line) => this.#emit({ type: 'log', level: 'info', message: line }));
     createInterface({ input: child.stderr! }).on('line', (line) => {
-      worker.stderrTail.push(line);
+      worker.stderrTail.push({ line, at: performance.now() });
       if (worker.stderrTail.length > STDERR_TAIL_LINES) worker.stderrTail.shift();
       this.#emit({ type: 'log', level: 'warn', message: line });
     });
     child.on('error', (error) => this.#emit({ type: 'log', level: 'error', message: `LLM worker process error: ${error.message}` }));
     child.on('exit', (code, signal) => {
-      worker.hasExited = true;
       liveWorkers.delete(child);
-      this.#onExit(worker, code, signal);
-      markExited();
+      // stderr may still hold the crash reason; 'close' comes once it is drained, unless a grandchild keeps the
+      // pipe open, hence the cap.
+      const exitedAt = performance.now();
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(cap);
+        worker.hasExited = true;
+        this.#onExit(worker, code, signal, exitedAt);
+        markExited();
+      };
+      const cap = setTimeout(settle, 200);
+      child.once('close', settle);
     });
     return worker;
   }
@@ -418,10 +433,11 @@ export class LlamaResponder implements Responder {
     });
   }
 
-  #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null, exitedAt: number): void {
     if (this.#worker === worker) this.#worker = undefined;
     const expected = worker.stopping || this.#disposed;
-    const detail = describeExit(code, signal, worker.stderrTail);
+    const recent = worker.stderrTail.filter((entry) => entry.at > exitedAt - 2000).map((entry) => entry.line);
+    const detail = describeExit(code, signal, recent);
     const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
     for (const turn of worker.turns.values()) {
       if (turn.abortRequested) turn.pieces.end();
@@ -533,6 +549,25 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null, stderr
   const how = signal ? `killed by ${signal}` : `exit code ${code}`;
   const last = stderrTail.filter((line) => line.trim() !== '').slice(-1)[0];
   return last ? `${how}; last output: ${last.trim().slice(0, 300)}` : how;
+}
+
+/** `promise`'s value, or undefined as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function abortError(message: string): Error {

@@ -7,6 +7,9 @@
  * in arrival order; `abort` is the exception and overtakes the queue.
  */
 
+/** The argument the worker is forked with, so importing worker.ts anywhere else never starts serving IPC. */
+export const WORKER_FLAG = '--jarvis-llm-worker';
+
 export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'cpu';
 
 /** What llama.cpp ended up running on; node-llama-cpp's `false` is "cpu" here. */
@@ -41,8 +44,10 @@ export interface WorkerLoadInfo {
   /** Growth of the device's used VRAM across model and context creation (getVramState), 0 on the CPU. */
   readonly vramUsedBytes: number;
   readonly vramTotalBytes: number;
-  /** getLlama() through context creation, inside the worker. */
+  /** getLlama() through the evaluated system prompt, inside the worker. */
   readonly loadMs: number;
+  /** Of loadMs, evaluating the system prompt (and restored turns) into the KV cache. */
+  readonly preloadMs: number;
   /** node-llama-cpp's chat wrapper, resolved from the model's chat template. */
   readonly chatWrapper: string;
   readonly contextSize: number;

@@ -14,6 +14,7 @@ import { JarvisError, ModelFileError } from '../errors.ts';
 import {
   isToWorker,
   toWireError,
+  WORKER_FLAG,
   type FromWorker,
   type GpuChoice,
   type LlmDevice,
@@ -112,7 +113,7 @@ export class LlmWorker {
       this.#model = model;
       // node-llama-cpp's CPU default is max(cores, 4) threads; on a 2-core box that oversubscribes the cores
       // and every token waits on spinning threads, so on the CPU use the math cores and no more.
-      const threads = options.threads ?? (llama.gpu === false ? llama.cpuMathCores : llama.maxThreads);
+      const threads = options.threads ?? (llama.gpu === false ? llama.cpuMathCores : undefined);
       const context = await this.#createContext(model, options, threads);
       this.#context = context;
       const session = new LlamaChatSession({
@@ -122,6 +123,10 @@ export class LlmWorker {
       });
       this.#session = session;
       if (options.history.length > 0) this.#restoreHistory(options);
+      // Evaluate the system prompt (and any restored turns) now, so the first question only pays for itself.
+      const preloadStarted = performance.now();
+      await session.preloadPrompt('');
+      const preloadMs = Math.round(performance.now() - preloadStarted);
       const vramAfter = await llama.getVramState();
       const info: WorkerLoadInfo = {
         device: deviceOf(llama),
@@ -131,9 +136,10 @@ export class LlmWorker {
         vramUsedBytes: Math.max(0, vramAfter.used - vramBefore),
         vramTotalBytes: vramAfter.total,
         loadMs: Math.round(performance.now() - started),
+        preloadMs,
         chatWrapper: session.chatWrapper.wrapperName,
         contextSize: context.contextSize,
-        threads,
+        threads: context.idealThreads,
         systemPromptTokens: model.tokenize(options.systemPrompt).length,
       };
       this.#send({ type: 'loaded', info });
@@ -194,9 +200,9 @@ export class LlmWorker {
     }
   }
 
-  async #createContext(model: LlamaModel, options: WorkerLoadOptions, threads: number): Promise<LlamaContext> {
+  async #createContext(model: LlamaModel, options: WorkerLoadOptions, threads: number | undefined): Promise<LlamaContext> {
     try {
-      return await model.createContext({ contextSize: options.contextSize, sequences: 1, threads });
+      return await model.createContext({ contextSize: options.contextSize, sequences: 1, ...(threads !== undefined ? { threads } : {}) });
     } catch (error) {
       if (error instanceof InsufficientMemoryError) throw outOfMemory(error, `a ${options.contextSize}-token context`);
       throw error;
@@ -342,8 +348,8 @@ function emptyStats(stopReason: StopReason, previousTurnsInContext: number, sess
   };
 }
 
-// Started by fork(): serve the parent over IPC. Imported any other way (type-checks, tests), do nothing.
-if (process.send && process.env.JARVIS_LLM_WORKER === '1') {
+// Forked by LlamaResponder: serve it over IPC. Imported any other way, the module only exports.
+if (process.send && process.argv.includes(WORKER_FLAG)) {
   const send = (message: FromWorker) => {
     if (process.connected) process.send!(message);
   };

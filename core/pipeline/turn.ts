@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { describeError, isAbortError, LlmWorkerCrashedError } from '../errors.ts';
+import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
 import type { RunOutcome, RunRecorder } from '../events.ts';
 import type { Responder } from '../responder.ts';
 import { SentenceSplitter } from '../sentences.ts';
@@ -9,9 +9,12 @@ import { samplesToMs } from '../../voice/pcm.ts';
 import { SpeechOutput, type SpeechOutputDeps } from './speech-output.ts';
 import { cleanTranscript, splitAtWakeWord } from './transcript.ts';
 
-export interface TurnDeps extends SpeechOutputDeps {
-  transcriber: Transcriber;
+export interface TurnDeps {
+  /** Needed for audio requests only. */
+  transcriber?: Transcriber;
   responder: Responder;
+  /** Without a voice the answer is text only (run events), e.g. `jarvis ask` without --speak. */
+  voice?: SpeechOutputDeps;
   /** Drop a turn whose audio began with a wake detection but whose transcript has no "Jarvis" in it. */
   verifyWakeWord: boolean;
 }
@@ -29,6 +32,7 @@ export const SPOKEN = {
   didNotCatch: "Sorry, I didn't catch that.",
   llmCrashed: 'Sorry, my language model stopped while I was thinking. It is restarting, please ask me again.',
   llmFailed: 'Sorry, I cannot answer right now. The screen says what is wrong.',
+  modelMissing: 'Sorry, I cannot do that yet: a model file is missing. The screen and the log say which one and how to get it.',
 } as const;
 
 /**
@@ -43,10 +47,11 @@ export async function runTurn(
   signal: AbortSignal,
   onSpeaking: () => void = () => {},
 ): Promise<TurnResult> {
-  const speech = new SpeechOutput(deps, run, signal, onSpeaking);
+  const speech = deps.voice ? new SpeechOutput(deps.voice, run, signal, onSpeaking) : undefined;
+  const say = (sentence: string) => speech?.say(sentence);
   const finish = async (result: TurnResult): Promise<TurnResult> => {
-    const played = await speech.finish();
-    const outcome = signal.aborted || played.interrupted ? 'interrupted' : result.outcome;
+    const played = await speech?.finish();
+    const outcome = signal.aborted || played?.interrupted ? 'interrupted' : result.outcome;
     run.end(outcome);
     return { ...result, outcome };
   };
@@ -58,12 +63,13 @@ export async function runTurn(
     const started = performance.now();
     let raw: string;
     try {
+      if (!deps.transcriber) throw new Error('no speech-to-text engine for an audio request');
       raw = (await deps.transcriber.transcribe(input.audio, signal)).text;
     } catch (error) {
       if (isAbortError(error) || signal.aborted) return finish({ outcome: 'interrupted' });
       const { code, message, fix } = describeError(error);
       run.emit({ type: 'error', stage: 'stt', code, message, fix });
-      speech.say(SPOKEN.didNotCatch);
+      say(error instanceof ModelFileError ? SPOKEN.modelMissing : SPOKEN.didNotCatch);
       return finish({ outcome: 'error' });
     }
     const heard = input.includesWakeWord ? splitAtWakeWord(raw) : { heardWakeWord: false, request: cleanTranscript(raw) };
@@ -74,18 +80,20 @@ export async function runTurn(
       return finish({ outcome: 'false-wake', transcript: text });
     }
     if (!text) {
-      speech.say(SPOKEN.didNotCatch);
+      say(SPOKEN.didNotCatch);
       return finish({ outcome: 'empty-transcript', transcript: '' });
     }
   } else {
     text = input.text.trim();
   }
 
-  const answer = await streamAnswer(deps.responder, run, text, signal, (sentence) => speech.say(sentence));
+  const answer = await streamAnswer(deps.responder, run, text, signal, say);
   if (answer.error) {
     const { code, message, fix } = describeError(answer.error);
     run.emit({ type: 'error', stage: 'llm', code, message, fix });
-    speech.say(answer.error instanceof LlmWorkerCrashedError ? SPOKEN.llmCrashed : SPOKEN.llmFailed);
+    say(
+      answer.error instanceof LlmWorkerCrashedError ? SPOKEN.llmCrashed : answer.error instanceof ModelFileError ? SPOKEN.modelMissing : SPOKEN.llmFailed,
+    );
     return finish({ outcome: 'error', transcript: text, answer: answer.text });
   }
   return finish({ outcome: 'answered', transcript: text, answer: answer.text });

@@ -37,7 +37,13 @@ const SYMBOLS: readonly string[] = [
   '\u0327', '\u0303', '\u032a', '\u032f', '\u0329', 'ʰ', 'ˤ', 'ε', '↓', '#', '"', '↑', '\u033a', '\u033b', 'ʦ',
 ];
 
-export function tinyVoiceConfig(): Record<string, unknown> {
+export interface TinyVoiceOptions {
+  /** Above 1 the model takes Piper's "sid" input and each speaker has its own pitch. */
+  speakers?: number;
+}
+
+export function tinyVoiceConfig(options: TinyVoiceOptions = {}): Record<string, unknown> {
+  const speakers = options.speakers ?? 1;
   const phonemeIdMap: Record<string, number[]> = {};
   SYMBOLS.forEach((symbol, id) => {
     phonemeIdMap[symbol] ??= [id];
@@ -59,8 +65,8 @@ export function tinyVoiceConfig(): Record<string, unknown> {
     phoneme_map: {},
     phoneme_id_map: phonemeIdMap,
     num_symbols: NUM_SYMBOLS,
-    num_speakers: 1,
-    speaker_id_map: {},
+    num_speakers: speakers,
+    speaker_id_map: speakers > 1 ? Object.fromEntries(Array.from({ length: speakers }, (_, i) => [`speaker_${i}`, i])) : {},
     piper_version: '1.0.0',
   };
 }
@@ -112,8 +118,9 @@ const intsAttr = (name: string, ints: number[]): Onnx.IAttributeProto => ({ name
 const stringAttr = (name: string, s: string): Onnx.IAttributeProto => ({ name, type: AttributeType.STRING, s: Buffer.from(s) });
 
 /** The .onnx bytes of the tiny voice. */
-export function buildTinyPiperModel(seed = 1234): Uint8Array {
-  const random = seededRandom(seed);
+export function buildTinyPiperModel(options: TinyVoiceOptions & { seed?: number } = {}): Uint8Array {
+  const random = seededRandom(options.seed ?? 1234);
+  const speakers = options.speakers ?? 1;
   // Per symbol: amplitude, pitch (radians per sample, 110–330 Hz at 22.05 kHz) and a jitter the noise scales use.
   const table = new Float32Array(NUM_SYMBOLS * 3);
   for (let id = 0; id < NUM_SYMBOLS; id++) {
@@ -178,7 +185,7 @@ export function buildTinyPiperModel(seed = 1234): Uint8Array {
     node('Mul', ['amplitude', 'ampFactor'], ['amplitudeJittered']),
 
     // An oscillator whose phase accumulates the pitch, shaped by tanh and scaled to 0.3.
-    node('CumSum', ['pitchJittered', 'i1'], ['phase']),
+    node('CumSum', [speakers > 1 ? 'pitchSpoken' : 'pitchJittered', 'i1'], ['phase']),
     node('Sin', ['phase'], ['tone']),
     node('Mul', ['tone', 'amplitudeJittered'], ['voiced']),
     node('Mul', ['voiced', 'drive'], ['driven']),
@@ -186,6 +193,24 @@ export function buildTinyPiperModel(seed = 1234): Uint8Array {
     node('Mul', ['shaped', 'gain'], ['wave']),
     node('Unsqueeze', ['wave', 'axes1'], ['output']),
   ];
+
+  const inputs = [
+    valueInfo('input', DataType.INT64, ['batch_size', 'phonemes']),
+    valueInfo('input_lengths', DataType.INT64, ['batch_size']),
+    valueInfo('scales', DataType.FLOAT, [3]),
+  ];
+  if (speakers > 1) {
+    // Each speaker scales the pitch: sid really changes the sound, as in a multi-speaker VITS.
+    initializer.push(floatTensor('speakerPitch', [speakers], Array.from({ length: speakers }, (_, i) => 1 + 0.25 * i)));
+    nodes.splice(
+      nodes.findIndex((n) => n.opType === 'CumSum'),
+      0,
+      node('Gather', ['speakerPitch', 'sid'], ['speakerFactor'], [intAttr('axis', 0)]),
+      node('Unsqueeze', ['speakerFactor', 'axes1'], ['speakerFactorCol']),
+      node('Mul', ['pitchJittered', 'speakerFactorCol'], ['pitchSpoken']),
+    );
+    inputs.push(valueInfo('sid', DataType.INT64, ['batch_size']));
+  }
 
   const model: Onnx.IModelProto = {
     irVersion: 8,
@@ -197,11 +222,7 @@ export function buildTinyPiperModel(seed = 1234): Uint8Array {
       name: 'piper_tiny',
       node: nodes,
       initializer,
-      input: [
-        valueInfo('input', DataType.INT64, ['batch_size', 'phonemes']),
-        valueInfo('input_lengths', DataType.INT64, ['batch_size']),
-        valueInfo('scales', DataType.FLOAT, [3]),
-      ],
+      input: inputs,
       output: [valueInfo('output', DataType.FLOAT, ['batch_size', 1, 'time'])],
     },
   };
@@ -218,13 +239,15 @@ function writeAtomic(file: string, bytes: Uint8Array | string): void {
 /**
  * Path of the tiny voice's .onnx (its .onnx.json beside it), written once under .cache/test-models/.
  */
-export async function ensureTinyPiperVoice(): Promise<string> {
-  const onnxPath = path.join(cacheDir, `${TINY_VOICE_NAME}.onnx`);
+export async function ensureTinyPiperVoice(options: TinyVoiceOptions = {}): Promise<string> {
+  const speakers = options.speakers ?? 1;
+  const name = speakers > 1 ? TINY_VOICE_NAME.replace('test_tiny', `test_tiny_${speakers}speakers`) : TINY_VOICE_NAME;
+  const onnxPath = path.join(cacheDir, `${name}.onnx`);
   const configPath = `${onnxPath}.json`;
   if (fs.existsSync(onnxPath) && fs.existsSync(configPath)) return onnxPath;
   fs.mkdirSync(cacheDir, { recursive: true });
   // The config goes first: the .onnx appearing is what marks the pair complete.
-  writeAtomic(configPath, `${JSON.stringify(tinyVoiceConfig(), null, 2)}\n`);
-  writeAtomic(onnxPath, buildTinyPiperModel());
+  writeAtomic(configPath, `${JSON.stringify(tinyVoiceConfig({ speakers }), null, 2)}\n`);
+  writeAtomic(onnxPath, buildTinyPiperModel({ speakers }));
   return onnxPath;
 }

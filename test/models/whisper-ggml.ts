@@ -13,17 +13,19 @@ import {
 /**
  * A real whisper.cpp model file (the legacy ggml layout whisper_model_load reads: magic, hparams, mel filters,
  * vocabulary, named tensors) with tiny dimensions and seeded random weights, so tests run the real whisper.cpp
- * runtime without any downloadable Whisper weights (none are reachable here). Its words are garbage; loading,
- * mel computation, the 30 s encoder pass, decoding, aborting and timing are the real code paths.
+ * runtime without any downloadable Whisper weights (none are reachable here). It does not recognise anything: it
+ * says TINY_WHISPER_TEXT once per 30 s window. Loading, mel computation, the 30 s encoder pass, decoding, aborting
+ * and timing are the real code paths.
  *
  * The tensor list comes from voice/stt/whisper.ts; the independent check that both follow whisper.cpp is that
  * whisper.cpp itself loads this file and transcribes with it.
  *
- * The decoder is random except for its last layer norm, which is wired so that every window decodes to the same
- * three tokens: <|0.00|>, one text token (TINY_WHISPER_TEXT), <|30.00|>. A fully random decoder never reaches
- * whisper.cpp's confidence thresholds (average log-probability -1, entropy 2.4), so every call would run the whole
- * temperature fallback (6 temperatures, 5 sampled decoders, 220 tokens each) and take seconds of CPU. With this
- * one the encoder still runs on the real mel spectrogram of the audio and the decoder runs its real steps, once.
+ * A fully random decoder never reaches whisper.cpp's confidence thresholds (average log-probability -1, entropy
+ * 2.4), so every call would run the whole temperature fallback (6 temperatures × 5 sampled decoders × 220 tokens,
+ * seconds of CPU) and loop on repeated words. So the decoder, random elsewhere, has four MLP units that make it a
+ * fixed chain: <|startoftranscript|> → <|0.00|> → one text token (TINY_WHISPER_TEXT) → <|30.00|> → <|endoftext|>.
+ * whisper.cpp's timestamp rules accept that chain, so each 30 s window decodes in four confident steps and the
+ * next window starts 30 s later. The encoder runs unchanged on the real mel spectrogram of the audio.
  */
 
 export interface TinyWhisperOptions {
@@ -46,10 +48,21 @@ const FILE_TOKENS = 50256;
 const N_MELS = 80;
 const N_TEXT_CTX = 448;
 
-/** What every 30 s window decodes to; a single token, so the decoder stops after three steps. */
+/** What every 30 s window decodes to (one token of the vocabulary). */
 export const TINY_WHISPER_TEXT = 'test-made model';
 const TEXT_TOKEN = 1000;
-const TOKEN_BEG = 50363; // <|0.00|>; the timestamps run to <|30.00|> = TOKEN_BEG + 1500, the last id
+const TOKEN_EOT = 50256;
+const TOKEN_SOT = 50257;
+const TOKEN_BEG = 50363; // <|0.00|>
+const TOKEN_END_TS = TOKEN_BEG + 1500; // <|30.00|>, the last id
+/** Each token of the chain and the one the decoder must answer after it. */
+const CHAIN = [
+  [TOKEN_SOT, TOKEN_BEG],
+  [TOKEN_BEG, TEXT_TOKEN],
+  [TEXT_TOKEN, TOKEN_END_TS],
+  [TOKEN_END_TS, TOKEN_EOT],
+] as const;
+const CHAIN_TOKENS = [TOKEN_SOT, TOKEN_BEG, TEXT_TOKEN, TOKEN_END_TS, TOKEN_EOT] as const;
 
 /** Writes the model once under .cache/test-models and returns its path. */
 export async function ensureTinyWhisperModel(options: TinyWhisperOptions = {}): Promise<string> {
@@ -76,7 +89,8 @@ export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer 
     nTextHead: 1,
     nTextLayer: 1,
     nMels: N_MELS,
-    ftype,
+    // Like whisper.cpp's quantize tool: quantized files carry GGML_QNT_VERSION (2) in the thousands.
+    ftype: ftype === 7 ? 2000 + ftype : ftype,
   };
   const random = mulberry32(seed);
   const out = new ByteWriter();
@@ -88,7 +102,7 @@ export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer 
   out.i32(WHISPER_N_FFT_BINS);
   out.f32s(slaneyMelFilters(N_MELS, WHISPER_N_FFT_BINS, 16_000));
 
-  const direction = unitVector(state, random);
+  const directions = chainDirections(state, random);
   const tokens = vocabulary(random);
   out.i32(tokens.length);
   for (const token of tokens) {
@@ -104,42 +118,70 @@ export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer 
     out.i32(spec.type);
     for (const n of spec.ne) out.i32(n);
     out.bytes(name);
-    writeTensor(out, spec.type, values(spec, random, direction));
+    writeTensor(out, spec.type, values(spec, random, directions));
   }
   return out.toBuffer();
 }
 
-const OUTPUT_GAIN = 10;
+/** Norm of a chain token's embedding row: large next to the random rows (norm ≈ 0.23), and to attention output. */
+const CHAIN_ROW_NORM = 8;
+const DETECTOR_THRESHOLD = 4;
+const DETECTOR_GAIN = 10;
 
-function values(spec: WhisperTensorSpec, random: () => number, direction: Float32Array): Float32Array {
+function values(spec: WhisperTensorSpec, random: () => number, directions: Map<number, Float32Array>): Float32Array {
   const count = spec.ne.reduce((a, b) => a * b, 1);
   const data = new Float32Array(count);
   const [width = 1, length = 1] = spec.ne;
   if (spec.name === 'encoder.positional_embedding') return sinusoids(length, width);
-  if (spec.name === 'decoder.ln.weight') return data; // zero: the decoder's output is decoder.ln.bias alone
-  if (spec.name === 'decoder.ln.bias') return direction.map((v) => v * OUTPUT_GAIN);
   if (/ln(_post)?\.weight$|_ln\.weight$/.test(spec.name)) return data.fill(1);
-  if (spec.name.endsWith('.bias')) return data; // zero, as a freshly initialised layer
+  if (spec.name.endsWith('.bias')) {
+    // Hidden units 0..3 of the decoder MLP only fire on their chain token (see below).
+    if (spec.name === 'decoder.blocks.0.mlp.0.bias') data.fill(-DETECTOR_THRESHOLD, 0, CHAIN.length);
+    return data; // otherwise zero, as a freshly initialised layer
+  }
   // Uniform with variance 1/fan-in, so activations keep their scale through the random layers.
   const fanIn = spec.name.includes('conv') ? spec.ne[0]! * spec.ne[1]! : width;
-  const scale = spec.name.includes('embedding') ? 0.05 : Math.sqrt(3 / fanIn);
+  let scale = Math.sqrt(3 / fanIn);
+  if (spec.name === 'decoder.token_embedding.weight') scale = 0.05;
+  if (spec.name === 'decoder.positional_embedding') scale = 0.01;
+  // Quiet attention, so the residual stream still says which token came in when it reaches the MLP.
+  if (/^decoder\.blocks\.0\.(cross_)?attn\.out\.weight$/.test(spec.name)) scale *= 0.1;
   for (let i = 0; i < count; i++) data[i] = (random() * 2 - 1) * scale;
+
   if (spec.name === 'decoder.token_embedding.weight') {
-    // logit = OUTPUT_GAIN × (row · direction). The ranking <|30.00|> > <|0.00|> > the text token > the rest makes
-    // whisper.cpp's timestamp rules pick <|0.00|> first (max_initial_ts hides <|30.00|>), then the text token
-    // (a second timestamp is not allowed yet), then <|30.00|>, which ends the window. Gaps of 5 nats keep every
-    // choice's log-probability near 0, so no temperature fallback.
-    for (const [token, weight] of [[TOKEN_BEG + 1500, 3], [TOKEN_BEG, 2.5], [TEXT_TOKEN, 2]] as const) {
-      for (let i = 0; i < width; i++) data[token * width + i] = data[token * width + i]! + weight * direction[i]!;
-    }
+    // Tied embedding: the same row is what a chain token looks like coming in and what the logits measure going out.
+    for (const token of CHAIN_TOKENS) data.set(directions.get(token)!.map((v) => v * CHAIN_ROW_NORM), token * width);
+  }
+  if (spec.name === 'decoder.blocks.0.mlp.0.weight') {
+    // Unit j sees the layer-normed residual (norm 8); its dot with the chain direction is ≈ 8 for that token, ≈ ±1 else.
+    CHAIN.forEach(([from], j) => data.set(directions.get(from)!, j * width));
+  }
+  if (spec.name === 'decoder.blocks.0.mlp.2.weight') {
+    // Unit j writes the direction of the token that must follow, ~40 strong, which the final layer norm then carries.
+    const hidden = width; // ne = [4n, n]: row i (output dim) holds one weight per hidden unit
+    CHAIN.forEach(([, to], j) => {
+      const direction = directions.get(to)!;
+      for (let i = 0; i < length; i++) data[i * hidden + j] = DETECTOR_GAIN * direction[i]!;
+    });
   }
   return data;
 }
 
-function unitVector(size: number, random: () => number): Float32Array {
-  const v = Float32Array.from({ length: size }, () => random() * 2 - 1);
-  const norm = Math.hypot(...v);
-  return v.map((x) => x / norm);
+/** Orthonormal, zero-mean directions (layer norm subtracts the mean, so only zero-mean ones survive it intact). */
+function chainDirections(size: number, random: () => number): Map<number, Float32Array> {
+  const basis: Float32Array[] = [];
+  for (let k = 0; k < CHAIN_TOKENS.length; k++) {
+    const v = Float32Array.from({ length: size }, () => random() * 2 - 1);
+    const mean = v.reduce((a, b) => a + b, 0) / size;
+    for (let i = 0; i < size; i++) v[i]! -= mean;
+    for (const b of basis) {
+      const dot = v.reduce((a, x, i) => a + x * b[i]!, 0);
+      for (let i = 0; i < size; i++) v[i]! -= dot * b[i]!;
+    }
+    const norm = Math.hypot(...v);
+    basis.push(v.map((x) => x / norm));
+  }
+  return new Map(CHAIN_TOKENS.map((token, k) => [token, basis[k]!]));
 }
 
 /** Whisper's encoder position embedding (openai/whisper model.py `sinusoids`), stored [length][channels]. */
@@ -176,7 +218,7 @@ function slaneyMelFilters(nMels: number, nFftBins: number, sampleRate: number): 
   return filters;
 }
 
-/** Printable ASCII only, so whatever the random decoder picks reads as text: single characters, then word pieces. */
+/** Like the readable part of GPT-2's byte-level BPE: printable single characters (" " included), then word pieces. */
 function vocabulary(random: () => number): string[] {
   const tokens = new Set<string>();
   for (let c = 0x20; c < 0x7f; c++) tokens.add(String.fromCharCode(c));

@@ -17,6 +17,8 @@ const PACKAGE: Record<AudioTool, string> = {
 
 const ALTERNATIVE: Record<AudioTool, AudioTool> = { parec: 'arecord', arecord: 'parec', pacat: 'aplay', aplay: 'pacat' };
 
+const START_SERVER = 'Start the sound server (`systemctl --user start pipewire-pulse` or `pulseaudio --start`)';
+
 function isInput(tool: AudioTool): boolean {
   return tool === 'parec' || tool === 'arecord';
 }
@@ -45,10 +47,7 @@ function fixFor(tool: AudioTool, stderr: string, end: ProcessEnd): string {
     return `Install ${PACKAGE[tool]} (\`apt install ${PACKAGE[tool]}\`), or set ${key}.backend to ${ALTERNATIVE[tool]}.`;
   }
   if (isPulse(tool) && /connection (refused|failure|terminated)|pa_context_connect|access denied/i.test(stderr)) {
-    return (
-      'Start the sound server (`systemctl --user start pipewire-pulse` or `pulseaudio --start`), ' +
-      `or set ${key}.backend to ${ALTERNATIVE[tool]} to use ALSA directly.`
-    );
+    return `${START_SERVER}, or set ${key}.backend to ${ALTERNATIVE[tool]} to use ALSA directly.`;
   }
   if (/busy/i.test(stderr)) {
     return `Another program holds the device: close it, or set ${key}.device to "default" so the sound server shares it.`;
@@ -59,8 +58,17 @@ function fixFor(tool: AudioTool, stderr: string, end: ProcessEnd): string {
   return deviceFix(tool);
 }
 
-/** The tool could not be started or stopped on its own. */
-export function processFailure(tool: AudioTool, device: string, end: ProcessEnd, stderr: string): AudioDeviceError {
+/**
+ * The tool could not be started or stopped on its own. `autoFallback`: 'auto' chose ALSA because no sound
+ * server answered, which is usually the real problem on a desktop.
+ */
+export function processFailure(
+  tool: AudioTool,
+  device: string,
+  end: ProcessEnd,
+  stderr: string,
+  autoFallback = false,
+): AudioDeviceError {
   let reason: string;
   if (end.spawnError?.code === 'ENOENT') reason = `${tool} is not installed (not found on PATH)`;
   else if (end.spawnError) reason = `${tool} could not start: ${end.spawnError.message}`;
@@ -68,9 +76,12 @@ export function processFailure(tool: AudioTool, device: string, end: ProcessEnd,
     const how = end.signal ? `was killed by ${end.signal}` : `exited with code ${end.code}`;
     reason = `${tool} ${how}${stderr ? `: ${stderr}` : ' without saying why'}`;
   }
-  return new AudioDeviceError(`cannot use the ${what(tool, device)}: ${reason}`, fixFor(tool, stderr, end), {
-    cause: end.spawnError,
-  });
+  let fix = fixFor(tool, stderr, end);
+  if (autoFallback) {
+    reason += ' (no PulseAudio/PipeWire server answered, so ALSA was used directly)';
+    fix = `${START_SERVER}, or: ${fix[0]!.toLowerCase()}${fix.slice(1)}`;
+  }
+  return new AudioDeviceError(`cannot use the ${what(tool, device)}: ${reason}`, fix, { cause: end.spawnError });
 }
 
 /** The tool runs but no audio comes out of it. */

@@ -81,7 +81,13 @@ export class MicrophoneSource implements AudioSource {
       if (signal.aborted) return;
       // The recorder's output ended while we still wanted audio: it failed or the device went away.
       const end = await within(recorder.exited, EXIT_GRACE_MS);
-      throw processFailure(tool, this.#device, end ?? { code: null, signal: null, killed: false }, recorder.stderrSummary());
+      throw processFailure(
+        tool,
+        this.#device,
+        end ?? { code: null, signal: null, killed: false },
+        recorder.stderrSummary(),
+        this.#backend === 'auto' && tool === 'arecord',
+      );
     } finally {
       signal.removeEventListener('abort', stop);
       recorder.kill();

@@ -21,13 +21,17 @@ export interface SpeakerOptions {
   device?: string;
   /** Environment for the player (PULSE_SERVER, ALSA settings); tests point it at their own sound server. */
   env?: NodeJS.ProcessEnv;
-  /** Requested player buffer: smaller stops faster, larger survives a busy machine. */
+  /**
+   * Requested player buffer (pacat --latency-msec, aplay --buffer-time). Smaller starts sooner; larger survives a
+   * busy machine without dropouts. stop() kills the player, so it is silent at once whatever this is.
+   */
   latencyMs?: number;
   /** Close an idle player after this long, so an ALSA device is not held between replies. */
   idleCloseMs?: number;
 }
 
-const DEFAULT_LATENCY_MS = 50;
+/** aplay is fed by a single-threaded process through ALSA, so it needs more slack than pacat to avoid dropouts. */
+const DEFAULT_LATENCY_MS: Record<Tool, number> = { pacat: 50, aplay: 100 };
 const DEFAULT_IDLE_CLOSE_MS = 3000;
 /** Process start plus connecting to the server, before the first sample can sound. */
 const STARTUP_MS = 30;
@@ -47,9 +51,10 @@ interface Scheduled extends Queued {
 interface Player {
   readonly process: AudioProcess;
   readonly rate: number;
-  /** Wall-clock ms from which the player can make sound at all (process started, connected). */
+  readonly latencyMs: number;
+  /** performance.now() from which the player can make sound at all (process started, connected). */
   readonly readyAt: number;
-  /** Wall-clock ms at which everything written so far will have been heard; 0 before the first write. */
+  /** performance.now() at which everything written so far will have been heard; 0 before the first write. */
   endsAt: number;
   retired: boolean;
 }
@@ -58,7 +63,7 @@ export class SpeakerSink implements AudioSink {
   readonly #backend: OutputBackend;
   readonly #device: string;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #latencyMs: number;
+  readonly #latencyMs: number | undefined;
   readonly #idleCloseMs: number;
   readonly #listeners = new Set<(audio: PcmAudio) => void>();
   /** Waiting for a player (backend detection, or the previous rate's audio to finish). */
@@ -69,7 +74,8 @@ export class SpeakerSink implements AudioSink {
   #current: Player | undefined;
   #tool: Promise<Tool> | undefined;
   #resolvedTool: Tool | undefined;
-  #dispatchTimer: NodeJS.Timeout | undefined;
+  /** A player of another rate that must finish before the next one starts. */
+  #draining: Player | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #dispatching = false;
   #closed = false;
@@ -79,7 +85,7 @@ export class SpeakerSink implements AudioSink {
     this.#backend = options.backend ?? 'auto';
     this.#device = options.device ?? 'default';
     this.#env = options.env ?? process.env;
-    this.#latencyMs = options.latencyMs ?? DEFAULT_LATENCY_MS;
+    this.#latencyMs = options.latencyMs;
     this.#idleCloseMs = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
   }
 
@@ -102,8 +108,7 @@ export class SpeakerSink implements AudioSink {
   }
 
   stop(): void {
-    if (this.#dispatchTimer) clearTimeout(this.#dispatchTimer);
-    this.#dispatchTimer = undefined;
+    this.#draining = undefined;
     for (const player of this.#players) player.process.kill();
     this.#players.clear();
     this.#current = undefined;
@@ -141,7 +146,7 @@ export class SpeakerSink implements AudioSink {
 
   /** Moves queued chunks onto players, in order, for as long as that can happen now. */
   #dispatch(): void {
-    if (this.#dispatching || this.#dispatchTimer) return;
+    if (this.#dispatching || this.#draining) return;
     this.#dispatching = true;
     void this.#backendTool()
       .then((tool) => {
@@ -163,22 +168,22 @@ export class SpeakerSink implements AudioSink {
         item.resolve();
         continue;
       }
-      let player = this.#current;
-      if (player && player.rate !== item.audio.sampleRate) {
-        // A new rate needs a new player, which must not start until the old one's audio has played out.
-        const wait = player.endsAt - this.#latencyMs - STARTUP_MS - Date.now();
-        this.#retire(player);
+      const current = this.#current;
+      if (current && current.rate !== item.audio.sampleRate) {
+        // A new rate needs a new player. Starting it early on our clock's estimate risked two voices overlapping;
+        // the old player exits once the server has played its last sample, which costs a short pause instead.
+        this.#retire(current);
         this.#current = undefined;
-        if (wait > 0) {
-          this.#dispatchTimer = setTimeout(() => {
-            this.#dispatchTimer = undefined;
-            this.#dispatch();
-          }, wait);
-          return;
-        }
-        player = undefined;
+        this.#draining = current;
+        void within(current.process.exited, Math.max(0, current.endsAt - performance.now()) + CLOSE_GRACE_MS).then(() => {
+          if (this.#draining !== current) return;
+          this.#draining = undefined;
+          current.process.kill();
+          this.#dispatch();
+        });
+        return;
       }
-      player ??= this.#current = this.#spawn(tool, item.audio.sampleRate);
+      const player = current ?? (this.#current = this.#spawn(tool, item.audio.sampleRate));
       this.#queue.shift();
       this.#write(player, item);
     }
@@ -186,9 +191,9 @@ export class SpeakerSink implements AudioSink {
 
   #write(player: Player, item: Queued): void {
     const { samples, sampleRate } = item.audio;
-    const now = Date.now();
+    const now = performance.now();
     // An idle (or new) player needs its buffer's worth of time before a sample sounds; a busy one plays it next.
-    const startsAt = Math.max(Math.max(now, player.readyAt) + this.#latencyMs, player.endsAt);
+    const startsAt = Math.max(Math.max(now, player.readyAt) + player.latencyMs, player.endsAt);
     const endsAt = startsAt + (samples.length / sampleRate) * 1000;
     player.endsAt = endsAt;
     player.process.child.stdin!.write(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
@@ -207,15 +212,18 @@ export class SpeakerSink implements AudioSink {
   }
 
   #spawn(tool: Tool, rate: number): Player {
-    const process = new AudioProcess(tool, this.#playerArgs(tool, rate), { env: this.#env, stdin: 'pipe', stdout: 'ignore' });
-    const player: Player = { process, rate, readyAt: Date.now() + STARTUP_MS, endsAt: 0, retired: false };
+    const latencyMs = this.#latencyMs ?? DEFAULT_LATENCY_MS[tool];
+    const process = new AudioProcess(tool, this.#playerArgs(tool, rate, latencyMs), { env: this.#env, stdin: 'pipe', stdout: 'ignore' });
+    const player: Player = { process, rate, latencyMs, readyAt: performance.now() + STARTUP_MS, endsAt: 0, retired: false };
     this.#players.add(player);
     void process.exited.then((end) => {
       this.#players.delete(player);
       if (this.#current === player) this.#current = undefined;
       if (end.killed || (player.retired && end.code === 0)) return;
       // The player died on its own: no server, no such device, or the device went away mid-sentence.
-      const error = processFailure(tool, this.#device, end, process.stderrSummary());
+      // Under 'auto', look for a sound server again next time: it may have been (re)started since.
+      if (this.#backend === 'auto') this.#tool = undefined;
+      const error = processFailure(tool, this.#device, end, process.stderrSummary(), this.#backend === 'auto' && tool === 'aplay');
       for (const item of [...this.#scheduled]) {
         if (item.player !== player) continue;
         item.timers.forEach(clearTimeout);
@@ -256,7 +264,7 @@ export class SpeakerSink implements AudioSink {
     return this.#tool;
   }
 
-  #playerArgs(tool: Tool, rate: number): string[] {
+  #playerArgs(tool: Tool, rate: number, latencyMs: number): string[] {
     if (tool === 'pacat') {
       const args = [
         '--playback',
@@ -264,7 +272,7 @@ export class SpeakerSink implements AudioSink {
         '--format=s16le',
         `--rate=${rate}`,
         '--channels=1',
-        `--latency-msec=${this.#latencyMs}`,
+        `--latency-msec=${latencyMs}`,
         '--client-name=jarvis',
         '--stream-name=speech',
       ];
@@ -272,6 +280,6 @@ export class SpeakerSink implements AudioSink {
       if (this.#device !== 'default') args.push(`--device=${this.#device}`);
       return args;
     }
-    return ['-q', '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', String(rate), '-D', this.#device, `--buffer-time=${this.#latencyMs * 1000}`];
+    return ['-q', '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', String(rate), '-D', this.#device, `--buffer-time=${latencyMs * 1000}`];
   }
 }

@@ -56,7 +56,7 @@ export class VirtualSink implements AudioSink {
     if (this.#closed) return Promise.reject(new Error('VirtualSink.play() after close()'));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ audio, resolve, reject });
-      if (!this.#playing) this.#startNext();
+      if (!this.#playing) this.#startNext(true);
     });
   }
 
@@ -66,9 +66,7 @@ export class VirtualSink implements AudioSink {
     const stopped = new PlaybackStoppedError();
     if (playing) {
       clearTimeout(playing.timer);
-      const heardMs = (performance.now() - playing.startedAt) * this.#speed;
-      const heardSamples = Math.min(playing.samples.length, Math.round((heardMs / 1000) * this.sampleRate));
-      this.#record(playing.samples.subarray(0, heardSamples));
+      this.#record(this.#heardOf(playing));
       this.#lastEndedAt = performance.now();
       playing.reject(stopped);
     }
@@ -81,9 +79,17 @@ export class VirtualSink implements AudioSink {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Everything heard so far, at `sampleRate`. */
+  /** Everything heard so far, at `sampleRate`, including the part of the current chunk already played. */
   recording(): PcmAudio {
-    return { samples: concatInt16(...this.#heard).slice(), sampleRate: this.sampleRate };
+    const partial = this.#playing ? this.#heardOf(this.#playing) : new Int16Array(0);
+    return { samples: concatInt16(...this.#heard, partial).slice(), sampleRate: this.sampleRate };
+  }
+
+  /** Milliseconds of audio heard so far: recording()'s length without copying it, for frequent polling. */
+  heardMs(): number {
+    let samples = this.#playing ? this.#heardOf(this.#playing).length : 0;
+    for (const part of this.#heard) samples += part.length;
+    return (samples / this.sampleRate) * 1000;
   }
 
   async writeWav(file: string): Promise<void> {
@@ -96,14 +102,16 @@ export class VirtualSink implements AudioSink {
     if (this.#playing || this.#queue.length > 0) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  #startNext(): void {
+  /** `afterIdle`: the sink had nothing to play, so a pause (not timer lateness) precedes this chunk. */
+  #startNext(afterIdle: boolean): void {
     // A loop, not recursion: at infinite speed a long queue finishes synchronously.
     for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
       const samples = resampleInt16(item.audio, this.sampleRate).samples;
       const now = performance.now();
-      if (this.#keepGaps && this.#lastEndedAt !== undefined && now > this.#lastEndedAt) {
+      if (afterIdle && this.#keepGaps && this.#lastEndedAt !== undefined && now > this.#lastEndedAt) {
         this.#record(new Int16Array(Math.round((((now - this.#lastEndedAt) * this.#speed) / 1000) * this.sampleRate)));
       }
+      afterIdle = false;
       for (const listener of this.#listeners) listener(item.audio);
       const durationMs = ((samples.length / this.sampleRate) * 1000) / this.#speed;
       if (!(durationMs > 0)) {
@@ -122,13 +130,18 @@ export class VirtualSink implements AudioSink {
           this.#record(samples);
           this.#lastEndedAt = current.startedAt + durationMs;
           item.resolve();
-          this.#startNext();
+          this.#startNext(false);
         }, durationMs),
       };
       this.#playing = current;
       return;
     }
     this.#settleIfDrained();
+  }
+
+  #heardOf(playing: Playing): Int16Array {
+    const heardMs = (performance.now() - playing.startedAt) * this.#speed;
+    return playing.samples.subarray(0, Math.min(playing.samples.length, Math.round((heardMs / 1000) * this.sampleRate)));
   }
 
   #record(samples: Int16Array): void {

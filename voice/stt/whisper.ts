@@ -9,8 +9,10 @@ import { CAPTURE_SAMPLE_RATE, type Transcriber, type Transcript } from '../ports
 /**
  * Speech to text on whisper.cpp, in-process through @fugood/whisper.node 1.1.3.
  *
- * The model file is checked in JS before whisper.cpp sees it: its loader trusts the header (an absurd token length
- * or tensor count becomes a huge allocation, a short file is read as zeros), so a bad download must never reach it.
+ * The model file is checked in JS before whisper.cpp sees it. Its loader trusts the header: a file cut before its
+ * tensors loads as an "empty model for testing" and transcribes to nothing, a wrong mel filter size is only asserted
+ * in debug builds, a vocabulary without " " throws while decoding, and every failure it does notice comes back as
+ * the same "Failed to initialize whisper context". The check gives each bad file its own error code and fix.
  *
  * Whisper always encodes a full 30 s window, whatever the utterance length. whisper.cpp can shrink that window
  * (`audio_ctx`), but the binding 1.1.3 only forwards `audioCtx` to Parakeet (src/common.cpp,
@@ -186,15 +188,20 @@ export async function inspectWhisperModel(file: string): Promise<WhisperModelFil
     const stat = await handle.stat();
     if (!stat.isFile()) throw wrongFormat('it is a directory or device, not a file');
     const reader = new FileReader(handle, stat.size);
-    const need = async (bytes: number, what: string) => {
+    // Checks that `bytes` more exist and brings them into memory (with `readAhead` more), unless they are skipped.
+    const need = (bytes: number, what: string, readAhead = 1 << 20): Promise<void> | undefined => {
       if (reader.pos + bytes > stat.size) {
         throw corrupt(`the file is ${stat.size} bytes but its header needs at least ${reader.pos + bytes} to hold ${what} ` +
           `(an interrupted download?)`);
       }
+      return readAhead < 0 || reader.has(bytes) ? undefined : reader.fill(bytes, readAhead);
     };
+    const SKIP = -1;
+    const RECORD = 4096; // one tensor record; the next is a whole tensor away
 
     if (stat.size < 4) throw wrongFormat(`it is only ${stat.size} bytes long`);
-    const magic = await reader.u32();
+    await reader.fill(4, RECORD);
+    const magic = reader.u32();
     if (magic === GGUF_MAGIC) {
       throw wrongFormat('it is a GGUF file (llama.cpp and newer ggml tools); whisper.cpp reads the legacy ggml .bin format');
     }
@@ -204,7 +211,7 @@ export async function inspectWhisperModel(file: string): Promise<WhisperModelFil
 
     await need(4 * HPARAM_ORDER.length, 'the model dimensions');
     const values: number[] = [];
-    for (let i = 0; i < HPARAM_ORDER.length; i++) values.push(await reader.i32());
+    for (let i = 0; i < HPARAM_ORDER.length; i++) values.push(reader.i32());
     const hparams = Object.fromEntries(HPARAM_ORDER.map((key, i) => [key, values[i]!])) as unknown as WhisperHparams;
     const problem = implausibleHparams(hparams);
     if (problem) throw wrongFormat(`its header does not describe a Whisper model (${problem}); is it another ggml model?`);
@@ -212,39 +219,45 @@ export async function inspectWhisperModel(file: string): Promise<WhisperModelFil
     if (weightType === undefined) throw wrongFormat(`its weight type (ftype ${hparams.ftype}) is not one whisper.cpp writes`);
 
     await need(8, 'the mel filter bank size');
-    const nMel = await reader.i32();
-    const nFft = await reader.i32();
+    const nMel = reader.i32();
+    const nFft = reader.i32();
     if (nMel !== hparams.nMels || nFft !== WHISPER_N_FFT_BINS) {
       throw corrupt(`mel filter bank is ${nMel}×${nFft}, expected ${hparams.nMels}×${WHISPER_N_FFT_BINS}`);
     }
-    await need(4 * nMel * nFft, 'the mel filter bank');
+    await need(4 * nMel * nFft, 'the mel filter bank', SKIP);
     reader.skip(4 * nMel * nFft);
 
     await need(4, 'the vocabulary size');
-    const nTokens = await reader.i32();
+    const nTokens = reader.i32();
     if (nTokens < 1 || nTokens > hparams.nVocab) throw corrupt(`vocabulary of ${nTokens} tokens (model has ${hparams.nVocab})`);
+    let hasSpace = false;
     for (let i = 0; i < nTokens; i++) {
-      await need(4, `token ${i} of ${nTokens}`);
-      const length = await reader.u32();
+      const header = need(4, `token ${i} of ${nTokens}`);
+      if (header) await header;
+      const length = reader.u32();
       if (length > 1024) throw corrupt(`token ${i} claims to be ${length} bytes long`);
-      await need(length, `token ${i} of ${nTokens}`);
-      reader.skip(length);
+      const body = need(length, `token ${i} of ${nTokens}`);
+      if (body) await body;
+      if (length === 1) hasSpace = reader.byte() === 0x20 || hasSpace;
+      else reader.skip(length);
     }
+    // whisper.cpp looks the " " token up with map::at while decoding; without it every transcription would throw.
+    if (!hasSpace) throw corrupt('its vocabulary has no " " token');
 
     const specs = new Map(whisperTensorSpecs(hparams).map((s) => [s.name, s]));
     const seen = new Set<string>();
     while (reader.pos < stat.size) {
-      await need(12, `the record of tensor ${seen.size + 1} of ${specs.size}`);
-      const nDims = await reader.i32();
-      const nameLength = await reader.i32();
-      const fileType = await reader.i32();
+      await need(12, `the record of tensor ${seen.size + 1} of ${specs.size}`, RECORD);
+      const nDims = reader.i32();
+      const nameLength = reader.i32();
+      const fileType = reader.i32();
       if (nDims < 1 || nDims > 4 || nameLength < 1 || nameLength > 256) {
         throw corrupt(`tensor record ${seen.size + 1} is malformed (dims ${nDims}, name length ${nameLength})`);
       }
-      await need(4 * nDims + nameLength, `the record of tensor ${seen.size + 1} of ${specs.size}`);
+      await need(4 * nDims + nameLength, `the record of tensor ${seen.size + 1} of ${specs.size}`, RECORD);
       const ne: number[] = [];
-      for (let d = 0; d < nDims; d++) ne.push(await reader.i32());
-      const name = (await reader.bytes(nameLength)).toString('latin1');
+      for (let d = 0; d < nDims; d++) ne.push(reader.i32());
+      const name = reader.text(nameLength);
       const spec = specs.get(name);
       if (!spec) throw corrupt(`unexpected tensor '${printable(name)}'`);
       if (seen.has(name)) throw corrupt(`tensor '${name}' appears twice`);
@@ -256,7 +269,7 @@ export async function inspectWhisperModel(file: string): Promise<WhisperModelFil
       if (!stored || (elements * stored.size) / GGML_TYPES[spec.type]!.block !== bytes) {
         throw corrupt(`tensor '${name}' is stored as type ${fileType}, which does not fit ${GGML_TYPES[spec.type]!.name}`);
       }
-      await need(bytes, `the data of tensor '${name}'`);
+      await need(bytes, `the data of tensor '${name}'`, SKIP);
       reader.skip(bytes);
       seen.add(name);
     }
@@ -296,7 +309,10 @@ function sameShape(ne: readonly number[], expected: readonly number[]): boolean 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
 
-/** Sequential reads through a small window, so walking a multi-GB model costs a few MB of I/O. */
+/**
+ * Sequential reads through a window, synchronous once fill() has brought the bytes in, so walking a 50 000-token
+ * vocabulary costs no promise per token, and walking a multi-GB model reads a few MB.
+ */
 class FileReader {
   pos = 0;
   #window = Buffer.alloc(0);
@@ -304,31 +320,45 @@ class FileReader {
 
   constructor(private readonly handle: fs.FileHandle, private readonly size: number) {}
 
+  has(bytes: number): boolean {
+    return this.pos >= this.#windowStart && this.pos + bytes <= this.#windowStart + this.#window.length;
+  }
+
+  async fill(bytes: number, readAhead: number): Promise<void> {
+    const length = Math.min(Math.max(bytes, readAhead), this.size - this.pos);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, this.pos);
+    if (bytesRead < bytes) throw new Error(`short read at byte ${this.pos} of ${this.size}`);
+    this.#window = buffer.subarray(0, bytesRead);
+    this.#windowStart = this.pos;
+  }
+
   skip(bytes: number): void {
     this.pos += bytes;
   }
 
-  async i32(): Promise<number> {
-    return (await this.bytes(4)).readInt32LE(0);
+  i32(): number {
+    const value = this.#window.readInt32LE(this.pos - this.#windowStart);
+    this.pos += 4;
+    return value;
   }
 
-  async u32(): Promise<number> {
-    return (await this.bytes(4)).readUInt32LE(0);
+  u32(): number {
+    const value = this.#window.readUInt32LE(this.pos - this.#windowStart);
+    this.pos += 4;
+    return value;
   }
 
-  async bytes(n: number): Promise<Buffer> {
-    const offset = this.pos - this.#windowStart;
-    if (offset < 0 || offset + n > this.#window.length) {
-      const length = Math.min(Math.max(n, 64 * 1024), this.size - this.pos);
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await this.handle.read(buffer, 0, length, this.pos);
-      this.#window = buffer.subarray(0, bytesRead);
-      this.#windowStart = this.pos;
-      if (bytesRead < n) throw new Error(`short read at ${this.pos}`);
-    }
+  byte(): number {
+    const value = this.#window[this.pos - this.#windowStart]!;
+    this.pos += 1;
+    return value;
+  }
+
+  text(bytes: number): string {
     const start = this.pos - this.#windowStart;
-    this.pos += n;
-    return this.#window.subarray(start, start + n);
+    this.pos += bytes;
+    return this.#window.toString('latin1', start, start + bytes);
   }
 }
 
@@ -389,18 +419,30 @@ async function cudaUnusableReason(): Promise<string | undefined> {
   let stdout: string;
   try {
     ({ stdout } = await run('nvidia-smi', ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { timeout: 5000 }));
-  } catch {
-    return 'no NVIDIA driver (nvidia-smi did not answer)';
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException & { stderr?: string };
+    return failure.code === 'ENOENT'
+      ? 'no NVIDIA driver (nvidia-smi not found)'
+      : `nvidia-smi could not report the GPU's compute capability: ${firstLine(failure.stderr?.trim() || failure.message)}`;
   }
-  const gpus = stdout.trim().split('\n').filter(Boolean).map((line) => {
+  return cudaBlocker(stdout);
+}
+
+/**
+ * Why the CUDA build must not run, from `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` output
+ * ("NVIDIA GeForce GTX 1080 Ti, 6.1" per line); undefined when it may. Every GPU must qualify: CUDA numbers the
+ * devices fastest first, nvidia-smi by PCI bus, so the list cannot tell which one whisper.cpp's device 0 is.
+ */
+export function cudaBlocker(nvidiaSmiCsv: string): string | undefined {
+  const gpus = nvidiaSmiCsv.trim().split('\n').filter((line) => line.trim()).map((line) => {
     const comma = line.lastIndexOf(',');
-    return { name: line.slice(0, comma).trim(), capability: Number(line.slice(comma + 1)) };
+    return { name: line.slice(0, comma).trim(), capability: line.slice(comma + 1).trim() };
   });
   if (gpus.length === 0) return 'nvidia-smi lists no GPU';
-  const old = gpus.find((gpu) => !(gpu.capability >= CUDA_MIN_COMPUTE_CAPABILITY));
+  const old = gpus.find((gpu) => !(Number(gpu.capability) >= CUDA_MIN_COMPUTE_CAPABILITY));
   if (old) {
-    return `${old.name} has compute capability ${old.capability}; the prebuilt CUDA build of whisper.node 1.1.3 needs ` +
-      `${CUDA_MIN_COMPUTE_CAPABILITY} or newer`;
+    return `${old.name} has compute capability ${old.capability}; the prebuilt CUDA build of whisper.node 1.1.3 only ` +
+      `has kernels for ${CUDA_MIN_COMPUTE_CAPABILITY} and newer`;
   }
   return undefined;
 }
@@ -457,6 +499,8 @@ export class WhisperTranscriber implements Transcriber {
   #loaded: Loaded | undefined;
   #disposed = false;
   #loadCount = 0;
+  /** Cancels a transcription still waiting for whisper.cpp. */
+  readonly #inFlight = new Set<(error: Error) => void>();
 
   constructor(private readonly options: WhisperTranscriberOptions) {}
 
@@ -490,35 +534,40 @@ export class WhisperTranscriber implements Transcriber {
     if (signal?.aborted) throw abortError(signal);
     const loaded = await this.#ready();
     if (signal?.aborted) throw abortError(signal);
+    if (this.#disposed) throw disposedError(); // dispose() ran while we waited
     const audioMs = (pcm16k.length * 1000) / CAPTURE_SAMPLE_RATE;
 
     const job = loaded.context.transcribeData(exactArrayBuffer(pcm16k), {
       language: loaded.info.multilingual ? this.options.language : 'en',
       maxThreads: this.options.threads,
     });
+    // Every way out but success is settled here, never by the binding. Its stop() only raises a flag that whisper.cpp
+    // does not poll for Whisper (no abort_callback is wired, unlike its Parakeet path), so the run goes on in the
+    // background. And when a run ends in error ("Transcription cancelled", "Transcription failed"), the binding never
+    // settles its promise: the worker's OnError calls back with one argument, which the callback in
+    // WhisperContext.cpp ignores. A caller that needs a bound on a failing native run passes a signal with a timeout.
     return new Promise<Transcript>((resolve, reject) => {
-      // The binding's stop() only raises a flag that whisper.cpp never polls for Whisper (no abort_callback is
-      // wired, unlike its Parakeet path): the native run finishes in the background and its later rejection lands
-      // in the handlers below, already settled. The caller is released now, not when the encoder is done.
-      const onAbort = () => {
-        void job.stop().catch(() => undefined);
-        reject(abortError(signal!));
+      const finish = (error?: Error, transcript?: Transcript) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#inFlight.delete(cancel);
+        if (error) reject(error);
+        else resolve(transcript!);
       };
+      const cancel = (error: Error) => {
+        void job.stop().catch(() => undefined);
+        finish(error);
+      };
+      const onAbort = () => cancel(abortError(signal));
+      this.#inFlight.add(cancel);
       signal?.addEventListener('abort', onAbort, { once: true });
       job.promise.then(
         (result) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (result.isAborted) reject(this.#disposed ? disposedError() : abortError(signal));
-          else resolve({ text: result.result.trim(), audioMs });
+          if (result.isAborted) finish(this.#disposed ? disposedError() : abortError(signal));
+          else finish(undefined, { text: result.result.trim(), audioMs });
         },
         (error: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (signal?.aborted) reject(abortError(signal));
-          else if (this.#disposed) reject(disposedError());
-          else {
-            reject(new JarvisError('stt-failed', `whisper.cpp failed to transcribe: ${firstLine(error)}`,
-              'Try again; if it keeps failing, check the model file and the whisper.cpp messages on stderr.', { cause: error }));
-          }
+          finish(new JarvisError('stt-failed', `whisper.cpp failed to transcribe: ${firstLine(error)}`,
+            'Try again; if it keeps failing, check the model file and the whisper.cpp messages on stderr.', { cause: error }));
         },
       );
     });
@@ -527,6 +576,7 @@ export class WhisperTranscriber implements Transcriber {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    for (const cancel of [...this.#inFlight]) cancel(disposedError());
     const loaded = this.#loaded ?? (await this.#loading?.catch(() => undefined));
     this.#loaded = undefined;
     // Release cancels queued jobs; a running one keeps the native context alive until it returns.

@@ -80,7 +80,7 @@ export function runEspeak(args: readonly string[], options: EspeakRunOptions = {
           new JarvisError(
             'espeak-voice-unknown',
             `espeak-ng has no voice "${voice}"`,
-            'Pick one that `espeak-ng --voices` lists (e.g. en-gb, en-us) for tts.espeakVoice.',
+            'Use a voice that `espeak-ng --voices` lists (e.g. en-gb, en-us): tts.espeakVoice, or espeak.voice in a Piper voice\'s .onnx.json.',
           ),
         );
       }

@@ -3,9 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { ModelFileError } from '../../core/errors.ts';
+import { JarvisError, ModelFileError } from '../../core/errors.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
-import { abortError } from './espeak.ts';
+import { abortError, runEspeak } from './espeak.ts';
 import {
   BOS,
   EOS,
@@ -341,13 +341,14 @@ export class PiperSynthesizer implements Synthesizer {
     const { modelPath, configPath } = await assertPiperVoiceFiles(this.voicePath);
     const config = await readPiperVoiceConfig(configPath, this.voicePath);
     if (config.numSpeakers > 1 && (this.#speakerId < 0 || this.#speakerId >= config.numSpeakers)) {
-      throw new ModelFileError(
-        'model-wrong-format',
-        configPath,
-        `speaker ${this.#speakerId} does not exist; the voice has speakers 0 to ${config.numSpeakers - 1}`,
+      throw new JarvisError(
+        'piper-speaker-unknown',
+        `the Piper voice ${modelPath} has no speaker ${this.#speakerId}; its speakers are 0 to ${config.numSpeakers - 1}`,
         `Pick a speaker id below ${config.numSpeakers}.`,
       );
     }
+    // espeak-ng and the voice's language are checked now, so a missing install shows at start, not mid-answer.
+    if (config.phonemeType === 'espeak') await runEspeak(['-q', '-v', config.espeakVoice], { command: this.#espeakCommand });
     const session = await openSession(modelPath, this.voicePath, this.#threads);
     try {
       assertPiperSignature(session, config, modelPath, this.voicePath);

@@ -1,0 +1,70 @@
+import type { RunEvent } from '../events.ts';
+import type { TurnTimings } from '../timings.ts';
+
+/** Human-readable lines for run events and timings (the --json flag prints the events themselves instead). */
+
+const ms = (value: number) => `${Math.round(value)} ms`;
+const quote = (text: string, max = 90) => JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+export function formatEvent(event: RunEvent): string {
+  const at = `#${event.runId} +${String(Math.round(event.sinceStart)).padStart(5)} ms`;
+  return `${at}  ${describe(event)}`;
+}
+
+function describe(event: RunEvent): string {
+  switch (event.type) {
+    case 'run-start':
+      return `run start (${event.trigger})`;
+    case 'wake':
+      return `wake word "${event.keyword}" (score ${event.score.toFixed(2)}, ${event.engine})`;
+    case 'vad-start':
+      return 'speech started';
+    case 'vad-end':
+      return `speech ended (${event.reason}, ${ms(event.speechMs)} of speech)`;
+    case 'no-speech':
+      return `nobody spoke for ${ms(event.waitedMs)}`;
+    case 'stt-start':
+      return `transcribing ${ms(event.audioMs)} of audio`;
+    case 'stt-end':
+      return `transcript ${quote(event.text)} (${ms(event.ms)})`;
+    case 'wake-rejected':
+      return `wake word not in transcript ${quote(event.heard)}: ignored`;
+    case 'llm-start':
+      return 'thinking';
+    case 'first-token':
+      return `first token (${ms(event.ms)})`;
+    case 'sentence':
+      return `sentence ${event.index + 1}: ${quote(event.text)}`;
+    case 'llm-end':
+      return `answer done (${event.pieces} pieces, ${ms(event.ms)}${event.aborted ? ', stopped' : ''})`;
+    case 'tts-start':
+      return `synthesizing sentence ${event.index + 1}`;
+    case 'tts-end':
+      return `synthesized sentence ${event.index + 1} (${ms(event.audioMs)} of audio in ${ms(event.ms)}, ${event.engine})`;
+    case 'playback-start':
+      return `playing sentence ${event.index + 1}`;
+    case 'playback-end':
+      return event.interrupted ? 'playback cut off' : 'playback finished';
+    case 'barge-in':
+      return `interrupted by ${event.cause}${event.detail ? ` (${quote(event.detail)})` : ''}`;
+    case 'error':
+      return `ERROR in ${event.stage}: ${event.message}${event.fix ? `\n      fix: ${event.fix}` : ''}`;
+    case 'run-end':
+      return `run end: ${event.outcome} (${ms(event.ms)})`;
+  }
+}
+
+export function formatTimings(timings: TurnTimings): string {
+  const rows: [string, number | undefined][] = [
+    ['speech end → first audio', timings.voiceToVoice],
+    ['speech to text', timings.stt],
+    ['LLM first token', timings.firstToken],
+    ['LLM first sentence', timings.firstSentence],
+    ['TTS first sentence', timings.firstTts],
+    ['whole turn', timings.total],
+  ];
+  return rows
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `  ${name.padEnd(26)} ${String(Math.round(value!)).padStart(6)} ms`)
+    .join('\n');
+}

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { JarvisConfig } from '../config/schema.ts';
+import { MicrophoneSource } from '../voice/audio/mic-source.ts';
+import { SpeakerSink } from '../voice/audio/speaker-sink.ts';
+import { levelDbfs } from '../voice/pcm.ts';
+import { WhisperTranscriber } from '../voice/stt/whisper.ts';
+import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
+import { createSynthesizer } from '../voice/tts/select.ts';
+import { SileroVad } from '../voice/vad/silero.ts';
+import { createWakeDetector } from './engines.ts';
+import { describeError } from './errors.ts';
+import { LlamaResponder } from './llm/llama-responder.ts';
+import type { Logger } from './log.ts';
+
+/**
+ * `jarvis doctor`: tries every part for real (opens the microphone, plays silence, loads every model) and says,
+ * for each failure, what to do. Exit status 1 when anything needed for a spoken answer is broken.
+ */
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  /** Not needed for a spoken answer (a missing GPU, the fallback voice). */
+  optional?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const run = promisify(execFile);
+
+async function check(name: string, body: () => Promise<string>, optional = false): Promise<DoctorCheck> {
+  try {
+    return { name, ok: true, optional, detail: await body() };
+  } catch (error) {
+    const { message, fix } = describeError(error);
+    return { name, ok: false, optional, detail: message, ...(fix ? { fix } : {}) };
+  }
+}
+
+export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<DoctorCheck[]> {
+  const checks: Promise<DoctorCheck>[] = [
+    check('microphone', async () => {
+      const mic = new MicrophoneSource({ backend: config.audio.input.backend, device: config.audio.input.device, noAudioTimeoutMs: 2500 });
+      const controller = new AbortController();
+      const heard: Int16Array[] = [];
+      let samples = 0;
+      for await (const chunk of mic.chunks(controller.signal)) {
+        heard.push(chunk);
+        samples += chunk.length;
+        if (samples >= 16_000) controller.abort();
+      }
+      const level = levelDbfs(Int16Array.from(heard.flatMap((c) => Array.from(c))));
+      return `${mic.description}: 1 s captured, level ${level.toFixed(0)} dBFS${level < -85 ? ' (digital silence: is it muted?)' : ''}`;
+    }),
+    check('speaker', async () => {
+      const speaker = new SpeakerSink({ backend: config.audio.output.backend, device: config.audio.output.device });
+      try {
+        await speaker.play({ samples: new Int16Array(2205), sampleRate: 22_050 });
+        return `${speaker.description}: played 100 ms of silence`;
+      } finally {
+        await speaker.close();
+      }
+    }),
+    check('NVIDIA GPU', async () => {
+      const { stdout } = await run('nvidia-smi', ['--query-gpu=name,memory.total,memory.used,driver_version', '--format=csv,noheader'], { timeout: 5000 });
+      return stdout.trim().split('\n').join('; ');
+    }, true).then((c) => (c.ok ? c : { ...c, detail: 'nvidia-smi not found or failed: no NVIDIA GPU or driver', fix: 'Without a GPU the LLM runs on the CPU (slower). Install the NVIDIA driver if this machine has a GPU.' })),
+    check('wake word', async () => {
+      const wake = await createWakeDetector(config, log);
+      await wake.dispose();
+      return `${wake.engine} "${wake.keyword}" loaded`;
+    }),
+    check('VAD', async () => {
+      const vad = await SileroVad.create(config.vad.model);
+      await vad.dispose();
+      return `${vad.engine} loaded`;
+    }),
+    check('speech to text', async () => {
+      const whisper = new WhisperTranscriber({ model: config.stt.model, threads: config.stt.threads, language: config.stt.language, useGpu: config.stt.useGpu });
+      try {
+        await whisper.load();
+        return whisper.description;
+      } finally {
+        await whisper.dispose();
+      }
+    }),
+    check('language model', async () => {
+      const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
+      try {
+        return (await llm.load()).summary;
+      } finally {
+        await llm.dispose();
+      }
+    }),
+    check('voice', async () => {
+      const choice = createSynthesizer(config.tts, log);
+      try {
+        await choice.synthesizer.load();
+      } finally {
+        await choice.synthesizer.dispose();
+      }
+      if (choice.fix) throw Object.assign(new Error(choice.reason), { fix: choice.fix });
+      return choice.reason;
+    }, true),
+    check('fallback voice (espeak-ng)', async () => {
+      const espeak = new EspeakSynthesizer({ voice: config.tts.espeakVoice, rate: config.tts.rate });
+      await espeak.load();
+      return `espeak-ng voice ${config.tts.espeakVoice}`;
+    }),
+  ];
+  return Promise.all(checks);
+}
+
+export async function runDoctor(config: JarvisConfig, log: Logger, options: { json: boolean }): Promise<boolean> {
+  const checks = await doctorChecks(config, log);
+  // A missing Piper voice is optional because espeak-ng stands in for it; espeak-ng itself is not.
+  const ok = checks.every((c) => c.ok || c.optional);
+  if (options.json) {
+    console.log(JSON.stringify({ ok, checks }, null, 2));
+    return ok;
+  }
+  for (const c of checks) {
+    console.log(`${c.ok ? '✔' : c.optional ? '·' : '✘'} ${c.name.padEnd(27)} ${c.detail}`);
+    if (!c.ok && c.fix) console.log(`  ${' '.repeat(27)} fix: ${c.fix}`);
+  }
+  console.log(ok ? '\nEverything needed for a spoken answer works.' : '\nSome parts need fixing (see "fix:" above).');
+  return ok;
+}

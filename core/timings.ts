@@ -1,0 +1,39 @@
+import type { RunEvent, RunEventType } from './events.ts';
+
+/**
+ * Per-stage latency of one turn, computed from its run events only (the CLI, the HUD and the benchmarks all
+ * read these numbers, so they agree). All values in ms; undefined when the turn did not reach that stage.
+ */
+export interface TurnTimings {
+  /** End of speech detected (VAD) → first audio out: what the user feels. */
+  voiceToVoice?: number;
+  stt?: number;
+  /** LLM request → first token. */
+  firstToken?: number;
+  /** LLM request → first complete sentence. */
+  firstSentence?: number;
+  /** Synthesis time of the first sentence. */
+  firstTts?: number;
+  /** Whole turn, from its run-start. */
+  total?: number;
+}
+
+export function turnTimings(events: readonly RunEvent[]): TurnTimings {
+  const first = <T extends RunEventType>(type: T) => events.find((e) => e.type === type) as Extract<RunEvent, { type: T }> | undefined;
+  const vadEnd = first('vad-end');
+  const llmStart = first('llm-start');
+  const sentence = first('sentence');
+  const playback = first('playback-start');
+  const timings: TurnTimings = {};
+  if (vadEnd && playback) timings.voiceToVoice = playback.t - vadEnd.t;
+  const stt = first('stt-end');
+  if (stt) timings.stt = stt.ms;
+  const token = first('first-token');
+  if (token) timings.firstToken = token.ms;
+  if (llmStart && sentence) timings.firstSentence = sentence.t - llmStart.t;
+  const tts = first('tts-end');
+  if (tts) timings.firstTts = tts.ms;
+  const end = first('run-end');
+  if (end) timings.total = end.ms;
+  return timings;
+}

@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { parseConfig } from '../config/load.ts';
+import type { JarvisConfig } from '../config/schema.ts';
+import { Assistant, type AssistantEngines } from '../core/assistant.ts';
+import type { RunEvent } from '../core/events.ts';
+import { LlamaResponder } from '../core/llm/llama-responder.ts';
+import { silentLogger } from '../core/log.ts';
+import { EchoGuard } from '../core/pipeline/echo-guard.ts';
+import { SPOKEN } from '../core/pipeline/turn.ts';
+import type { Responder } from '../core/responder.ts';
+import type { Phase } from '../core/state.ts';
+import { VirtualSink } from '../voice/audio/virtual-sink.ts';
+import { levelDbfs } from '../voice/pcm.ts';
+import type { Synthesizer } from '../voice/ports.ts';
+import { WhisperTranscriber } from '../voice/stt/whisper.ts';
+import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
+import { PiperSynthesizer } from '../voice/tts/piper.ts';
+import { SileroVad } from '../voice/vad/silero.ts';
+import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
+import { decodeWav, encodeWav } from '../voice/wav.ts';
+import { Room } from './fixtures/room.ts';
+import { ScriptedResponder } from './fixtures/scripted-responder.ts';
+import { concat, silence, speak, type SpeechVoice } from './fixtures/speech.ts';
+import { ensureTinyGguf } from './models/tiny-gguf.ts';
+import { ensureTinyPiperVoice } from './models/piper-voice.ts';
+import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+
+/**
+ * Whole turns through the Assistant, from generated speech in a simulated room to a virtual speaker, in real
+ * time. Wake word and VAD run on their real weights; Whisper, the LLM and Piper run in their real native
+ * runtimes on test-made random-weight models, so transcripts and answers are not words: the tests check the
+ * order and timing of what happens, not the text. Where a test needs an answer with known words, a scripted
+ * responder stands in for the LLM (said in the test's name).
+ */
+
+const user: SpeechVoice = { engine: 'espeak', voice: 'en-us', wordsPerMinute: 160 };
+let config: JarvisConfig;
+let wake: OpenWakeWordDetector;
+let vad: SileroVad;
+let whisper: WhisperTranscriber;
+let piper: PiperSynthesizer;
+let espeak: EspeakSynthesizer;
+let llm: LlamaResponder;
+
+before(async () => {
+  const [whisperModel, ggufModel, piperVoice] = await Promise.all([ensureTinyWhisperModel(), ensureTinyGguf(), ensureTinyPiperVoice()]);
+  config = parseConfig({
+    stt: { model: whisperModel, threads: 1 },
+    llm: { model: ggufModel, maxAnswerTokens: 24, restartDelayMs: 100 },
+    tts: { voice: piperVoice },
+    // The test-made Whisper model cannot hear "Jarvis", so the transcript check would drop every turn.
+    wake: { verifyTranscript: false },
+    vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 },
+    conversation: { followUpMs: 6000 },
+  });
+  [wake, vad] = await Promise.all([OpenWakeWordDetector.create({ threshold: 0.5 }), SileroVad.create()]);
+  whisper = new WhisperTranscriber({ model: config.stt.model, threads: 1, language: 'en', useGpu: false });
+  piper = new PiperSynthesizer({ voicePath: piperVoice, rate: 1 });
+  espeak = new EspeakSynthesizer({ voice: 'en-gb', rate: 1.3 });
+  llm = new LlamaResponder(config.llm, { threads: 1 });
+  await Promise.all([whisper.load(), piper.load(), espeak.load(), llm.load()]);
+});
+
+after(async () => {
+  await Promise.all([wake?.dispose(), vad?.dispose(), whisper?.dispose(), piper?.dispose(), espeak?.dispose(), llm?.dispose()]);
+});
+
+interface Session {
+  assistant: Assistant;
+  events: RunEvent[];
+  phases: Phase[];
+  sink: VirtualSink;
+  room: Room;
+}
+
+async function converse(
+  recording: Int16Array,
+  options: { responder?: Responder; synthesizer?: Synthesizer; fallback?: Synthesizer; echo?: boolean; onEvent?: (e: RunEvent, s: Session) => void } = {},
+): Promise<Session> {
+  wake.reset();
+  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050 });
+  const room = new Room(recording, options.echo ? sink : undefined);
+  const guard = options.echo ? new EchoGuard(sink, await OpenWakeWordDetector.create({ threshold: 0.3 })) : undefined;
+  const engines: AssistantEngines = {
+    source: room,
+    sink,
+    wake,
+    vad,
+    transcriber: whisper,
+    responder: options.responder ?? llm,
+    synthesizer: options.synthesizer ?? piper,
+    ...(options.fallback ? { fallbackSynthesizer: options.fallback } : {}),
+    ...(guard ? { echoGuard: guard } : {}),
+  };
+  const assistant = new Assistant(engines, config, silentLogger);
+  const session: Session = { assistant, events: [], phases: [], sink, room };
+  assistant.bus.subscribe((event) => {
+    session.events.push(event);
+    options.onEvent?.(event, session);
+  });
+  assistant.on('state', (state) => session.phases.push(state.phase));
+  await assistant.listen(new AbortController().signal);
+  await assistant.dispose();
+  await guard?.dispose();
+  return session;
+}
+
+const types = (events: RunEvent[], runId: number) => events.filter((e) => e.runId === runId).map((e) => e.type);
+const runEnd = (events: RunEvent[], runId: number) => events.find((e) => e.runId === runId && e.type === 'run-end') as Extract<RunEvent, { type: 'run-end' }> | undefined;
+
+describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made random-weight models)', () => {
+  test('"hey jarvis, what time is it" + silence: events in order with monotonic timestamps, and speech comes out', async () => {
+    const recording = concat(silence(700), await speak('hey jarvis, what time is it', user), silence(6000));
+    const { events, phases, sink } = await converse(recording);
+    const run = events[0]!.runId;
+    const order = types(events, run).filter((t) => t !== 'sentence' && t !== 'tts-start' && t !== 'tts-end' && t !== 'playback-start');
+    assert.deepEqual(order, ['run-start', 'wake', 'vad-start', 'vad-end', 'stt-start', 'stt-end', 'llm-start', 'first-token', 'llm-end', 'playback-end', 'run-end'], JSON.stringify(types(events, run)));
+    const mine = events.filter((e) => e.runId === run);
+    for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.t >= mine[i - 1]!.t, `timestamps go back at ${mine[i]!.type}`);
+    assert.equal(runEnd(events, run)?.outcome, 'answered');
+    assert.ok(mine.some((e) => e.type === 'tts-end' && e.audioMs > 0));
+    assert.deepEqual(phases.slice(0, 5), ['idle', 'listening', 'thinking', 'speaking', 'idle']);
+    const heard = sink.recording();
+    assert.ok(heard.samples.length > 0.2 * heard.sampleRate, 'the reply has audio');
+    assert.ok(levelDbfs(heard.samples) > -40, 'the reply is not silence');
+    const reply = decodeWav(encodeWav(heard), 'reply', heard.sampleRate);
+    assert.equal(reply.length, heard.samples.length, 'a valid WAV of the reply');
+  });
+
+  test('a follow-up question within the window needs no wake word; the second turn reuses the loaded models', async () => {
+    const loads = whisper.loadCount;
+    const pid = llm.workerPid;
+    const recording = concat(
+      silence(600),
+      await speak('hey jarvis, set a timer', user),
+      silence(5500),
+      await speak('and what about tomorrow', user),
+      silence(4000),
+    );
+    const { events } = await converse(recording, { responder: new ScriptedResponder(() => 'Sure. Done.') });
+    const runs = [...new Set(events.map((e) => e.runId))];
+    assert.equal(runs.length, 2, JSON.stringify(events.map((e) => [e.runId, e.type])));
+    assert.equal(events.find((e) => e.runId === runs[1] && e.type === 'run-start' && e.trigger === 'follow-up')?.type, 'run-start');
+    assert.ok(!types(events, runs[1]!).includes('wake'));
+    assert.equal(runEnd(events, runs[1]!)?.outcome, 'answered');
+    assert.equal(whisper.loadCount, loads, 'Whisper was not loaded again');
+    assert.equal(llm.workerPid, pid, 'the LLM worker is the same process');
+  });
+
+  test('after the follow-up window, speech without the wake word is ignored', async () => {
+    const recording = concat(silence(600), await speak('hey jarvis, set a timer', user), silence(11_000), await speak('what about tomorrow', user), silence(2000));
+    const { events } = await converse(recording, { responder: new ScriptedResponder(() => 'Done.') });
+    assert.equal(new Set(events.map((e) => e.runId)).size, 1);
+  });
+
+  test('wake word then nobody speaks: no-speech, back to idle', async () => {
+    const { events, phases } = await converse(concat(silence(500), await speak('hey jarvis', user), silence(4500)));
+    assert.deepEqual(types(events, events[0]!.runId), ['run-start', 'wake', 'no-speech', 'run-end']);
+    assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'no-speech');
+    assert.deepEqual(phases, ['idle', 'listening', 'idle']);
+  });
+});
+
+describe('barge-in and our own voice (scripted LLM answers with known words, real wake/VAD/STT/TTS)', () => {
+  const longAnswer = () =>
+    'It is half past ten in the morning. The sun rose at seven. Rain is expected after lunch, so take an umbrella. ' +
+    'Tomorrow will be colder, with a chance of frost overnight. The weekend looks bright and dry.';
+
+  test('speech starts with the first sentence while the LLM is still writing the rest', async () => {
+    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(7000));
+    const slow = new ScriptedResponder(() => 'It is sunny. Later it will rain. Tomorrow it will be cold.', 150);
+    const { events } = await converse(recording, { responder: slow, synthesizer: espeak });
+    const firstPlay = events.find((e) => e.type === 'playback-start')!;
+    const llmEnd = events.find((e) => e.type === 'llm-end')!;
+    const sentences = events.filter((e) => e.type === 'sentence');
+    assert.equal(sentences.length, 3);
+    assert.ok(firstPlay.t < llmEnd.t, `first audio ${Math.round(llmEnd.t - firstPlay.t)} ms before the answer was complete`);
+    assert.ok(firstPlay.t < sentences[1]!.t, 'the first sentence plays before the second is even written');
+  });
+
+  test('saying the wake word while it speaks aborts the answer; the sink goes silent within 200 ms', async () => {
+    const first = await speak('hey jarvis, what is the weather', user);
+    const second = await speak('hey jarvis', { engine: 'espeak', voice: 'en-gb', wordsPerMinute: 140 });
+    const bargeAtMs = 9000;
+    const lead = concat(silence(500), first);
+    const recording = concat(lead, silence(bargeAtMs - (lead.length / 16)), second, silence(5000));
+    let stoppedAt = 0;
+    const session = await converse(recording, {
+      responder: new ScriptedResponder(longAnswer),
+      synthesizer: espeak,
+      onEvent: (event, s) => {
+        if (event.type === 'barge-in') stoppedAt = s.sink.heardMs();
+      },
+    });
+    const { events, sink } = session;
+    const run = events[0]!.runId;
+    const barge = events.find((e) => e.type === 'barge-in');
+    assert.ok(barge && barge.type === 'barge-in' && barge.cause === 'wake', JSON.stringify(types(events, run)));
+    assert.equal(barge.runId, run, 'the answer being spoken was interrupted');
+    assert.ok(types(events, run).includes('playback-start'), 'it was speaking');
+    assert.equal(runEnd(events, run)?.outcome, 'interrupted');
+    // The barge-in is decided on the audio, so it comes shortly after the keyword ends.
+    const keywordEndT = session.room.timeOfSample(recording.length - silence(5000).length);
+    assert.ok(barge.t - keywordEndT < 1000, `wake detected ${Math.round(barge.t - keywordEndT)} ms after the keyword ended`);
+    // Nothing more is heard after the stop: what was heard grew by less than 200 ms of audio after it.
+    const grewMs = sink.heardMs() - stoppedAt;
+    assert.ok(grewMs <= 200, `sink went on for ${grewMs.toFixed(0)} ms`);
+    // And a new turn listens for the request that follows the wake word.
+    const next = events.find((e) => e.runId !== run && e.type === 'wake');
+    assert.ok(next, 'the interrupting wake word opened a new turn');
+  });
+
+  test('its own voice saying "hey Jarvis" through the room does not wake it; a person saying it does', async () => {
+    const selfNaming = () => 'My name is Jarvis. You can wake me by saying hey Jarvis at any time. Hey Jarvis is how it starts.';
+    const request = await speak('hey jarvis, who are you', user);
+    const quietRoom = concat(silence(500), request, silence(16_000));
+    const { events } = await converse(quietRoom, { responder: new ScriptedResponder(selfNaming), synthesizer: espeak, echo: true });
+    assert.equal(events.filter((e) => e.type === 'barge-in').length, 0, JSON.stringify(events.map((e) => [e.runId, e.type])));
+    assert.equal(events.filter((e) => e.type === 'wake').length, 1);
+    assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'answered');
+  });
+
+  test('the stop command silences it at once and no follow-up is opened', async () => {
+    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(10_000));
+    const session = await converse(recording, {
+      responder: new ScriptedResponder(longAnswer),
+      synthesizer: espeak,
+      onEvent: (event, s) => {
+        if (event.type === 'playback-start' && event.index === 1) s.assistant.stop();
+      },
+    });
+    const run = session.events[0]!.runId;
+    assert.equal(runEnd(session.events, run)?.outcome, 'interrupted');
+    assert.equal(session.events.find((e) => e.type === 'barge-in' && e.cause === 'command')?.runId, run);
+    assert.equal(new Set(session.events.map((e) => e.runId)).size, 1, 'no follow-up turn from the silence after');
+    assert.equal(session.phases.at(-1), 'idle');
+  });
+});
+
+describe('failures inside a turn', () => {
+  test('the LLM worker dies mid-answer (real node-llama-cpp worker killed): spoken apology, restart, next turn works', async () => {
+    let killed = false;
+    const recording = concat(silence(500), await speak('hey jarvis, tell me a story', user), silence(9000), await speak('hey jarvis, and now', user), silence(6000));
+    const { events } = await converse(recording, {
+      onEvent: (event) => {
+        if (event.type === 'first-token' && !killed) {
+          killed = true;
+          process.kill(llm.workerPid!, 'SIGKILL');
+        }
+      },
+    });
+    const runs = [...new Set(events.map((e) => e.runId))];
+    const first = events.filter((e) => e.runId === runs[0]);
+    assert.ok(first.some((e) => e.type === 'error' && e.stage === 'llm' && e.code === 'llm-crashed'), JSON.stringify(first.map((e) => e.type)));
+    assert.ok(first.some((e) => e.type === 'tts-start' && e.text === SPOKEN.llmCrashed), 'the apology is spoken');
+    assert.equal(runEnd(events, runs[0]!)?.outcome, 'error');
+    const second = runs.find((id) => runEnd(events, id)?.outcome === 'answered');
+    assert.ok(second, `a later turn is answered: ${JSON.stringify(runs.map((id) => runEnd(events, id)?.outcome))}`);
+  });
+
+  test('TTS fails: the fallback voice speaks; with no fallback the answer is still given as text and events', async () => {
+    const broken: Synthesizer = {
+      engine: 'broken-voice',
+      load: async () => {},
+      synthesize: async () => {
+        throw new Error('voice model crashed');
+      },
+      dispose: async () => {},
+    };
+    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(5000));
+    const answer = () => 'It is sunny. It is warm.';
+    const withFallback = await converse(recording, { responder: new ScriptedResponder(answer), synthesizer: broken, fallback: espeak });
+    assert.ok(withFallback.events.some((e) => e.type === 'error' && e.stage === 'tts'));
+    assert.ok(withFallback.events.some((e) => e.type === 'tts-end' && e.engine === 'espeak'));
+    assert.ok(withFallback.sink.recording().samples.length > 0);
+
+    const textOnly = await converse(recording, { responder: new ScriptedResponder(answer), synthesizer: broken });
+    const run = textOnly.events[0]!.runId;
+    assert.equal(runEnd(textOnly.events, run)?.outcome, 'answered');
+    assert.deepEqual(textOnly.events.filter((e) => e.type === 'sentence').map((e) => (e as { text: string }).text), ['It is sunny.', 'It is warm.']);
+    assert.equal(textOnly.events.filter((e) => e.type === 'error' && e.stage === 'tts').length, 2);
+    assert.equal(textOnly.sink.recording().samples.length, 0);
+  });
+});

@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isAbortError, JarvisError, ModelFileError } from '../core/errors.ts';
+import { WhisperTranscriber, cudaBlocker, inspectWhisperModel, type WhisperTranscriberOptions } from '../voice/stt/whisper.ts';
+import { concat, repoRoot, silence, speak } from './fixtures/speech.ts';
+import { TINY_WHISPER_TEXT, ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+
+/**
+ * These run the real whisper.cpp runtime (the @fugood/whisper.node prebuilt binding) on a test-made whisper.cpp
+ * model with random weights: no Whisper weights can be downloaded here. That model does not recognise speech; it
+ * says TINY_WHISPER_TEXT once per 30 s window, so the tests check the code path, the errors and the timing, not
+ * the words.
+ */
+
+const scratch = path.join(repoRoot, '.cache', 'test-models', 'stt-whisper-scratch');
+
+const options = (model: string, extra: Partial<WhisperTranscriberOptions> = {}): WhisperTranscriberOptions => ({
+  model,
+  threads: 2,
+  language: 'en',
+  useGpu: false,
+  ...extra,
+});
+
+function expectModelError(code: ConstructorParameters<typeof ModelFileError>[0], file: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof ModelFileError, `expected ModelFileError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.equal(error.path, file);
+    assert.ok(error.fix.length > 20, 'a fix the user can act on');
+    return true;
+  };
+}
+
+describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight model', () => {
+  let model: string;
+  let speech: Int16Array;
+  let transcriber: WhisperTranscriber;
+
+  before(async () => {
+    fs.rmSync(scratch, { recursive: true, force: true });
+    fs.mkdirSync(scratch, { recursive: true });
+    [model, speech] = await Promise.all([
+      ensureTinyWhisperModel(),
+      speak('Jarvis, what is the weather like tomorrow?'),
+    ]);
+    transcriber = new WhisperTranscriber(options(model));
+  });
+
+  after(async () => {
+    await transcriber?.dispose();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('the test-made random-weight model passes the JS format check and loads once in the real whisper.cpp runtime, even when load() is called concurrently', async (t) => {
+    const info = await inspectWhisperModel(model);
+    assert.equal(info.multilingual, false);
+    assert.equal(info.hparams.nAudioCtx, 1500);
+
+    const started = performance.now();
+    await Promise.all([transcriber.load(), transcriber.load(), transcriber.load()]);
+    const loadMs = performance.now() - started;
+    await transcriber.load();
+    assert.equal(transcriber.loadCount, 1);
+    assert.equal(transcriber.variant, 'cpu');
+    assert.match(transcriber.description, /whisper\.cpp on CPU, 2 threads/);
+    t.diagnostic(`model ${(info.sizeBytes / 1e6).toFixed(1)} MB, load ${loadMs.toFixed(0)} ms: ${transcriber.description}`);
+  });
+
+  test('transcribes real espeak-ng speech through the real whisper.cpp runtime (test-made random-weight model) to a string with the right audioMs', async (t) => {
+    const started = performance.now();
+    const transcript = await transcriber.transcribe(speech);
+    const ms = performance.now() - started;
+    assert.equal(typeof transcript.text, 'string');
+    assert.equal(transcript.text, TINY_WHISPER_TEXT, 'trimmed text of the one 30 s window');
+    assert.equal(transcript.audioMs, (speech.length / 16_000) * 1000);
+    assert.ok(transcript.audioMs > 2000 && transcript.audioMs < 5000, `espeak-ng clip of ${transcript.audioMs} ms`);
+    t.diagnostic(`${transcript.audioMs.toFixed(0)} ms of audio transcribed in ${ms.toFixed(0)} ms`);
+  });
+
+  test('keeps the model loaded: a second transcription does not reload it (real whisper.cpp runtime, test-made random-weight model)', async (t) => {
+    const times: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      assert.equal((await transcriber.transcribe(speech)).text, TINY_WHISPER_TEXT);
+      times.push(performance.now() - started);
+    }
+    assert.equal(transcriber.loadCount, 1);
+    t.diagnostic(`two more transcriptions: ${times.map((ms) => ms.toFixed(0)).join(' ms, ')} ms, loads still 1`);
+  });
+
+  test('sends only the samples of a subarray view, not the whole buffer behind it (real whisper.cpp runtime, test-made random-weight model)', async () => {
+    // 45 s behind a 3 s view: if the binding saw the whole buffer it would decode two 30 s windows.
+    const backing = concat(speech, silence(42_000));
+    const view = backing.subarray(0, speech.length);
+    const transcript = await transcriber.transcribe(view);
+    assert.equal(transcript.text, TINY_WHISPER_TEXT);
+    assert.equal(transcript.audioMs, (speech.length / 16_000) * 1000);
+    const whole = await transcriber.transcribe(backing);
+    assert.equal(whole.text, `${TINY_WHISPER_TEXT} ${TINY_WHISPER_TEXT}`, 'over 30 s: one segment per window');
+  });
+
+  test('aborting mid-transcription rejects promptly as aborted, and the next transcription still works (real whisper.cpp runtime, test-made random-weight model)', async (t) => {
+    const long = concat(speech, silence(42_000)); // two encoder windows, so there is time to abort in the middle
+    let started = performance.now();
+    await transcriber.transcribe(long);
+    const fullMs = performance.now() - started;
+
+    const controller = new AbortController();
+    const abortAfterMs = fullMs / 4;
+    setTimeout(() => controller.abort(), abortAfterMs);
+    started = performance.now();
+    await assert.rejects(transcriber.transcribe(long, controller.signal), (error: unknown) => {
+      assert.ok(isAbortError(error), `expected an AbortError, got ${String(error)}`);
+      return true;
+    });
+    const rejectedAfterMs = performance.now() - started;
+    assert.ok(rejectedAfterMs < abortAfterMs + 100, `rejected ${rejectedAfterMs.toFixed(0)} ms after the start`);
+    assert.ok(rejectedAfterMs < fullMs * 0.75, 'before the native run could have finished');
+
+    const already = new AbortController();
+    already.abort();
+    await assert.rejects(transcriber.transcribe(speech, already.signal), { name: 'AbortError' });
+
+    assert.equal((await transcriber.transcribe(speech)).text, TINY_WHISPER_TEXT);
+    assert.equal(transcriber.loadCount, 1);
+    t.diagnostic(`full run ${fullMs.toFixed(0)} ms; aborted at ${abortAfterMs.toFixed(0)} ms, rejected at ${rejectedAfterMs.toFixed(0)} ms`);
+  });
+
+  test('a missing model file gives model-missing with the Hugging Face URL and where to save it, without crashing', async () => {
+    const file = path.join(scratch, 'models', 'ggml-base.en.bin');
+    const missing = new WhisperTranscriber(options(file));
+    await assert.rejects(missing.load(), (error: unknown) => {
+      expectModelError('model-missing', file)(error);
+      const { fix } = error as ModelFileError;
+      assert.ok(fix.includes('https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin'), fix);
+      assert.ok(fix.includes(file), fix);
+      return true;
+    });
+    // Also through transcribe(), and a later load() tries again rather than caching the failure.
+    await assert.rejects(missing.transcribe(speech), expectModelError('model-missing', file));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.copyFileSync(model, file);
+    await missing.load();
+    assert.equal(missing.loadCount, 1);
+    await missing.dispose();
+  });
+
+  test('a truncated model (the test-made model cut in half, or cut before its tensors) gives model-corrupt, without crashing', async () => {
+    const bytes = fs.readFileSync(model);
+    const half = path.join(scratch, 'half.bin');
+    fs.writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    await assert.rejects(new WhisperTranscriber(options(half)).load(), (error: unknown) => {
+      expectModelError('model-corrupt', half)(error);
+      assert.match((error as Error).message, /needs at least \d+/);
+      return true;
+    });
+
+    // whisper.cpp itself would load this one as an "empty model for testing" and decode nonsense.
+    const firstTensor = bytes.indexOf('encoder.positional_embedding') - (3 + 2) * 4;
+    const headerOnly = path.join(scratch, 'header-only.bin');
+    fs.writeFileSync(headerOnly, bytes.subarray(0, firstTensor));
+    await assert.rejects(new WhisperTranscriber(options(headerOnly)).load(), (error: unknown) => {
+      expectModelError('model-corrupt', headerOnly)(error);
+      assert.match((error as Error).message, /ends after 0 of the \d+ tensors/);
+      return true;
+    });
+  });
+
+  test('a file that is not a ggml Whisper model (random bytes, a GGUF file) gives model-wrong-format, without crashing', async () => {
+    const noise = path.join(scratch, 'noise.bin');
+    const random = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;
+    fs.writeFileSync(noise, random);
+    await assert.rejects(new WhisperTranscriber(options(noise)).load(), expectModelError('model-wrong-format', noise));
+
+    const gguf = path.join(scratch, 'model.gguf');
+    const header = Buffer.alloc(24);
+    header.write('GGUF', 0, 'latin1');
+    header.writeUInt32LE(3, 4); // version 3, zero tensors, zero metadata
+    fs.writeFileSync(gguf, header);
+    await assert.rejects(new WhisperTranscriber(options(gguf)).load(), (error: unknown) => {
+      expectModelError('model-wrong-format', gguf)(error);
+      assert.match((error as Error).message, /GGUF/);
+      return true;
+    });
+  });
+
+  test('useGpu picks the CUDA build only where it can run, and otherwise says why it used the CPU (real whisper.cpp runtime, test-made random-weight model)', async (t) => {
+    const gpu = new WhisperTranscriber(options(model, { useGpu: true }));
+    await gpu.load();
+    if (gpu.variant === 'cuda') assert.match(gpu.description, /CUDA GPU/);
+    else assert.match(gpu.description, /on CPU.*GPU not used: .+/);
+    assert.equal((await gpu.transcribe(speech)).text, TINY_WHISPER_TEXT);
+    t.diagnostic(gpu.description);
+    await gpu.dispose();
+  });
+
+  test('the CUDA build is refused on GPUs its sm_89 kernels cannot run on, such as the Pascal GTX 1080 Ti', () => {
+    // Lines as `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` prints them.
+    assert.match(cudaBlocker('NVIDIA GeForce GTX 1080 Ti, 6.1\n') ?? '', /GTX 1080 Ti has compute capability 6\.1/);
+    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\nNVIDIA GeForce RTX 3090, 8.6\n') ?? '', /RTX 3090/);
+    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, [N/A]\n') ?? '', /\[N\/A\]/);
+    assert.match(cudaBlocker('') ?? '', /no GPU/);
+    assert.equal(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\n'), undefined);
+    assert.equal(cudaBlocker('NVIDIA H100 80GB HBM3, 9.0\n'), undefined);
+  });
+
+  test('after dispose(), transcribe and load fail with a clear stt-disposed error, and so does a transcription dispose() cut short', async () => {
+    const disposable = new WhisperTranscriber(options(model));
+    await disposable.load();
+    const inFlight = disposable.transcribe(speech);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // inside whisper.cpp by now
+    await disposable.dispose();
+    await assert.rejects(inFlight, { code: 'stt-disposed' });
+    await disposable.dispose(); // idempotent
+    for (const attempt of [() => disposable.transcribe(speech), () => disposable.load()]) {
+      await assert.rejects(attempt(), (error: unknown) => {
+        assert.ok(error instanceof JarvisError);
+        assert.equal(error.code, 'stt-disposed');
+        assert.match(error.message, /after dispose/);
+        return true;
+      });
+    }
+  });
+});
