@@ -71,6 +71,7 @@ export async function buildEngines(
     threads: config.stt.threads,
     language: config.stt.language,
     useGpu: config.stt.useGpu,
+    log,
   });
   disposers.push(() => transcriber.dispose());
   const responder = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});

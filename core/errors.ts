@@ -72,6 +72,18 @@ export class LlmWorkerCrashedError extends JarvisError {
   }
 }
 
+/**
+ * The error an operation cut short by `signal` rejects with: the signal's reason where that already is an
+ * AbortError (what `controller.abort()` gives), otherwise an Error named 'AbortError' that carries the reason.
+ */
+export function abortError(signal?: AbortSignal, message = 'operation aborted'): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error && reason.name === 'AbortError') return reason;
+  const error = new Error(message, { cause: reason });
+  error.name = 'AbortError';
+  return error;
+}
+
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error instanceof PlaybackStoppedError);
 }

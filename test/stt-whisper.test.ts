@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { isAbortError, JarvisError, ModelFileError } from '../core/errors.ts';
-import { WhisperTranscriber, cudaBlocker, inspectWhisperModel, type WhisperTranscriberOptions } from '../voice/stt/whisper.ts';
+import { WhisperTranscriber, type WhisperTranscriberOptions } from '../voice/stt/whisper.ts';
+import { inspectWhisperModel } from '../voice/stt/whisper-model-file.ts';
+import { cudaBlocker, NativeLog, withNativeLog, type NativeWhisperModule } from '../voice/stt/whisper-native.ts';
 import { concat, repoRoot, silence, speak } from './fixtures/speech.ts';
 import { TINY_WHISPER_TEXT, ensureTinyWhisperModel } from './models/whisper-ggml.ts';
 
@@ -206,6 +210,77 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
     assert.match(cudaBlocker('') ?? '', /no GPU/);
     assert.equal(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\n'), undefined);
     assert.equal(cudaBlocker('NVIDIA H100 80GB HBM3, 9.0\n'), undefined);
+  });
+
+  test('whisper.cpp\'s model-load log goes to the debug logger instead of stderr, and a script that loads and transcribes still exits by itself (real whisper.cpp runtime, test-made random-weight model)', async () => {
+    const script = `
+      const { WhisperTranscriber } = await import('./voice/stt/whisper.ts');
+      const messages = [];
+      const log = { debug: (details, message) => messages.push({ details, message }) };
+      const transcriber = new WhisperTranscriber({ model: process.argv[1], threads: 2, language: 'en', useGpu: false, log });
+      await transcriber.load();
+      const transcript = await transcriber.transcribe(new Int16Array(16000));
+      console.log(JSON.stringify({ messages, text: transcript.text }));
+    `; // no dispose(): nothing whisper.cpp leaves behind may keep the process alive
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, model],
+      { cwd: repoRoot, timeout: 30_000 },
+    );
+    const { messages, text } = JSON.parse(stdout) as { messages: { details: { whisperLevel: string }; message: string }[]; text: string };
+    assert.equal(text, TINY_WHISPER_TEXT);
+    assert.doesNotMatch(stderr, /whisper_|ggml_/, 'nothing from whisper.cpp on stderr');
+    assert.ok(messages.some((m) => /^whisper\.cpp: whisper_model_load: n_vocab += 51864$/.test(m.message)), JSON.stringify(messages));
+    assert.ok(messages.every((m) => m.details.whisperLevel === 'info' && !m.message.includes('\n')), 'one info line per message');
+  });
+
+  test('withNativeLog puts whisper.cpp\'s log pieces back into lines, keeps the last ones, says which explain a failure, and switches the JS log off again', async () => {
+    const toggles: boolean[] = [];
+    let callback: ((level: string, text: string) => void) | undefined;
+    const fake = {
+      WhisperContext: {
+        toggleNativeLog(enable: boolean, cb?: (level: string, text: string) => void) {
+          toggles.push(enable);
+          callback = enable ? cb : undefined;
+        },
+      },
+    } as unknown as NativeWhisperModule;
+    const forwarded: string[] = [];
+    const log = new NativeLog((line) => forwarded.push(`${line.level}: ${line.text}`), 4);
+    const failure = new Error('Failed to initialize whisper context');
+    await assert.rejects(
+      withNativeLog(fake, log, () => {
+        const send = callback!;
+        // The binding delivers on a later turn of the event loop, as its thread-safe function does.
+        const later = (level: string, text: string) => setImmediate(() => send(level, text));
+        for (let i = 1; i <= 3; i++) later('info', `whisper_model_load: line ${i}\n`);
+        later('info', 'whisper_model_load: loading ');
+        later('', 'model\n'); // ggml's continuation level
+        later('error', 'whisper_model_load: unknown tensor \'x\' in model file\n\n');
+        later('info', 'whisper_init: failed to load model');
+        throw failure;
+      }),
+      (error: unknown) => error === failure,
+    );
+    assert.deepEqual(toggles, [true, false]);
+    assert.deepEqual(forwarded, [
+      'info: whisper_model_load: line 1',
+      'info: whisper_model_load: line 2',
+      'info: whisper_model_load: line 3',
+      'info: whisper_model_load: loading model',
+      "error: whisper_model_load: unknown tensor 'x' in model file",
+      'info: whisper_init: failed to load model',
+    ]);
+    assert.equal(log.recent.length, 4, 'only the last lines are kept');
+    assert.deepEqual(log.relevant(), ["whisper_model_load: unknown tensor 'x' in model file"]);
+
+    const quiet = new NativeLog();
+    assert.equal(await withNativeLog(fake, quiet, () => {
+      callback!('info', 'a\nb\nc\nd\n');
+      return 42;
+    }), 42);
+    assert.deepEqual(toggles, [true, false, true, false]);
+    assert.deepEqual(quiet.relevant(), ['b', 'c', 'd'], 'without errors or warnings, the last three lines');
   });
 
   test('after dispose(), transcribe and load fail with a clear stt-disposed error, and so does a transcription dispose() cut short', async () => {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JarvisConfig } from '../../config/schema.ts';
-import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
+import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
 import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { checkGgufModelFile } from './model-file.ts';
@@ -441,7 +441,7 @@ export class LlamaResponder implements Responder {
     const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
     for (const turn of worker.turns.values()) {
       if (turn.abortRequested) turn.pieces.end();
-      else if (expected) turn.pieces.fail(abortError('the LLM was disposed while answering'));
+      else if (expected) turn.pieces.fail(abortError(undefined, 'the LLM was disposed while answering'));
       else turn.pieces.fail(new LlmWorkerCrashedError(detail));
     }
     worker.turns.clear();
@@ -493,7 +493,7 @@ export class LlamaResponder implements Responder {
         timer,
         cancel: () => {
           clearTimeout(timer);
-          reject(abortError('restart cancelled'));
+          reject(abortError(undefined, 'restart cancelled'));
         },
       };
     });
@@ -568,12 +568,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
       },
     );
   });
-}
-
-function abortError(message: string): Error {
-  const error = new Error(message);
-  error.name = 'AbortError';
-  return error;
 }
 
 /**

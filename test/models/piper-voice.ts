@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { TEST_MODELS_DIR, writeAtomic } from './cache.ts';
+import { seededRandom } from './random.ts';
 
 /**
  * A tiny Piper voice in Piper's real file format, made by the tests because no Piper voice can be downloaded
@@ -21,8 +23,7 @@ export const TINY_VOICE_NAME = 'en_US-test_tiny-x_low';
 export const SAMPLES_PER_ID = 256;
 export const NUM_SYMBOLS = 256;
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const cacheDir = path.join(repoRoot, '.cache', 'test-models', `piper-v${GENERATOR_VERSION}`);
+const cacheDir = path.join(TEST_MODELS_DIR, `piper-v${GENERATOR_VERSION}`);
 
 /**
  * Symbols in the order real Piper voices number them: pad, BOS, EOS, space, punctuation, Latin letters, then
@@ -68,18 +69,6 @@ export function tinyVoiceConfig(options: TinyVoiceOptions = {}): Record<string, 
     num_speakers: speakers,
     speaker_id_map: speakers > 1 ? Object.fromEntries(Array.from({ length: speakers }, (_, i) => [`speaker_${i}`, i])) : {},
     piper_version: '1.0.0',
-  };
-}
-
-/** mulberry32: a seeded generator, so every run builds the same weights. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -229,13 +218,6 @@ export function buildTinyPiperModel(options: TinyVoiceOptions & { seed?: number 
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Writes `bytes` to `file` through a temporary name, so a reader never sees half a file. */
-function writeAtomic(file: string, bytes: Uint8Array | string): void {
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-  fs.writeFileSync(temporary, bytes);
-  fs.renameSync(temporary, file);
-}
-
 /**
  * Path of the tiny voice's .onnx (its .onnx.json beside it), written once under .cache/test-models/.
  */
@@ -245,9 +227,8 @@ export async function ensureTinyPiperVoice(options: TinyVoiceOptions = {}): Prom
   const onnxPath = path.join(cacheDir, `${name}.onnx`);
   const configPath = `${onnxPath}.json`;
   if (fs.existsSync(onnxPath) && fs.existsSync(configPath)) return onnxPath;
-  fs.mkdirSync(cacheDir, { recursive: true });
   // The config goes first: the .onnx appearing is what marks the pair complete.
-  writeAtomic(configPath, `${JSON.stringify(tinyVoiceConfig({ speakers }), null, 2)}\n`);
-  writeAtomic(onnxPath, buildTinyPiperModel({ speakers }));
+  await writeAtomic(configPath, `${JSON.stringify(tinyVoiceConfig({ speakers }), null, 2)}\n`);
+  await writeAtomic(onnxPath, buildTinyPiperModel({ speakers }));
   return onnxPath;
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
+import { ByteWriter } from './byte-writer.ts';
+import { cachedModel, TEST_MODELS_DIR } from './cache.ts';
+import { seededRandom } from './random.ts';
 
 /**
  * A real llama-architecture GGUF with tiny dimensions and seeded random weights, written in JS so the tests can
@@ -23,9 +25,6 @@ export interface TinyGgufOptions {
   readonly contextLength?: number;
   readonly name?: string;
 }
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const cacheDir = path.join(repoRoot, '.cache', 'test-models');
 
 /** Bump when the bytes written for the same options change, so stale cached files are not reused. */
 const WRITER_VERSION = 1;
@@ -100,18 +99,6 @@ function buildVocab(): Vocab {
   return { tokens, scores, types, silenced, ids: new Map(tokens.map((t, i) => [t, i])) };
 }
 
-/** mulberry32: small, seedable, and identical on every platform. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ValueType = { uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10 } as const;
 
 type MetadataValue =
@@ -122,63 +109,6 @@ type MetadataValue =
   | { type: 'str[]'; value: readonly string[] }
   | { type: 'f32[]'; value: readonly number[] }
   | { type: 'i32[]'; value: readonly number[] };
-
-class ByteWriter {
-  readonly #chunks: Buffer[] = [];
-  #length = 0;
-
-  get length(): number {
-    return this.#length;
-  }
-
-  #push(buffer: Buffer): void {
-    this.#chunks.push(buffer);
-    this.#length += buffer.length;
-  }
-
-  u32(value: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(value);
-    this.#push(b);
-  }
-
-  i32(value: number): void {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(value);
-    this.#push(b);
-  }
-
-  u64(value: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(value));
-    this.#push(b);
-  }
-
-  f32(value: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(value);
-    this.#push(b);
-  }
-
-  str(value: string): void {
-    const bytes = Buffer.from(value, 'utf8');
-    this.u64(bytes.length);
-    this.#push(bytes);
-  }
-
-  bytes(buffer: Buffer): void {
-    this.#push(buffer);
-  }
-
-  padTo(alignment: number): void {
-    const pad = (alignment - (this.#length % alignment)) % alignment;
-    if (pad > 0) this.#push(Buffer.alloc(pad));
-  }
-
-  toBuffer(): Buffer {
-    return Buffer.concat(this.#chunks);
-  }
-}
 
 function writeMetadataValue(w: ByteWriter, entry: MetadataValue): void {
   switch (entry.type) {
@@ -199,24 +129,19 @@ function writeMetadataValue(w: ByteWriter, entry: MetadataValue): void {
       w.str(entry.value);
       return;
     case 'str[]':
-      w.u32(ValueType.array);
-      w.u32(ValueType.string);
-      w.u64(entry.value.length);
-      for (const s of entry.value) w.str(s);
-      return;
+      return writeArray(w, ValueType.string, entry.value, (s) => w.str(s));
     case 'f32[]':
-      w.u32(ValueType.array);
-      w.u32(ValueType.float32);
-      w.u64(entry.value.length);
-      for (const f of entry.value) w.f32(f);
-      return;
+      return writeArray(w, ValueType.float32, entry.value, (f) => w.f32(f));
     case 'i32[]':
-      w.u32(ValueType.array);
-      w.u32(ValueType.int32);
-      w.u64(entry.value.length);
-      for (const i of entry.value) w.i32(i);
-      return;
+      return writeArray(w, ValueType.int32, entry.value, (i) => w.i32(i));
   }
+}
+
+function writeArray<T>(w: ByteWriter, elementType: number, values: readonly T[], write: (value: T) => void): void {
+  w.u32(ValueType.array);
+  w.u32(elementType);
+  w.u64(values.length);
+  for (const value of values) write(value);
 }
 
 interface Tensor {
@@ -233,7 +158,7 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const vocab = buildVocab();
   const nVocab = vocab.tokens.length;
   const kvDim = (EMBEDDING / HEADS) * KV_HEADS;
-  const next = random(seed);
+  const next = seededRandom(seed);
   const uniform = (scale: number) => (next() * 2 - 1) * scale;
   const matrix = (cols: number, rows: number, scale: number) => Float32Array.from({ length: cols * rows }, () => uniform(scale));
   const ones = (n: number) => new Float32Array(n).fill(1);
@@ -318,22 +243,14 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   return w.toBuffer();
 }
 
-/**
- * Writes the tiny model for `options` into .cache/test-models once (temp name, then rename, so a concurrent or
- * interrupted test run never sees half a file) and returns its path.
- */
+/** Writes the tiny model for `options` into .cache/test-models once and returns its path. */
 export async function writeTinyGguf(options: TinyGgufOptions = {}): Promise<string> {
   const key = createHash('sha1')
     .update(JSON.stringify({ v: WRITER_VERSION, ...options }))
     .digest('hex')
     .slice(0, 12);
-  const file = path.join(cacheDir, `tiny-llama-${options.template ?? 'chatml'}-${key}.gguf`);
-  if (fs.existsSync(file)) return file;
-  await fs.promises.mkdir(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.promises.writeFile(tmp, buildTinyGguf(options));
-  await fs.promises.rename(tmp, file);
-  return file;
+  const file = path.join(TEST_MODELS_DIR, `tiny-llama-${options.template ?? 'chatml'}-${key}.gguf`);
+  return cachedModel(file, () => buildTinyGguf(options));
 }
 
 /** The default test model: ChatML template, seed 1234. */

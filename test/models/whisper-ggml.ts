@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import {
   GGML_FILE_MAGIC,
@@ -8,7 +7,10 @@ import {
   whisperTensorSpecs,
   type WhisperHparams,
   type WhisperTensorSpec,
-} from '../../voice/stt/whisper.ts';
+} from '../../voice/stt/whisper-model-file.ts';
+import { ByteWriter } from './byte-writer.ts';
+import { cachedModel, TEST_MODELS_DIR } from './cache.ts';
+import { seededRandom } from './random.ts';
 
 /**
  * A real whisper.cpp model file (the legacy ggml layout whisper_model_load reads: magic, hparams, mel filters,
@@ -17,7 +19,7 @@ import {
  * says TINY_WHISPER_TEXT once per 30 s window. Loading, mel computation, the 30 s encoder pass, decoding, aborting
  * and timing are the real code paths.
  *
- * The tensor list comes from voice/stt/whisper.ts; the independent check that both follow whisper.cpp is that
+ * The tensor list comes from voice/stt/whisper-model-file.ts; the independent check that both follow whisper.cpp is that
  * whisper.cpp itself loads this file and transcribes with it.
  *
  * A fully random decoder never reaches whisper.cpp's confidence thresholds (average log-probability -1, entropy
@@ -35,9 +37,6 @@ export interface TinyWhisperOptions {
   readonly ftype?: 0 | 1 | 7;
   readonly seed?: number;
 }
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const cacheDir = path.join(repoRoot, '.cache', 'test-models');
 
 /** Bump when the bytes written for the same options change, so stale cached files are not reused. */
 const WRITER_VERSION = 1;
@@ -67,13 +66,8 @@ const CHAIN_TOKENS = [TOKEN_SOT, TOKEN_BEG, TEXT_TOKEN, TOKEN_END_TS, TOKEN_EOT]
 /** Writes the model once under .cache/test-models and returns its path. */
 export async function ensureTinyWhisperModel(options: TinyWhisperOptions = {}): Promise<string> {
   const { state = 64, ftype = 7, seed = 1 } = options;
-  const file = path.join(cacheDir, `tiny-whisper-en-s${state}-f${ftype}-seed${seed}-v${WRITER_VERSION}.bin`);
-  if (fs.existsSync(file)) return file;
-  await fs.promises.mkdir(cacheDir, { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.promises.writeFile(temp, buildTinyWhisperModel({ state, ftype, seed }));
-  await fs.promises.rename(temp, file);
-  return file;
+  const file = path.join(TEST_MODELS_DIR, `tiny-whisper-en-s${state}-f${ftype}-seed${seed}-v${WRITER_VERSION}.bin`);
+  return cachedModel(file, () => buildTinyWhisperModel({ state, ftype, seed }));
 }
 
 export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer {
@@ -92,7 +86,7 @@ export function buildTinyWhisperModel(options: TinyWhisperOptions = {}): Buffer 
     // Like whisper.cpp's quantize tool: quantized files carry GGML_QNT_VERSION (2) in the thousands.
     ftype: ftype === 7 ? 2000 + ftype : ftype,
   };
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const out = new ByteWriter();
 
   out.u32(GGML_FILE_MAGIC);
@@ -270,66 +264,4 @@ function f32ToF16(value: number): number {
     return sign | ((m + 0x1000) >> 13);
   }
   return (sign | (exponent << 10) | (mantissa >> 13)) + ((mantissa >> 12) & 1);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class ByteWriter {
-  #chunks: Buffer[] = [];
-  #current = Buffer.alloc(1 << 20);
-  #used = 0;
-
-  #room(n: number): Buffer {
-    if (this.#used + n > this.#current.length) {
-      this.#chunks.push(this.#current.subarray(0, this.#used));
-      this.#current = Buffer.alloc(Math.max(1 << 20, n));
-      this.#used = 0;
-    }
-    return this.#current;
-  }
-
-  u32(v: number): void {
-    this.#room(4).writeUInt32LE(v, this.#used);
-    this.#used += 4;
-  }
-
-  i32(v: number): void {
-    this.#room(4).writeInt32LE(v, this.#used);
-    this.#used += 4;
-  }
-
-  u16(v: number): void {
-    this.#room(2).writeUInt16LE(v, this.#used);
-    this.#used += 2;
-  }
-
-  i8(v: number): void {
-    this.#room(1).writeInt8(Math.max(-128, Math.min(127, v)), this.#used);
-    this.#used += 1;
-  }
-
-  f32s(values: Float32Array): void {
-    for (const v of values) {
-      this.#room(4).writeFloatLE(v, this.#used);
-      this.#used += 4;
-    }
-  }
-
-  bytes(bytes: Uint8Array): void {
-    this.#room(bytes.length).set(bytes, this.#used);
-    this.#used += bytes.length;
-  }
-
-  toBuffer(): Buffer {
-    return Buffer.concat([...this.#chunks, this.#current.subarray(0, this.#used)]);
-  }
 }

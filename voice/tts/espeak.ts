@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { JarvisError } from '../../core/errors.ts';
+import { abortError, JarvisError } from '../../core/errors.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
 
 /**
@@ -29,14 +29,6 @@ export function espeakNotInstalled(command: string, cause?: unknown): JarvisErro
   );
 }
 
-export function abortError(signal?: AbortSignal): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  const error = new Error('speech synthesis aborted', { cause: reason });
-  error.name = 'AbortError';
-  return error;
-}
-
 /**
  * Runs espeak-ng with `input` on stdin and returns its stdout. Text goes through stdin rather than argv so that
  * text starting with "-" is never read as an option. Aborting kills the process.
@@ -44,7 +36,7 @@ export function abortError(signal?: AbortSignal): Error {
 export function runEspeak(args: readonly string[], options: EspeakRunOptions = {}): Promise<Buffer> {
   const command = options.command ?? ESPEAK_COMMAND;
   const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(abortError(signal, 'speech synthesis aborted'));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -59,7 +51,7 @@ export function runEspeak(args: readonly string[], options: EspeakRunOptions = {
     };
     const onAbort = () => {
       child.kill('SIGKILL');
-      finish(abortError(signal));
+      finish(abortError(signal, 'speech synthesis aborted'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -129,7 +121,7 @@ export class EspeakSynthesizer implements Synthesizer {
 
   async synthesize(request: SpeechRequest): Promise<PcmAudio> {
     const text = request.text.replace(/\s+/g, ' ').trim();
-    if (request.signal?.aborted) throw abortError(request.signal);
+    if (request.signal?.aborted) throw abortError(request.signal, 'speech synthesis aborted');
     if (!/[\p{L}\p{N}]/u.test(text)) return { samples: new Int16Array(0), sampleRate: ESPEAK_SAMPLE_RATE };
     const wav = await runEspeak(['--stdout', '-v', this.voice, '-s', String(this.wordsPerMinute)], {
       input: text,

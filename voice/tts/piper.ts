@@ -3,9 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { JarvisError, ModelFileError } from '../../core/errors.ts';
+import { abortError, JarvisError, ModelFileError } from '../../core/errors.ts';
+import { concatInt16 } from '../pcm.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
-import { abortError, runEspeak } from './espeak.ts';
+import { runEspeak } from './espeak.ts';
 import {
   BOS,
   EOS,
@@ -366,7 +367,7 @@ export class PiperSynthesizer implements Synthesizer {
 
   async synthesize(request: SpeechRequest): Promise<PcmAudio> {
     const { signal } = request;
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
     const { config, session } = await this.#load();
     const text = normalizeText(request.text);
     if (!text) return { samples: new Int16Array(0), sampleRate: config.sampleRate };
@@ -385,12 +386,12 @@ export class PiperSynthesizer implements Synthesizer {
     for (const [index, sentence] of sentences.entries()) {
       const ids = phonemesToIds(sentence, config.phonemeIdMap);
       for (const [phoneme, count] of ids.missing) missing.set(phoneme, (missing.get(phoneme) ?? 0) + count);
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
       const inferStarted = performance.now();
       const audio = await this.#infer(session, config, ids.ids);
       inferMs += performance.now() - inferStarted;
       // onnxruntime cannot stop a run midway: the check after it drops the result of an aborted request.
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
       if (index > 0) chunks.push(silence);
       chunks.push(audio);
     }
@@ -398,7 +399,7 @@ export class PiperSynthesizer implements Synthesizer {
       this.#log?.debug({ missing: describeMissing(missing), voice: this.voicePath }, 'phonemes the voice has no id for were skipped');
     }
 
-    const samples = concat(chunks);
+    const samples = concatInt16(...chunks);
     const audioMs = (samples.length / config.sampleRate) * 1000;
     this.#lastTiming = {
       phonemizeMs,
@@ -463,12 +464,3 @@ export function toInt16(audio: Float32Array): Int16Array {
   return out;
 }
 
-function concat(chunks: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
