@@ -136,6 +136,35 @@ export const configSchema = z
         stopPhrases: z.array(z.string().min(1)).default(['stop', 'stop it', 'be quiet', 'cancel', 'never mind', 'enough']),
       })
       .prefault({}),
+    server: z
+      .strictObject({
+        /** The HUD and phone remote server (core/server); false: none. */
+        enabled: z.boolean().default(true),
+        /** TCP port; 0 picks a free one (tests). */
+        port: z.number().int().min(0).max(65_535).default(7300),
+        /**
+         * false: only this machine can reach the HUD (bind 127.0.0.1, plain HTTP). true: phones on the LAN can too
+         * (bind 0.0.0.0, HTTPS with a locally generated certificate, since a phone's browser gives its microphone
+         * only to a secure page).
+         */
+        lan: z.boolean().default(false),
+        /** Address to bind instead of the one `lan` implies. */
+        host: z.string().min(1).optional(),
+        /** Extra host names the HUD may be opened under (e.g. "jarvis.home.arpa"); this machine's are always allowed. */
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        /** A browser on this machine (loopback) is the wall HUD: it sees everything and may show pairing codes. */
+        trustLocalDisplay: z.boolean().default(true),
+        pairingCodeTtlMs: ms(30_000, 3_600_000).default(300_000),
+        /** Largest message a client may send; bigger ones close that client. */
+        maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65_536),
+        /** Per-client commands (and audio chunks) per second, and the burst allowed above that rate. */
+        messagesPerSecond: z.number().min(1).max(1000).default(40),
+        messageBurst: z.number().int().min(1).max(10_000).default(80),
+        maxClients: z.number().int().min(1).max(10_000).default(256),
+        /** GPU/CPU/RAM sampling period. */
+        telemetryIntervalMs: ms(200, 60_000).default(1000),
+      })
+      .prefault({}),
   })
 ;
 

@@ -12,7 +12,7 @@ import type { Responder } from '../core/responder.ts';
 import type { Phase } from '../core/state.ts';
 import { VirtualSink } from '../voice/audio/virtual-sink.ts';
 import { levelDbfs } from '../voice/pcm.ts';
-import type { Synthesizer } from '../voice/ports.ts';
+import type { Synthesizer, Transcriber } from '../voice/ports.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import { PiperSynthesizer } from '../voice/tts/piper.ts';
@@ -76,7 +76,14 @@ interface Session {
 
 async function converse(
   recording: Int16Array,
-  options: { responder?: Responder; synthesizer?: Synthesizer; fallback?: Synthesizer; echo?: boolean; onEvent?: (e: RunEvent, s: Session) => void } = {},
+  options: {
+    responder?: Responder;
+    transcriber?: Transcriber;
+    synthesizer?: Synthesizer;
+    fallback?: Synthesizer;
+    echo?: boolean;
+    onEvent?: (e: RunEvent, s: Session) => void;
+  } = {},
 ): Promise<Session> {
   wake.reset();
   const sink = new VirtualSink({ speed: 1, sampleRate: 22_050 });
@@ -87,7 +94,7 @@ async function converse(
     sink,
     wake,
     vad,
-    transcriber: whisper,
+    transcriber: options.transcriber ?? whisper,
     responder: options.responder ?? llm,
     synthesizer: options.synthesizer ?? piper,
     ...(options.fallback ? { fallbackSynthesizer: options.fallback } : {}),
@@ -219,6 +226,35 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.equal(events.filter((e) => e.type === 'barge-in').length, 0, JSON.stringify(events.map((e) => [e.runId, e.type])));
     assert.equal(events.filter((e) => e.type === 'wake').length, 1);
     assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'answered');
+  });
+
+  test('saying "stop" while it speaks silences it (scripted transcripts: the test-made Whisper hears no words)', async () => {
+    // Real Whisper runs on every utterance; only its text is replaced, first by the request, then by "stop".
+    const heard = ['what is the weather', 'Stop.'];
+    const transcriber: Transcriber = {
+      engine: 'whisper.cpp (scripted text)',
+      load: () => whisper.load(),
+      transcribe: async (pcm, signal) => ({ ...(await whisper.transcribe(pcm, signal)), text: heard.shift() ?? 'Stop.' }),
+      dispose: async () => {},
+    };
+    const stopAtMs = 9000;
+    const request = concat(silence(500), await speak('hey jarvis, what is the weather', user));
+    const recording = concat(request, silence(stopAtMs - request.length / 16), await speak('stop', user), silence(5000));
+    let heardAtStop = 0;
+    const session = await converse(recording, {
+      responder: new ScriptedResponder(longAnswer),
+      synthesizer: espeak,
+      transcriber,
+      onEvent: (event, s) => {
+        if (event.type === 'barge-in') heardAtStop = s.sink.heardMs();
+      },
+    });
+    const run = session.events[0]!.runId;
+    const barge = session.events.find((e) => e.type === 'barge-in');
+    assert.ok(barge?.type === 'barge-in' && barge.cause === 'stop-phrase', JSON.stringify(types(session.events, run)));
+    assert.equal(runEnd(session.events, run)?.outcome, 'interrupted');
+    assert.ok(session.sink.heardMs() - heardAtStop <= 200);
+    assert.equal(new Set(session.events.map((e) => e.runId)).size, 1, 'no follow-up turn');
   });
 
   test('the stop command silences it at once and no follow-up is opened', async () => {

@@ -28,3 +28,24 @@ export function levelDbfs(samples: Int16Array): number {
   const rms = Math.sqrt(sum / samples.length);
   return rms === 0 ? -120 : 20 * Math.log10(rms / 32768);
 }
+
+/** Cuts a stream of arbitrary chunks into fixed-size frames; the remainder waits for the next chunk. */
+export class FrameSplitter {
+  #pending = new Int16Array(0);
+
+  constructor(readonly frameSamples: number) {}
+
+  /** The whole frames that `samples` completes, in order. */
+  push(samples: Int16Array): Int16Array[] {
+    const all = concatInt16(this.#pending, samples);
+    const frames: Int16Array[] = [];
+    let offset = 0;
+    for (; offset + this.frameSamples <= all.length; offset += this.frameSamples) frames.push(all.subarray(offset, offset + this.frameSamples));
+    this.#pending = all.slice(offset);
+    return frames;
+  }
+
+  clear(): void {
+    this.#pending = new Int16Array(0);
+  }
+}

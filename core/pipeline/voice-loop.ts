@@ -1,6 +1,6 @@
 import type { AudioSource, VoiceActivityDetector, WakeDetection, WakeWordDetector } from '../../voice/ports.ts';
 import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
-import { concatInt16, msToSamples, samplesToMs } from '../../voice/pcm.ts';
+import { concatInt16, FrameSplitter, msToSamples, samplesToMs } from '../../voice/pcm.ts';
 import { Endpointer, type EndpointEvent, type EndpointerOptions } from '../../voice/vad/endpointer.ts';
 
 /**
@@ -52,7 +52,7 @@ export class VoiceLoop {
   #endpointer: Endpointer | undefined;
   #recording: Int16Array[] = [];
   #preRoll: Int16Array[] = [];
-  #vadPending = new Int16Array(0);
+  #vadFrames: FrameSplitter;
   #followUpUntilMs = 0;
   #captureTrigger: 'wake' | 'follow-up' = 'wake';
   #history: Int16Array[] = [];
@@ -63,7 +63,9 @@ export class VoiceLoop {
     private readonly vad: VoiceActivityDetector,
     private readonly options: VoiceLoopOptions,
     private readonly handlers: VoiceLoopHandlers,
-  ) {}
+  ) {
+    this.#vadFrames = new FrameSplitter(vad.frameSamples);
+  }
 
   get mode(): LoopMode {
     return this.#mode;
@@ -133,7 +135,7 @@ export class VoiceLoop {
     this.#mode = mode;
     this.#recording = [];
     this.#preRoll = [];
-    this.#vadPending = new Int16Array(0);
+    this.#vadFrames.clear();
     this.vad.reset();
     this.#endpointer =
       mode === 'wake'
@@ -151,15 +153,12 @@ export class VoiceLoop {
   async #runVad(chunk: Int16Array): Promise<void> {
     const endpointer = this.#endpointer!;
     // Mirror the VAD's own framing so each probability is paired with the audio it judged.
-    const pending = concatInt16(this.#vadPending, chunk);
-    const frameSamples = this.vad.frameSamples;
-    const whole = pending.length - (pending.length % frameSamples);
-    this.#vadPending = pending.slice(whole);
+    const frames = this.#vadFrames.push(chunk);
     const probabilities = await this.vad.process(chunk);
 
     for (let i = 0; i < probabilities.length; i++) {
       if (this.#endpointer !== endpointer) return; // a handler switched modes mid-batch
-      const frame = pending.subarray(i * frameSamples, (i + 1) * frameSamples);
+      const frame = frames[i]!;
       const wasWaiting = endpointer.phase === 'waiting';
       const event = endpointer.push(probabilities[i]!);
       this.#record(frame, wasWaiting, event?.type === 'speech-start');

@@ -1,6 +1,6 @@
 import { shippedModels } from '../../models/shipped.ts';
 import { openOnnxSession, ort, requireIo } from '../onnx.ts';
-import { concatInt16 } from '../pcm.ts';
+import { FrameSplitter } from '../pcm.ts';
 import type { VoiceActivityDetector } from '../ports.ts';
 
 /**
@@ -17,7 +17,7 @@ export class SileroVad implements VoiceActivityDetector {
   readonly frameSamples = FRAME_SAMPLES;
   #state = new Float32Array(STATE_SIZE);
   #context = new Float32Array(CONTEXT_SAMPLES);
-  #pending = new Int16Array(0);
+  readonly #frames = new FrameSplitter(FRAME_SAMPLES);
   readonly #sampleRate = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
   #disposed = false;
 
@@ -36,20 +36,15 @@ export class SileroVad implements VoiceActivityDetector {
 
   async process(samples: Int16Array): Promise<number[]> {
     if (this.#disposed) throw new Error('VAD used after dispose()');
-    const all = this.#pending.length ? concatInt16(this.#pending, samples) : samples;
     const probabilities: number[] = [];
-    let offset = 0;
-    for (; offset + FRAME_SAMPLES <= all.length; offset += FRAME_SAMPLES) {
-      probabilities.push(await this.#runFrame(all.subarray(offset, offset + FRAME_SAMPLES)));
-    }
-    this.#pending = all.slice(offset);
+    for (const frame of this.#frames.push(samples)) probabilities.push(await this.#runFrame(frame));
     return probabilities;
   }
 
   reset(): void {
     this.#state = new Float32Array(STATE_SIZE);
     this.#context = new Float32Array(CONTEXT_SAMPLES);
-    this.#pending = new Int16Array(0);
+    this.#frames.clear();
   }
 
   async dispose(): Promise<void> {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { shippedModels } from '../../models/shipped.ts';
 import { openOnnxSession, ort, requireIo } from '../onnx.ts';
-import { concatInt16 } from '../pcm.ts';
+import { concatInt16, FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
 
 /**
@@ -33,7 +33,7 @@ export interface OpenWakeWordOptions {
 export class OpenWakeWordDetector implements WakeWordDetector {
   readonly engine = 'openwakeword';
   readonly keyword: string;
-  #pending = new Int16Array(0);
+  readonly #steps = new FrameSplitter(STEP_SAMPLES);
   #previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
   #mel: Float32Array[] = [];
   #embeddings: Float32Array[] = [];
@@ -72,15 +72,11 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   async process(samples: Int16Array): Promise<WakeDetection[]> {
     if (this.#disposed) throw new Error('wake word detector used after dispose()');
     const detections: WakeDetection[] = [];
-    const all = concatInt16(this.#pending, samples);
-    let offset = 0;
-    for (; offset + STEP_SAMPLES <= all.length; offset += STEP_SAMPLES) {
-      const step = all.subarray(offset, offset + STEP_SAMPLES);
+    for (const step of this.#steps.push(samples)) {
       const score = await this.#scoreStep(step);
       if (score > this.#peak) this.#peak = score;
       if (score >= this.threshold) detections.push({ keyword: this.keyword, score });
     }
-    this.#pending = all.slice(offset);
     return detections;
   }
 
@@ -91,7 +87,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   }
 
   reset(): void {
-    this.#pending = new Int16Array(0);
+    this.#steps.clear();
     this.#previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
     this.#mel = Array.from({ length: MEL_WINDOW_FRAMES }, () => new Float32Array(MEL_BINS).fill(1));
     this.#embeddings = this.initialEmbeddings.slice();

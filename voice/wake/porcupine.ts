@@ -1,7 +1,7 @@
 import { BuiltinKeyword, getBuiltinKeywordPath, Porcupine } from '@picovoice/porcupine-node';
 import path from 'node:path';
 import { JarvisError } from '../../core/errors.ts';
-import { concatInt16 } from '../pcm.ts';
+import { FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
 
 /**
@@ -22,14 +22,16 @@ const KEY_FIX =
 
 export class PorcupineDetector implements WakeWordDetector {
   readonly engine = 'porcupine';
-  #pending = new Int16Array(0);
+  readonly #frames: FrameSplitter;
   #peak = 0;
   #released = false;
 
   private constructor(
     private readonly porcupine: Porcupine,
     readonly keyword: string,
-  ) {}
+  ) {
+    this.#frames = new FrameSplitter(porcupine.frameLength);
+  }
 
   static async create(options: PorcupineOptions): Promise<PorcupineDetector> {
     if (!options.accessKey) {
@@ -46,17 +48,13 @@ export class PorcupineDetector implements WakeWordDetector {
   }
 
   async process(samples: Int16Array): Promise<WakeDetection[]> {
-    const frameLength = this.porcupine.frameLength;
-    const all = concatInt16(this.#pending, samples);
     const detections: WakeDetection[] = [];
-    let offset = 0;
-    for (; offset + frameLength <= all.length; offset += frameLength) {
-      if (this.porcupine.process(all.slice(offset, offset + frameLength)) >= 0) {
+    for (const frame of this.#frames.push(samples)) {
+      if (this.porcupine.process(frame.slice()) >= 0) {
         this.#peak = 1;
         detections.push({ keyword: this.keyword, score: 1 });
       }
     }
-    this.#pending = all.slice(offset);
     return detections;
   }
 
@@ -67,7 +65,7 @@ export class PorcupineDetector implements WakeWordDetector {
   }
 
   reset(): void {
-    this.#pending = new Int16Array(0);
+    this.#frames.clear();
   }
 
   async dispose(): Promise<void> {

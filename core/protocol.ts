@@ -1,0 +1,238 @@
+import { z } from 'zod';
+import type { RunEvent } from './events.ts';
+import type { Phase, Problem } from './state.ts';
+
+/**
+ * The one wire protocol between the core and its screens (the wall HUD and the phone remote), over socket.io.
+ * core/server implements it, hud/ speaks it; both import this file, so a change here is a change on both sides.
+ *
+ * A client connects with `auth: { token? }`. It first gets `hello` (who it is to the server); a viewer or
+ * controller then gets `snapshot` (everything needed to draw the screen) and deltas after it. An unpaired client
+ * gets `hello` and nothing else until it pairs. Every command is one socket.io event with one payload, validated
+ * against `commandSchemas`, authorised by role per message, and answered with an `Ack`; anything else fails
+ * closed with `{ ok: false }`.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** The socket.io path; the HUD is served from the same origin. */
+export const SOCKET_PATH = '/socket.io';
+
+/**
+ * viewer: sees everything, changes nothing (a wall HUD). controller: a paired phone, may also command.
+ * The local display (a browser on the daemon's own machine) is a viewer that may also show pairing codes.
+ */
+export type Role = 'viewer' | 'controller';
+
+// ─── server → client ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface Hello {
+  protocol: number;
+  /** Undefined: not paired. The client should show the pairing page and nothing else. */
+  role?: Role;
+  device?: { id: string; name: string; local: boolean };
+  /** Why the token the client sent was not accepted (so it can forget it). */
+  rejected?: 'unknown-token' | 'revoked';
+}
+
+export interface AssistantView {
+  phase: Phase;
+  problems: readonly Problem[];
+  muted: boolean;
+  /** Playback gain, 0..1. */
+  volume: number;
+}
+
+export interface ServerInfo {
+  version: string;
+  /** URLs a phone can open (LAN addresses when LAN access is on, else this machine's loopback URL). */
+  urls: string[];
+  lan: boolean;
+  /** SHA-256 fingerprint of the HTTPS certificate, to compare with what the phone's browser shows. */
+  tlsFingerprint?: string;
+}
+
+export interface GpuSample {
+  index: number;
+  name: string;
+  memoryUsedMiB?: number;
+  memoryTotalMiB?: number;
+  temperatureC?: number;
+  powerDrawW?: number;
+  powerLimitW?: number;
+  utilizationPct?: number;
+  smClockMHz?: number;
+  memoryClockMHz?: number;
+  fanPct?: number;
+}
+
+/** One process's share of GPU memory, labelled with the model it holds when that process is ours. */
+export interface GpuMemoryUse {
+  pid: number;
+  label: string;
+  usedMiB: number;
+}
+
+export type GpuStatus =
+  | { available: true; gpus: GpuSample[]; processes: GpuMemoryUse[] }
+  | { available: false; reason: string; fix?: string };
+
+export interface SystemSample {
+  /** All cores, 0..100 over the last interval. */
+  cpuPct: number;
+  cores: number;
+  cpuTemperatureC?: number;
+  memoryUsedMiB: number;
+  memoryTotalMiB: number;
+  /** Resident memory of the daemon and of its child processes (the LLM worker). */
+  processRssMiB: number;
+}
+
+export interface TelemetrySample {
+  /** Wall-clock ms (Date.now()): samples are plotted against time of day. */
+  at: number;
+  gpu: GpuStatus;
+  system: SystemSample;
+}
+
+export type ModelKind = 'stt' | 'llm' | 'tts';
+
+export interface ModelView {
+  kind: ModelKind;
+  name: string;
+  state: 'ready' | 'missing' | 'downloading' | 'error';
+  /** 0..1 while downloading. */
+  progress?: number;
+  detail?: string;
+}
+
+export interface ModelsView {
+  active: ModelView[];
+  /** Ids a controller may switch to; empty when switching is not available. */
+  choices: { id: string; name: string; kind: ModelKind }[];
+  switchAvailable: boolean;
+}
+
+/** The current or last turn: its run events (bounded) and the answer text as streamed so far. */
+export interface TurnView {
+  runId: number;
+  events: RunEvent[];
+  answer: string;
+}
+
+export interface Snapshot {
+  server: ServerInfo;
+  assistant: AssistantView;
+  turn?: TurnView;
+  telemetry: { intervalMs: number; history: TelemetrySample[] };
+  models: ModelsView;
+}
+
+/**
+ * Audio level for the state indicator. The microphone sends one value per interval as it is heard; the speaker
+ * sends a sentence's whole envelope when it starts playing, to be drawn over `frameMs` steps from then on.
+ */
+export type AudioLevel = { source: 'microphone'; dbfs: number } | { source: 'speaker'; frameMs: number; dbfs: number[] };
+
+export interface AnswerDelta {
+  runId: number;
+  text: string;
+}
+
+export interface ServerToClientEvents {
+  hello: (hello: Hello) => void;
+  snapshot: (snapshot: Snapshot) => void;
+  assistant: (view: AssistantView) => void;
+  'run-event': (event: RunEvent) => void;
+  'answer-delta': (delta: AnswerDelta) => void;
+  telemetry: (sample: TelemetrySample) => void;
+  level: (level: AudioLevel) => void;
+  models: (models: ModelsView) => void;
+}
+
+// ─── client → server ──────────────────────────────────────────────────────────────────────────────────────
+
+export type AckError = { ok: false; code: AckErrorCode; message: string; fix?: string };
+export type Ack<T extends object = object> = ({ ok: true } & T) | AckError;
+export type AckErrorCode =
+  | 'unknown-command'
+  | 'invalid'
+  | 'forbidden'
+  | 'rate-limited'
+  | 'bad-code'
+  | 'unavailable'
+  | 'busy'
+  | 'failed';
+
+/** Hard limits the server enforces (the HUD uses them to stay inside). */
+export const LIMITS = {
+  questionChars: 2000,
+  deviceNameChars: 60,
+  /** One push-to-talk chunk: 16 kHz s16le mono, at most half a second. */
+  talkChunkBytes: 16_000,
+  /** A push-to-talk request longer than this is cut (and answered). */
+  talkMaxMs: 30_000,
+} as const;
+
+export const PAIRING_CODE_DIGITS = 6;
+
+const empty = z.strictObject({}).optional();
+
+export const commandSchemas = {
+  /** The only command an unpaired client may send. */
+  pair: z.strictObject({
+    code: z.string().regex(new RegExp(`^\\d{${PAIRING_CODE_DIGITS}}$`), `${PAIRING_CODE_DIGITS} digits`),
+    name: z.string().trim().min(1).max(LIMITS.deviceNameChars),
+  }),
+  /** Ask for a new single-use code to pair a phone (controller) or another screen (viewer). */
+  'pairing-code': z.strictObject({ role: z.enum(['viewer', 'controller']).default('controller') }),
+  ask: z.strictObject({ text: z.string().trim().min(1).max(LIMITS.questionChars) }),
+  stop: empty,
+  mute: z.strictObject({ muted: z.boolean() }),
+  volume: z.strictObject({ volume: z.number().min(0).max(1) }),
+  /** Hold-to-talk pressed: a turn starts listening without the wake word. */
+  'talk-start': empty,
+  /** 16 kHz mono s16le PCM, sent as binary. */
+  'talk-chunk': z.custom<Uint8Array>(
+    (value) => value instanceof Uint8Array && value.byteLength > 0 && value.byteLength % 2 === 0 && value.byteLength <= LIMITS.talkChunkBytes,
+    `binary 16-bit PCM, an even number of bytes up to ${LIMITS.talkChunkBytes}`,
+  ),
+  /** Released: the recorded request is answered. */
+  'talk-end': empty,
+  /** Released outside the button: the recording is dropped. */
+  'talk-cancel': empty,
+  'switch-model': z.strictObject({ id: z.string().min(1).max(200) }),
+} as const;
+
+export type CommandName = keyof typeof commandSchemas;
+export type CommandPayload<C extends CommandName> = z.output<(typeof commandSchemas)[C]>;
+/** What a client passes (defaults may be left out). */
+export type CommandInput<C extends CommandName> = z.input<(typeof commandSchemas)[C]>;
+
+export interface CommandResults {
+  pair: { token: string; role: Role; deviceId: string };
+  'pairing-code': { code: string; expiresAt: number; url: string; qrSvg: string; role: Role };
+  ask: { runId: number };
+  stop: object;
+  mute: { muted: boolean };
+  volume: { volume: number };
+  'talk-start': { runId: number };
+  'talk-chunk': object;
+  'talk-end': { runId: number };
+  'talk-cancel': object;
+  'switch-model': object;
+}
+
+/** Who may send what. `local` is the trusted display on the daemon's own machine. */
+export function mayCommand(command: CommandName, who: { role?: Role; local?: boolean }): boolean {
+  if (command === 'pair') return true;
+  if (command === 'pairing-code') return who.role === 'controller' || who.local === true;
+  return who.role === 'controller';
+}
+
+export function isCommandName(name: unknown): name is CommandName {
+  return typeof name === 'string' && Object.hasOwn(commandSchemas, name);
+}
+
+export type ClientToServerEvents = {
+  [C in CommandName]: (payload: CommandInput<C>, ack: (result: Ack<CommandResults[C]>) => void) => void;
+};
