@@ -30,8 +30,11 @@ export interface SpeakerOptions {
   idleCloseMs?: number;
 }
 
-/** aplay is fed by a single-threaded process through ALSA, so it needs more slack than pacat to avoid dropouts. */
-const DEFAULT_LATENCY_MS: Record<Tool, number> = { pacat: 50, aplay: 100 };
+/**
+ * 100 ms survives a busy machine without dropouts (50 ms underran under load, with pacat and aplay alike);
+ * stop() kills the player, so a larger buffer does not delay silence.
+ */
+const DEFAULT_LATENCY_MS: Record<Tool, number> = { pacat: 100, aplay: 100 };
 const DEFAULT_IDLE_CLOSE_MS = 3000;
 /** Process start plus connecting to the server, before the first sample can sound. */
 const STARTUP_MS = 30;
