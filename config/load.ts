@@ -157,7 +157,7 @@ function isPlainObject(value: unknown): value is Tree {
 /** Resolves "~/" and "$models/" in every path-valued setting. */
 function expandPaths(config: JarvisConfig): JarvisConfig {
   const dataDir = expandHome(config.dataDir);
-  const modelsDir = path.join(dataDir, 'models');
+  const modelsDir = config.models.dir ? expandHome(config.models.dir) : path.join(dataDir, 'models');
   const expand = (p: string) => expandHome(p.replace(/^\$models(?=\/|$)/, modelsDir));
   const optional = (p: string | undefined) => (p === undefined ? undefined : expand(p));
   return {
@@ -172,6 +172,7 @@ function expandPaths(config: JarvisConfig): JarvisConfig {
     stt: { ...config.stt, model: expand(config.stt.model) },
     llm: { ...config.llm, model: expand(config.llm.model) },
     tts: { ...config.tts, voice: expand(config.tts.voice) },
+    models: { ...config.models, dir: modelsDir },
   };
 }
 
@@ -180,5 +181,5 @@ function expandHome(p: string): string {
 }
 
 export function modelsDir(config: JarvisConfig): string {
-  return path.join(config.dataDir, 'models');
+  return config.models.dir ?? path.join(config.dataDir, 'models');
 }

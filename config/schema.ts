@@ -136,6 +136,29 @@ export const configSchema = z
         stopPhrases: z.array(z.string().min(1)).default(['stop', 'stop it', 'be quiet', 'cancel', 'never mind', 'enough']),
       })
       .prefault({}),
+    /** Timers, alarms, household notes and the speaker level live in one SQLite file, $dataDir/jarvis.db. */
+    skills: z
+      .strictObject({
+        /** Answer everyday requests (time, timers, volume, notes…) locally, before and without the LLM. */
+        enabled: z.boolean().default(true),
+        /** Let the LLM call the same skills (node-llama-cpp function calling) for requests the patterns miss. */
+        tools: z.boolean().default(true),
+        /** Put the current date and time (and household notes that match the question) in front of each LLM question. */
+        injectContext: z.boolean().default(true),
+        /** A timer that rings is announced again and again until someone stops it, at most this long. */
+        ringTimeoutMs: ms(1000, 3_600_000).default(300_000),
+        /** Pause between two announcements of a ringing timer. */
+        ringPauseMs: ms(0, 60_000).default(3000),
+        /** "Snooze" puts a ringing alarm off by this much. */
+        snoozeMs: ms(60_000, 3_600_000).default(540_000),
+        /** A timer that fell due while JARVIS was not running still rings at start if it is at most this late. */
+        missedGraceMs: ms(0, 86_400_000).default(3_600_000),
+        /** The longest timer; longer waits are alarms at a clock time. */
+        maxTimerMs: ms(1000, 604_800_000).default(86_400_000),
+        /** Function calls the LLM may make in one answer; a repeated identical call ends the answer. */
+        maxToolCallsPerTurn: z.number().int().min(1).max(16).default(4),
+      })
+      .prefault({}),
     server: z
       .strictObject({
         /** The HUD and phone remote server (core/server); false: none. */
@@ -163,6 +186,55 @@ export const configSchema = z
         maxClients: z.number().int().min(1).max(10_000).default(256),
         /** GPU/CPU/RAM sampling period. */
         telemetryIntervalMs: ms(200, 60_000).default(1000),
+      })
+      .prefault({}),
+    models: z
+      .strictObject({
+        /** Where downloaded and imported models live; "$models/" in other paths means this folder. Default: $dataDir/models. */
+        dir: filePath.optional(),
+        /** Hugging Face, or a mirror with the same /<repo>/resolve/<revision>/<path> layout. */
+        baseUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL, e.g. https://huggingface.co' }).default('https://huggingface.co'),
+        /** Access token sent to baseUrl's host only (gated repos, private mirrors); never logged. */
+        token: z.string().min(1).optional(),
+        /** true: never download; a missing model fails at once with the URL to fetch by hand. */
+        offline: z.boolean().default(false),
+        /** VRAM left free for the desktop and other programs when fitting models (default: 0.5 GB of an 11 GB card). */
+        vramHeadroomMb: z.number().int().min(0).max(65_536).default(512),
+        /** Bytes the resident LLMs may use together; default: the GPU's VRAM less the headroom, or half the RAM without a GPU. */
+        poolBudgetMb: z.number().int().min(64).max(1_048_576).optional(),
+        /** Unload an LLM nobody asked anything for this long; 0: keep it loaded. */
+        idleUnloadMinutes: z.number().int().min(0).max(10_080).default(0),
+        /** When the configured models are missing, `jarvis start` downloads the best-fitting default set. */
+        downloadOnFirstRun: z.boolean().default(true),
+        /** A download that receives nothing for this long fails (and is retried from where it stopped). */
+        stallTimeoutMs: ms(1000, 600_000).default(30_000),
+        /** Attempts per file after a dropped connection or a stall, each resuming where the last stopped. */
+        retries: z.number().int().min(0).max(20).default(4),
+        /** Models to add to the built-in catalog: any GGUF, whisper.cpp model or Piper voice on Hugging Face (or the mirror). */
+        extra: z
+          .array(
+            z.strictObject({
+              id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
+              kind: z.enum(['llm', 'stt', 'tts', 'embedding']),
+              title: z.string().min(1).optional(),
+              /** "owner/name" of the Hugging Face repository. */
+              repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name'),
+              revision: z.string().min(1).default('main'),
+              /** The stage opens the first file; a Piper voice lists its .onnx, then its .onnx.json. */
+              files: z
+                .array(
+                  z.strictObject({
+                    path: z.string().regex(/\.(gguf|bin|onnx|onnx\.json)$/, 'a .gguf, ggml .bin, Piper .onnx or .onnx.json file'),
+                    bytes: z.number().int().positive().optional(),
+                    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
+                  }),
+                )
+                .min(1),
+              licence: z.string().min(1).default('see the model card'),
+              capabilities: z.array(z.string().min(1)).default([]),
+            }),
+          )
+          .default([]),
       })
       .prefault({}),
   })

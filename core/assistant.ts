@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JarvisConfig } from '../config/schema.ts';
-import type { AudioSink, AudioSource, Synthesizer, Transcriber, VoiceActivityDetector, WakeDetection, WakeWordDetector } from '../voice/ports.ts';
+import { GainSink } from '../voice/audio/gain-sink.ts';
+import { samplesToMs } from '../voice/pcm.ts';
+import { CAPTURE_SAMPLE_RATE, type AudioSink, type AudioSource, type Synthesizer, type Transcriber, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../voice/ports.ts';
 import { AudioDeviceError, describeError, isAbortError } from './errors.ts';
 import { RunEventBus, type BargeInCause, type RunRecorder, type TurnTrigger } from './events.ts';
 import type { Logger } from './log.ts';
@@ -25,10 +27,45 @@ export interface AssistantEngines {
   echoGuard?: EchoGuard;
 }
 
+/** Mute and volume, as set from the remote. */
+export interface AssistantControls {
+  muted: boolean;
+  /** Playback gain, 0..1. */
+  volume: number;
+}
+
+/** A push-to-talk request in progress (see Assistant.beginRemoteRequest). */
+export interface RemoteRequest {
+  readonly runId: number;
+  /** The button was released: answer `audio` (16 kHz mono). */
+  finish(audio: Int16Array): Promise<TurnResult>;
+  /** The request was abandoned (released off the button, the phone went away). */
+  cancel(): void;
+}
+
+export const MUTED_PROBLEM: Problem = {
+  id: 'muted',
+  message: 'The microphone is muted: JARVIS is not listening for its wake word.',
+  fix: 'Unmute it on the phone remote.',
+  blocking: false,
+};
+
+/**
+ * Something that plays without being asked, such as a timer ringing (core/skills/timer-alert.ts). It runs like a
+ * turn, so the same things stop it: a stop phrase said without the wake word, a wake word, the stop command.
+ */
+export interface Alert {
+  /** Plays until it is done or `signal` aborts, reporting on `run` and ending it. `onSpeaking`: first audio out. */
+  play(run: RunRecorder, signal: AbortSignal, onSpeaking: () => void): Promise<TurnResult>;
+  /** A short utterance heard while it plays: true when it ends the alert ("stop", "okay", "snooze"). */
+  hears(text: string): boolean;
+}
+
 interface ActiveTurn {
   run: RunRecorder;
   controller: AbortController;
   done: Promise<TurnResult>;
+  alert?: Alert;
 }
 
 /**
@@ -36,13 +73,18 @@ interface ActiveTurn {
  * handles barge-in (a wake word or a stop phrase while thinking or speaking), the follow-up window, and a
  * microphone that is missing or goes away (degraded, retried until it is back).
  */
-export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
+export class Assistant extends EventEmitter<{ state: [AssistantState]; controls: [AssistantControls] }> {
   readonly bus = new RunEventBus();
+  /** Where answers are played, with the remote's volume applied. */
+  readonly #output: GainSink;
+  #muted = false;
   #state: AssistantState = initialState;
   #turn: ActiveTurn | undefined;
   /** The run that a wake word or follow-up opened and that is still recording its request. */
   #listeningRun: RunRecorder | undefined;
   #checkingStopPhrase = false;
+  /** Alerts waiting for the turn in progress to end. */
+  readonly #alerts: Alert[] = [];
   readonly #loop: VoiceLoop;
 
   constructor(
@@ -51,6 +93,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     private readonly log: Logger,
   ) {
     super();
+    this.#output = new GainSink(engines.sink);
     this.#loop = new VoiceLoop(
       engines.wake,
       engines.vad,
@@ -136,7 +179,70 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     this.#loop.listenForWake();
   }
 
+  get controls(): AssistantControls {
+    return { muted: this.#muted, volume: this.#output.gain };
+  }
+
+  /**
+   * Muted, the microphone's audio is replaced by silence of the same length (the listening loop keeps its audio
+   * clock) and the state carries a non-blocking 'muted' problem, so every screen says so.
+   */
+  setMuted(muted: boolean): void {
+    if (muted === this.#muted) return;
+    this.#muted = muted;
+    this.log.info(muted ? 'microphone muted' : 'microphone unmuted');
+    if (muted) this.dispatch({ type: 'problem', problem: MUTED_PROBLEM });
+    else this.dispatch({ type: 'problem-cleared', id: MUTED_PROBLEM.id });
+    this.emit('controls', this.controls);
+  }
+
+  setVolume(volume: number): void {
+    this.#output.gain = volume;
+    this.emit('controls', this.controls);
+  }
+
+  /**
+   * Push-to-talk from the phone: the phone records the request and says where it ends, so the turn starts at
+   * speech-to-text, with no wake word and no VAD. It works while the microphone is missing, like a typed question.
+   */
+  beginRemoteRequest(): RemoteRequest {
+    this.#abortTurn('command');
+    this.#listeningRun?.end('interrupted');
+    this.#listeningRun = undefined;
+    const run = this.bus.startRun('remote');
+    run.emit({ type: 'vad-start' });
+    this.dispatch({ type: 'wake' });
+    let settled = false;
+    return {
+      runId: run.runId,
+      finish: (audio) => {
+        if (settled) return Promise.reject(new Error('this push-to-talk request has already ended'));
+        settled = true;
+        run.emit({ type: 'vad-end', reason: 'released', speechMs: samplesToMs(audio.length, CAPTURE_SAMPLE_RATE) });
+        // 'text-request' is the event that starts thinking from any phase, degraded included.
+        this.dispatch({ type: 'text-request' });
+        return this.#startTurn(run, { audio, includesWakeWord: false }).done;
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        run.end('interrupted');
+        this.dispatch({ type: 'no-speech' });
+      },
+    };
+  }
+
+  /**
+   * Plays `alert` now, or after the request or answer in progress: a timer must not cut into a question, and it
+   * rings as soon as the answer is over.
+   */
+  alert(alert: Alert): void {
+    this.#alerts.push(alert);
+    this.#startQueuedAlert();
+  }
+
   async dispose(): Promise<void> {
+    this.#alerts.length = 0;
     this.#abortTurn('command');
     await this.#turn?.done.catch(() => {});
   }
@@ -144,6 +250,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
   #watchedSource(): AudioSource {
     const source = this.engines.source;
     const onFlowing = () => this.clearProblem('microphone');
+    const isMuted = () => this.#muted;
     return {
       description: source.description,
       async *chunks(signal) {
@@ -153,7 +260,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
             first = false;
             onFlowing();
           }
-          yield chunk;
+          yield isMuted() ? new Int16Array(chunk.length) : chunk;
         }
       },
     };
@@ -196,6 +303,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     run?.emit({ type: 'no-speech', waitedMs });
     run?.end('no-speech');
     this.dispatch({ type: 'no-speech' });
+    this.#startQueuedAlert();
   }
 
   async #onShortUtterance(audio: Int16Array): Promise<void> {
@@ -204,7 +312,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     this.#checkingStopPhrase = true;
     try {
       const { text } = await this.engines.transcriber.transcribe(audio, turn.controller.signal);
-      const stop = isStopPhrase(text, this.config.conversation.stopPhrases);
+      const stop = isStopPhrase(text, this.config.conversation.stopPhrases) || turn.alert?.hears(text) === true;
       const echo = this.engines.echoGuard?.isWordEcho(text) ?? false;
       this.log.debug({ text, stop, echo }, 'heard while speaking');
       if (stop && !echo && this.#turn === turn) {
@@ -220,7 +328,8 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
 
   #startTurn(run: RunRecorder, input: TurnInput): ActiveTurn {
     const controller = new AbortController();
-    const { transcriber, responder, synthesizer, fallbackSynthesizer, sink } = this.engines;
+    const { transcriber, responder, synthesizer, fallbackSynthesizer } = this.engines;
+    const sink = this.#output;
     const deps = {
       transcriber,
       responder,
@@ -229,7 +338,31 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     };
     const done = runTurn(deps, run, input, controller.signal, () => {
       if (this.#turn?.run === run) this.dispatch({ type: 'speaking' });
-    })
+    });
+    return this.#track(run, controller, done);
+  }
+
+  #startQueuedAlert(): void {
+    if (this.#turn || this.#listeningRun) return;
+    const alert = this.#alerts.shift();
+    if (!alert) return;
+    const run = this.bus.startRun('alert');
+    this.dispatch({ type: 'text-request' });
+    // Busy: the microphone listens for a short "stop" without the wake word.
+    this.#loop.busy();
+    const controller = new AbortController();
+    // Started a microtask later, once it is the active turn, so that its first sound counts as speaking.
+    const done = Promise.resolve().then(() =>
+      alert.play(run, controller.signal, () => {
+        if (this.#turn?.run === run) this.dispatch({ type: 'speaking' });
+      }),
+    );
+    this.#track(run, controller, done, alert);
+  }
+
+  /** Makes `done` the active turn; when it ends, the state and the loop move on and a waiting alert may start. */
+  #track(run: RunRecorder, controller: AbortController, done: Promise<TurnResult>, alert?: Alert): ActiveTurn {
+    const tracked = done
       .catch((error): TurnResult => {
         const { code, message, fix } = describeError(error);
         run.emit({ type: 'error', stage: 'pipeline', code, message, fix });
@@ -238,9 +371,10 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
       })
       .then((result) => {
         if (this.#turn?.run === run) this.#turnFinished(result, run.trigger);
+        this.#startQueuedAlert();
         return result;
       });
-    this.#turn = { run, controller, done };
+    this.#turn = { run, controller, done: tracked, ...(alert ? { alert } : {}) };
     return this.#turn;
   }
 
@@ -249,7 +383,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     this.dispatch({ type: result.outcome === 'interrupted' ? 'interrupted' : 'turn-end' });
     // A typed question does not open the microphone; a spoken one invites a follow-up.
     const invitesFollowUp = result.outcome === 'answered' || result.outcome === 'empty-transcript';
-    const followUp = invitesFollowUp && trigger !== 'text' ? this.config.conversation.followUpMs : 0;
+    const followUp = invitesFollowUp && trigger !== 'text' && trigger !== 'alert' ? this.config.conversation.followUpMs : 0;
     if (this.#loop.mode === 'busy') this.#loop.followUp(followUp);
   }
 
@@ -259,7 +393,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState] }> {
     this.#turn = undefined;
     turn.run.emit({ type: 'barge-in', cause, ...(detail ? { detail } : {}) });
     turn.controller.abort();
-    this.engines.sink.stop();
+    this.#output.stop();
     this.dispatch({ type: 'interrupted' });
   }
 }

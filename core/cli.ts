@@ -1,7 +1,11 @@
 import { Command, Option } from 'commander';
 import { registerAsk } from './cli/ask.ts';
+import { registerDevices } from './cli/devices.ts';
 import { registerDoctor } from './cli/doctor.ts';
+import { registerMemory } from './cli/memory.ts';
+import { registerModels } from './cli/models.ts';
 import { registerStart } from './cli/start.ts';
+import { registerTimers } from './cli/timers.ts';
 import { registerTurn } from './cli/turn.ts';
 import { describeError } from './errors.ts';
 
@@ -17,6 +21,10 @@ registerStart(program);
 registerTurn(program);
 registerAsk(program);
 registerDoctor(program);
+registerMemory(program);
+registerTimers(program);
+registerModels(program);
+registerDevices(program);
 
 export async function main(argv = process.argv): Promise<void> {
   try {

@@ -34,7 +34,9 @@ async function check(name: string, body: () => Promise<string>, optional = false
     return { name, ok: true, optional, detail: await body() };
   } catch (error) {
     const { message, fix } = describeError(error);
-    return { name, ok: false, optional, detail: message, ...(fix ? { fix } : {}) };
+    // A part that works, but worse than configured, does not stop a spoken answer.
+    const degraded = (error as { degraded?: unknown } | undefined)?.degraded === true;
+    return { name, ok: false, optional: optional || degraded, detail: message, ...(fix ? { fix } : {}) };
   }
 }
 
@@ -88,7 +90,10 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
     check('language model', async () => {
       const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
       try {
-        return (await llm.load()).summary;
+        const { summary, warning } = await llm.load();
+        // Answering on the CPU after the GPU backend crashed works, only slower: said, but not a failure.
+        if (warning) throw Object.assign(new Error(`${summary}: ${warning.message}`), { fix: warning.fix, degraded: true });
+        return summary;
       } finally {
         await llm.dispose();
       }

@@ -8,9 +8,12 @@ import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import { createSynthesizer } from '../voice/tts/select.ts';
 import type { AssistantEngines } from './assistant.ts';
 import { describeError } from './errors.ts';
-import { LlamaResponder } from './llm/llama-responder.ts';
+import { LiveModels } from '../models/live-models.ts';
 import type { Logger } from './log.ts';
 import { EchoGuard } from './pipeline/echo-guard.ts';
+import { liveModelSelector } from './skills/live-model-selector.ts';
+import { liveModelStatus } from './skills/model-status.ts';
+import { SkillsRuntime } from './skills/skills-runtime.ts';
 import type { Problem } from './state.ts';
 
 /**
@@ -21,6 +24,10 @@ import type { Problem } from './state.ts';
  */
 
 export interface BuiltEngines extends AssistantEngines {
+  /** The model manager: swaps models on `jarvis models use` / HUD / voice, first-run downloads (models/). */
+  models: LiveModels;
+  /** Timers, notes, speaker level and the local intents in front of the LLM (core/skills); off: skills.enabled. */
+  skills?: SkillsRuntime;
   problems: Problem[];
   /** One line per stage for the start-up log. */
   summaries: string[];
@@ -66,30 +73,46 @@ export async function buildEngines(
   disposers.push(() => wake.dispose(), () => vad.dispose());
   summaries.push(`wake word: ${wake.engine} "${wake.keyword}" (threshold ${config.wake.threshold})`, `VAD: ${vad.engine}`);
 
-  const transcriber = new WhisperTranscriber({
-    model: config.stt.model,
+  // The model files come from `jarvis models use` when a model was chosen there, else from the config.
+  const models = new LiveModels(config, log);
+  const chosen = models.effectiveConfig;
+  const whisper = new WhisperTranscriber({
+    model: chosen.stt.model,
     threads: config.stt.threads,
     language: config.stt.language,
     useGpu: config.stt.useGpu,
     log,
   });
+  const transcriber = models.wrapTranscriber(whisper);
   disposers.push(() => transcriber.dispose());
-  const responder = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
-  disposers.push(() => responder.dispose());
+  const responder = models.responder;
+  disposers.push(() => models.dispose());
   responder.subscribe((event) => {
     if (event.type === 'restarted') log.warn({ ms: Math.round(event.ms), attempt: event.attempt }, `LLM worker restarted: ${event.summary}`);
     else if (event.type === 'worker-exit') log.error({ during: event.during }, `LLM worker stopped: ${event.detail}`);
     else if (event.type === 'restart-failed') log.error({ err: describeError(event.error) }, 'LLM worker restart failed');
   });
 
-  const voice = createSynthesizer(config.tts, log);
+  const voice = createSynthesizer(chosen.tts, log);
   let synthesizer: Synthesizer = voice.synthesizer;
   const espeak = new EspeakSynthesizer({ voice: config.tts.espeakVoice, rate: config.tts.rate });
   if (voice.fix) problems.push({ id: 'tts-voice', message: voice.reason, fix: voice.fix, blocking: false });
 
+  // Everyday requests are answered by local skills before (and without) the LLM; the LLM may call them too.
+  const skills = config.skills.enabled ? new SkillsRuntime(config, log) : undefined;
+  if (skills) {
+    problems.push(...skills.problems);
+    skills.providers.models = liveModelStatus(models);
+    skills.providers.modelSelector = liveModelSelector(models);
+    disposers.push(async () => skills.dispose());
+  }
+
   const loads = await Promise.allSettled([
-    transcriber.load().then(() => summaries.push(`STT: ${transcriber.description}`)),
-    responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
+    transcriber.load().then(() => summaries.push(`STT: ${whisper.description}`)),
+    responder.load().then((info) => {
+      summaries.push(`LLM: ${info.summary}`);
+      if (info.warning) problems.push({ id: 'llm-gpu-fallback', ...info.warning, blocking: false });
+    }),
     synthesizer.load().then(() => summaries.push(`TTS: ${voice.reason}`)),
   ]);
   const [stt, llm, tts] = loads;
@@ -103,8 +126,10 @@ export async function buildEngines(
     await espeak.load().catch((error: unknown) => problem('tts-espeak', error));
     summaries.push(`TTS: espeak-ng voice ${config.tts.espeakVoice} (the configured voice failed to load)`);
   }
-  disposers.push(() => synthesizer.dispose());
   const fallbackSynthesizer = synthesizer === espeak ? undefined : espeak;
+  const speech = models.wrapSynthesizer(synthesizer);
+  disposers.push(() => speech.dispose());
+  models.watch();
 
   const echoGuard = new EchoGuard(io.sink, reference);
   disposers.push(() => echoGuard.dispose());
@@ -115,9 +140,11 @@ export async function buildEngines(
     wake,
     vad,
     transcriber,
-    responder,
-    synthesizer,
+    responder: skills ? skills.responder(responder) : responder,
+    synthesizer: speech,
     ...(fallbackSynthesizer ? { fallbackSynthesizer } : {}),
+    models,
+    ...(skills ? { skills } : {}),
     echoGuard,
     problems,
     summaries,

@@ -63,12 +63,12 @@ export class ConfigError extends JarvisError {
 
 /** Generation stopped because the LLM worker process died (GPU fault, out of memory, crash). */
 export class LlmWorkerCrashedError extends JarvisError {
-  constructor(detail: string) {
-    super(
-      'llm-crashed',
-      `the language model worker stopped unexpectedly (${detail})`,
-      'It restarts by itself; if this repeats, lower llm.gpuLayers or llm.contextSize, or pick a smaller model.',
-    );
+  constructor(
+    /** How it died and llama.cpp's last error line. */
+    readonly detail: string,
+    fix = 'It restarts by itself; if this repeats, lower llm.gpuLayers or llm.contextSize, or pick a smaller model.',
+  ) {
+    super('llm-crashed', `the language model worker stopped unexpectedly (${detail})`, fix);
   }
 }
 

@@ -112,19 +112,59 @@ export interface ModelsView {
   switchAvailable: boolean;
 }
 
-/** The current or last turn: its run events (bounded) and the answer text as streamed so far. */
+/** A turn: its run events (bounded) and the answer text as streamed so far. */
 export interface TurnView {
   runId: number;
   events: RunEvent[];
   answer: string;
 }
 
+/** Run events kept per turn: a long answer has a sentence, tts and playback event per sentence. */
+export const MAX_TURN_EVENTS = 300;
+
+/**
+ * How a screen's list of turns follows the run events (the server for its snapshots, the HUD for what it
+ * draws): the last turn that asked something stays until a later run asks something too; a run that never gets
+ * a question (no speech after the wake word) replaces only another such run. Appends to the turn's events in
+ * place and returns the list to keep.
+ */
+export function addRunEvent(turns: TurnView[], event: RunEvent): TurnView[] {
+  const asked = (turn: TurnView) => turn.events.some((e) => e.type === 'llm-start' || e.type === 'stt-end');
+  let kept = turns;
+  if (event.type === 'run-start') kept = [...turns.filter(asked).slice(-1), { runId: event.runId, events: [], answer: '' }];
+  const turn = kept.find((t) => t.runId === event.runId);
+  if (turn && turn.events.length < MAX_TURN_EVENTS) turn.events.push(event);
+  if ((event.type === 'stt-end' || event.type === 'llm-start') && kept.length > 1 && kept.at(-1)?.runId === event.runId) kept = kept.slice(-1);
+  return kept;
+}
+
+/** An open timer, alarm or reminder (core/skills): pending, or ringing until someone stops it. */
+export interface TimerView {
+  id: number;
+  kind: 'timer' | 'alarm' | 'reminder';
+  /** What it was called ("pasta"; a reminder's text); none when it was not given one. */
+  label?: string;
+  /** Epoch ms (the daemon's clock) at which it rings. */
+  dueAt: number;
+  /** The length asked for ("a 5 minute timer"); timers only. */
+  durationMs?: number;
+  ringing: boolean;
+}
+
+/** The open timers, soonest first, and the daemon's clock when the list was sent (so a screen whose clock is off can correct for it). */
+export interface TimersView {
+  at: number;
+  timers: TimerView[];
+}
+
 export interface Snapshot {
   server: ServerInfo;
   assistant: AssistantView;
-  turn?: TurnView;
+  /** The last turn that had a question, and the run in progress if it is a later one; oldest first. */
+  turns: TurnView[];
   telemetry: { intervalMs: number; history: TelemetrySample[] };
   models: ModelsView;
+  timers: TimersView;
 }
 
 /**
@@ -132,6 +172,12 @@ export interface Snapshot {
  * sends a sentence's whole envelope when it starts playing, to be drawn over `frameMs` steps from then on.
  */
 export type AudioLevel = { source: 'microphone'; dbfs: number } | { source: 'speaker'; frameMs: number; dbfs: number[] };
+
+/** What the speaker plays, for a phone that asked to hear the answers too: mono s16le PCM. */
+export interface SpeechAudio {
+  sampleRate: number;
+  pcm: Uint8Array;
+}
 
 export interface AnswerDelta {
   runId: number;
@@ -147,6 +193,12 @@ export interface ServerToClientEvents {
   telemetry: (sample: TelemetrySample) => void;
   level: (level: AudioLevel) => void;
   models: (models: ModelsView) => void;
+  /** The whole list again whenever a timer is set, cancelled, rings or ends (here or by another process). */
+  timers: (timers: TimersView) => void;
+  /** To phones that asked for it ('listen'): each chunk of the answer's audio as it starts playing. */
+  speech: (audio: SpeechAudio) => void;
+  /** A device has just paired (so the screen showing the code can put it away). */
+  'device-paired': (device: { id: string; name: string; role: Role }) => void;
 }
 
 // ─── client → server ──────────────────────────────────────────────────────────────────────────────────────
@@ -201,6 +253,8 @@ export const commandSchemas = {
   /** Released outside the button: the recording is dropped. */
   'talk-cancel': empty,
   'switch-model': z.strictObject({ id: z.string().min(1).max(200) }),
+  /** Also play the answers on this phone (sent as 'speech' events). */
+  listen: z.strictObject({ enabled: z.boolean() }),
 } as const;
 
 export type CommandName = keyof typeof commandSchemas;
@@ -211,7 +265,7 @@ export type CommandInput<C extends CommandName> = z.input<(typeof commandSchemas
 export interface CommandResults {
   pair: { token: string; role: Role; deviceId: string };
   'pairing-code': { code: string; expiresAt: number; url: string; qrSvg: string; role: Role };
-  ask: { runId: number };
+  ask: object;
   stop: object;
   mute: { muted: boolean };
   volume: { volume: number };
@@ -220,6 +274,7 @@ export interface CommandResults {
   'talk-end': { runId: number };
   'talk-cancel': object;
   'switch-model': object;
+  listen: { enabled: boolean };
 }
 
 /** Who may send what. `local` is the trusted display on the daemon's own machine. */

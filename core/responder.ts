@@ -1,12 +1,42 @@
+import type { RunRecorder } from './events.ts';
+import type { ToolDefinition } from './llm/protocol.ts';
+
 /** The stage that turns a transcript into an answer: local intents, then the LLM. */
 export interface ResponseRequest {
   readonly text: string;
   readonly signal: AbortSignal;
+  /** The turn's run-event log, for responders that report their own steps (intent-start/intent-end). */
+  readonly run?: RunRecorder;
+  /** Functions the model may call while answering (LLM function calling); they run in this process. */
+  readonly tools?: ToolHost;
+}
+
+export interface ToolCallContext {
+  /** The turn the call belongs to, for its run events. */
+  readonly run?: RunRecorder;
+  readonly signal: AbortSignal;
+}
+
+export interface ToolOutcome {
+  /** What the model gets back as the function's result. */
+  readonly result: unknown;
+  /** Said to the user at once ("Timer set for 5 minutes."), so an answer that used a tool says what it did. */
+  readonly said?: string;
+}
+
+/** What the model may call, and running a call. */
+export interface ToolHost {
+  readonly definitions: readonly ToolDefinition[];
+  /** Calls allowed in one answer; a repeated identical call also ends it. */
+  readonly maxCallsPerTurn: number;
+  call(name: string, params: unknown, context: ToolCallContext): Promise<ToolOutcome>;
 }
 
 export interface ResponderInfo {
   /** One line for the start-up log, e.g. "CUDA, 33/33 layers on GPU, 5.1 GB VRAM". */
   readonly summary: string;
+  /** Loaded, but not as configured (the GPU backend crashed, so the CPU answers): for the HUD's problem list. */
+  readonly warning?: { readonly message: string; readonly fix: string };
 }
 
 export interface Responder {

@@ -16,6 +16,11 @@ export interface TurnTimings {
   firstTts?: number;
   /** Whole turn, from its run-start. */
   total?: number;
+  /**
+   * For a request answered by a local skill (no LLM): transcript (stt-end, or run-start for a typed question) →
+   * the answer's first sentence (or the skill's end, for a silent one such as "stop").
+   */
+  localAnswer?: number;
 }
 
 export function turnTimings(events: readonly RunEvent[]): TurnTimings {
@@ -35,5 +40,11 @@ export function turnTimings(events: readonly RunEvent[]): TurnTimings {
   if (tts) timings.firstTts = tts.ms;
   const end = first('run-end');
   if (end) timings.total = end.ms;
+  const local = events.find((e) => e.type === 'intent-start' && e.via === 'local');
+  if (local) {
+    const transcript = stt ?? first('run-start');
+    const answered = sentence ?? events.find((e) => e.type === 'intent-end' && e.t >= local.t);
+    if (transcript && answered) timings.localAnswer = answered.t - transcript.t;
+  }
   return timings;
 }

@@ -67,10 +67,10 @@ describe('jarvis start --input (replaying a recording)', () => {
     const voice = { engine: 'espeak', voice: 'en-gb', wordsPerMinute: 150 } as const;
     const recording = path.join(dir, 'evening.wav');
     await writeWavFile(recording, {
-      samples: concat(silence(500), await speak('hey jarvis, what is the weather', voice), silence(11_000), await speak('hey jarvis, turn on the lights', voice), silence(1000)),
+      samples: concat(silence(500), await speak('hey jarvis, what is the weather', voice), silence(12_000), await speak('hey jarvis, turn on the lights', voice), silence(1000)),
       sampleRate: 16000,
     });
-    const jarvis = runJarvis(['-c', config, 'start', '--input', recording, '--json', '--speed', '2'], { JARVIS_CONVERSATION__FOLLOW_UP_MS: '0' });
+    const jarvis = runJarvis(['-c', config, 'start', '--input', recording, '--json'], { JARVIS_CONVERSATION__FOLLOW_UP_MS: '0' });
     assert.equal(await jarvis.exit, 0, jarvis.stderr.slice(-20).join('\n'));
     const events = jsonLines(jarvis.stdout);
     const ends = events.filter((e) => e.type === 'run-end');

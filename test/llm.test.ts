@@ -8,6 +8,7 @@ import { getLlamaGpuTypes } from 'node-llama-cpp';
 import { parseConfig } from '../config/load.ts';
 import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../core/errors.ts';
 import { LlamaResponder, type LlamaResponderEvent, type LlamaResponderInfo, type LlmConfig } from '../core/llm/llama-responder.ts';
+import { SKILL_TOOLS } from '../core/skills/skill-tools.ts';
 import { checkGgufModelFile, DEFAULT_LLM_MODEL_FILE, DEFAULT_LLM_MODEL_URL } from '../core/llm/model-file.ts';
 import { ensureTinyGguf, writeTinyGguf } from './models/tiny-gguf.ts';
 
@@ -220,6 +221,88 @@ describe('LlamaResponder on a test-made random-weight GGUF (real node-llama-cpp 
     assert.ok(last.inputTokensEvaluated + systemTokens <= last.contextTokens, `${last.inputTokensEvaluated} + ${systemTokens} > ${last.contextTokens}`);
   });
 
+  // The skills' function definitions are a long prompt prefix (thousands of tokens with the test model's
+  // byte-level vocabulary); long answers on top of them outgrow the context in a few turns, where
+  // node-llama-cpp's own context shift gives up ("did not return a history that fits").
+  const skillTools = { definitions: SKILL_TOOLS, maxCallsPerTurn: 2, call: async () => ({ result: 'done' }) };
+
+  test('a conversation that outgrows the context is cut to fit instead of failing every later turn', async () => {
+    const cramped = new LlamaResponder(llmConfig({ model: await ensureTinyGguf(), contextSize: 4096, maxAnswerTokens: 300, historyTurns: 8 }), { threads: 1 });
+    const warnings: string[] = [];
+    cramped.subscribe((event) => {
+      if (event.type === 'log' && event.level === 'warn') warnings.push(event.message);
+    });
+    try {
+      await cramped.load();
+      const kept: number[] = [];
+      for (const text of ['first question', 'second question', 'third question', 'fourth question', 'fifth question']) {
+        const pieces = await collect(cramped.respond({ text, signal: signal(), tools: skillTools }));
+        assert.ok(pieces.length >= 1, `an answer to "${text}"`);
+        kept.push(cramped.lastTurn!.previousTurnsInContext);
+      }
+      const state = await cramped.inspect();
+      assert.ok(state.turns < 5, `history was cut (${state.turns} exchanges kept; kept before each: ${kept.join(',')})`);
+      assert.ok(warnings.some((w) => /no longer fits the context; keeping the last \d+ of \d+ exchanges/.test(w)), warnings.join('\n'));
+    } finally {
+      await cramped.dispose();
+    }
+  });
+
+  test('function definitions preloaded with the system prompt: the first question with tools evaluates only itself', async () => {
+    const model = await ensureTinyGguf();
+    const plain = new LlamaResponder(llmConfig({ model, maxAnswerTokens: 8 }), { threads: 1 });
+    const preloaded = new LlamaResponder(llmConfig({ model, maxAnswerTokens: 8 }), { threads: 1, preloadTools: SKILL_TOOLS });
+    try {
+      await Promise.all([plain.load(), preloaded.load()]);
+      await collect(plain.respond({ text: 'set a timer', signal: signal(), tools: skillTools }));
+      await collect(preloaded.respond({ text: 'set a timer', signal: signal(), tools: skillTools }));
+      const paid = plain.lastTurn!.inputTokensEvaluated;
+      const saved = preloaded.lastTurn!.inputTokensEvaluated;
+      assert.ok(paid > 500, `without preloading the definitions are evaluated with the first question (${paid} tokens)`);
+      assert.ok(saved < 100, `with preloading only the question is (${saved} tokens, against ${paid})`);
+    } finally {
+      await Promise.all([plain.dispose(), preloaded.dispose()]);
+    }
+  });
+
+  test('function definitions too long for the context: the LLM answers without them, and load and log say so', async () => {
+    const model = await ensureTinyGguf();
+    const tiny = new LlamaResponder(llmConfig({ model, contextSize: 1024, maxAnswerTokens: 8 }), { threads: 1, preloadTools: SKILL_TOOLS });
+    const warnings: string[] = [];
+    tiny.subscribe((event) => {
+      if (event.type === 'log' && event.level === 'warn') warnings.push(event.message);
+    });
+    // Offered only with the question (not preloaded): found out when the question is asked.
+    const late = new LlamaResponder(llmConfig({ model, contextSize: 1024, maxAnswerTokens: 8 }), { threads: 1 });
+    try {
+      const loaded = await tiny.load();
+      assert.equal(loaded.info.functionsFit, false);
+      assert.match(loaded.warning!.message, /function definitions do not fit the language model's 1024-token context/);
+      assert.match(loaded.warning!.fix, /Raise llm\.contextSize/);
+      assert.ok(warnings.some((w) => /do not fit the 1024-token context: the LLM answers without calling skills/.test(w)), warnings.join('\n'));
+      assert.ok((await collect(tiny.respond({ text: 'hello', signal: signal(), tools: skillTools }))).length >= 1);
+      await late.load();
+      assert.ok((await collect(late.respond({ text: 'hello', signal: signal(), tools: skillTools }))).length >= 1);
+      assert.equal(late.lastTurn!.toolCalls ?? 0, 0);
+    } finally {
+      await Promise.all([tiny.dispose(), late.dispose()]);
+    }
+  });
+
+  test('a system prompt too long for the context alone fails the load with llm-context-too-small and the fix', async () => {
+    const systemPrompt = 'You are Jarvis, a helpful assistant who answers in a spoken style. '.repeat(30);
+    const cramped = new LlamaResponder(llmConfig({ model: await ensureTinyGguf(), contextSize: 512, maxAnswerTokens: 8, systemPrompt }), { threads: 1 });
+    try {
+      const error = await cramped.load().catch((e: unknown) => e);
+      assert.ok(error instanceof JarvisError, String(error));
+      assert.equal(error.code, 'llm-context-too-small');
+      assert.match(error.message, /the system prompt does not fit a 512-token context/);
+      assert.match(error.fix, /Raise llm\.contextSize \(now 512\), or shorten llm\.systemPrompt/);
+    } finally {
+      await cramped.dispose();
+    }
+  });
+
   test('resetConversation forgets the turns but keeps the evaluated system prompt', async () => {
     await short.resetConversation();
     assert.equal((await short.inspect()).turns, 0);
@@ -396,6 +479,48 @@ describe('LLM worker lifetime and configuration (real node-llama-cpp runtime, te
       assert.match(error.fix, /llm\.gpu to "auto" or "cpu"/);
       assert.equal(responder.workerPid, undefined);
       assert.deepEqual(workerChildren(), []);
+    } finally {
+      await responder.dispose();
+    }
+  });
+
+  const gpuCrashWorker = path.resolve(import.meta.dirname, 'fixtures', 'gpu-crash-worker.ts');
+
+  test('llm.gpu "auto": a GPU backend that aborts the worker while loading is given up for the CPU, said in the log, summary and warning', async () => {
+    const responder = new LlamaResponder(llmConfig({ model: await ensureTinyGguf(), gpu: 'auto', maxAnswerTokens: 8 }), { threads: 1, workerModule: gpuCrashWorker });
+    const logs: string[] = [];
+    responder.subscribe((event) => {
+      if (event.type === 'log') logs.push(event.message);
+    });
+    try {
+      const loaded = await responder.load();
+      assert.equal(loaded.info.device, 'cpu');
+      assert.equal(loaded.info.gpuFallback?.from, 'cuda');
+      // The reason is llama.cpp's error line, not the last line of its backtrace.
+      assert.match(loaded.info.gpuFallback!.detail, /^killed by SIGABRT; CUDA error: the provided PTX was compiled with an unsupported toolchain/);
+      assert.match(loaded.summary, /^CPU \(CUDA crashed while loading, so the CPU answers\)/);
+      assert.match(loaded.warning!.message, /runs on the CPU because llama\.cpp's CUDA backend crashed/);
+      assert.match(loaded.warning!.fix, /update the NVIDIA driver.*set llm\.gpu to "cpu"/s);
+      assert.ok(logs.some((line) => /CUDA backend crashed while loading the model .*answering on the CPU instead/.test(line)), logs.join('\n'));
+      assert.ok((await collect(responder.respond({ text: 'hello?', signal: signal() }))).length >= 1);
+      // A later restart stays on the CPU instead of crashing again.
+      const before = responder.workerPid!;
+      process.kill(before, 'SIGKILL');
+      assert.ok(await waitFor(() => responder.workerPid !== undefined && responder.workerPid !== before, 20_000), 'restarted');
+      assert.equal((await responder.load()).info.device, 'cpu');
+    } finally {
+      await responder.dispose();
+    }
+  });
+
+  test('an explicit llm.gpu "cuda" whose backend aborts while loading fails with the driver fix, without falling back', async () => {
+    const responder = new LlamaResponder(llmConfig({ model: await ensureTinyGguf(), gpu: 'cuda' }), { threads: 1, workerModule: gpuCrashWorker });
+    try {
+      const error = await responder.load().catch((e: unknown) => e);
+      assert.ok(error instanceof LlmWorkerCrashedError, String(error));
+      assert.match(error.message, /SIGABRT; CUDA error: the provided PTX/);
+      assert.match(error.fix, /NVIDIA driver is older than the CUDA toolkit/);
+      assert.equal(responder.workerPid, undefined);
     } finally {
       await responder.dispose();
     }

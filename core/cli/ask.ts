@@ -16,14 +16,20 @@ export function registerAsk(program: Command): void {
     .action(async (words: string[], options: { speak?: boolean; output?: string; json?: boolean }, command: Command) => {
       const { config, log } = setup(command);
       const { LlamaResponder } = await import('../llm/llama-responder.ts');
-      const responder = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
+      const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
+      // Local skills first: what they answer ("what time is it") never even loads the LLM.
+      const { SkillsRuntime } = await import('../skills/skills-runtime.ts');
+      const skills = config.skills.enabled ? new SkillsRuntime(config, log) : undefined;
+      const skillResponder = skills?.responder(llm);
+      const responder = skillResponder ?? llm;
+      const answeredLocally = skillResponder?.localCall(words.join(' ')) !== undefined;
       const output = options.output ?? (options.speak ? 'speaker' : undefined);
       const sink = output ? openSink(config, output, 0) : undefined;
       let voice: Parameters<typeof runTurn>[0]['voice'];
-      const disposers: (() => Promise<void>)[] = [() => responder.dispose()];
+      const disposers: (() => Promise<void>)[] = [async () => skills?.dispose(), () => responder.dispose()];
       try {
         const [info] = await Promise.all([
-          responder.load(),
+          answeredLocally ? undefined : responder.load(),
           (async () => {
             if (!sink) return;
             const { createSynthesizer } = await import('../../voice/tts/select.ts');
@@ -33,7 +39,7 @@ export function registerAsk(program: Command): void {
             voice = { synthesizer: choice.synthesizer, sink };
           })(),
         ]);
-        log.info(`LLM: ${info.summary}`);
+        if (info) log.info(`LLM: ${info.summary}`);
         const bus = new RunEventBus();
         if (options.json) printEvents(bus, true);
         else {

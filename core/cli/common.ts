@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.ts';
+import { applyModelSelection } from '../../models/selection.ts';
+import { ModelStore } from '../../models/store.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
@@ -20,7 +22,9 @@ interface GlobalOptions {
 
 export function setup(command: Command): { config: JarvisConfig; log: Logger } {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = loadConfig(globals.config ? { file: globals.config } : {});
+  const loaded = loadConfig(globals.config ? { file: globals.config } : {});
+  // Models chosen with `jarvis models use` replace the configured paths for every command.
+  const config = applyModelSelection(loaded, ModelStore.fromConfig(loaded));
   return { config, log: createLogger(globals.logLevel ?? config.log.level) };
 }
 

@@ -29,6 +29,10 @@ function describe(event: RunEvent): string {
       return `transcript ${quote(event.text)} (${ms(event.ms)})`;
     case 'wake-rejected':
       return `wake word not in transcript ${quote(event.heard)}: ignored`;
+    case 'intent-start':
+      return `skill ${event.skill}${Object.keys(event.args).length ? ` ${JSON.stringify(event.args)}` : ''} (${event.via === 'local' ? 'local intent' : event.via === 'llm' ? 'called by the LLM' : 'timer'})`;
+    case 'intent-end':
+      return `skill ${event.skill} ${event.ok ? 'done' : `failed (${event.code ?? 'error'})`} in ${ms(event.ms)}${event.said ? `: ${quote(event.said)}` : ''}`;
     case 'llm-start':
       return 'thinking';
     case 'first-token':
@@ -58,6 +62,7 @@ export function formatTimings(timings: TurnTimings): string {
   const rows: [string, number | undefined][] = [
     ['speech end → first audio', timings.voiceToVoice],
     ['speech to text', timings.stt],
+    ['local answer (no LLM)', timings.localAnswer],
     ['LLM first token', timings.firstToken],
     ['LLM first sentence', timings.firstSentence],
     ['TTS first sentence', timings.firstTts],

@@ -5,6 +5,9 @@ import { WavFileSource } from '../../voice/audio/file-source.ts';
 import type { AudioSource } from '../../voice/ports.ts';
 import { Assistant } from '../assistant.ts';
 import { buildEngines } from '../engines.ts';
+import { RemoteAccess } from '../server/remote-access.ts';
+import { connectModelManager, firstRunDownloads } from '../../models/daemon-hooks.ts';
+import { connectSkills } from '../skills/daemon-link.ts';
 import { closeSink, openSink, positive, printEvents, reportStartup, setup } from './common.ts';
 
 /** `jarvis start`: the always-on assistant (microphone → speaker), or a replay of a recording. */
@@ -16,7 +19,8 @@ export function registerStart(program: Command): void {
     .option('-o, --output <file.wav|speaker|none>', 'where answers go (default: speaker; none for a recording)')
     .option('--speed <factor>', 'replay a recording this many times faster than real time', positive, 1)
     .option('--json', 'print every run event as a JSON line on stdout')
-    .action(async (options: { input?: string; output?: string; speed: number; json?: boolean }, command: Command) => {
+    .option('--no-download', 'do not download missing models on a first run (say what to fetch instead)')
+    .action(async (options: { input?: string; output?: string; speed: number; json?: boolean; download: boolean }, command: Command) => {
       const { config, log } = setup(command);
       const source: AudioSource =
         options.input === '-'
@@ -28,12 +32,24 @@ export function registerStart(program: Command): void {
       const sink = openSink(config, output, options.input ? options.speed : 1);
 
       log.info('starting JARVIS');
-      const engines = await buildEngines(config, log, { source, sink });
-      const assistant = new Assistant(engines, config, log);
+      // The HUD server runs with a live source (microphone, stdin), not for the replay of a file.
+      const remote = config.server.enabled && (!options.input || options.input === '-') ? new RemoteAccess(config, log) : undefined;
+      const engines = await buildEngines(config, log, { source: remote?.tapSource(source) ?? source, sink });
+      const assistant = new Assistant(remote?.tapEngines(engines) ?? engines, config, log);
       assistant.on('state', (state) => log.info({ phase: state.phase }, 'state'));
       reportStartup(engines, log);
       for (const problem of engines.problems) assistant.reportProblem(problem);
+      const disconnectModels = connectModelManager(engines.models, assistant, log);
+      if (!options.input || options.input === '-') {
+        // In the background: the daemon listens (and says it is still downloading) while the models arrive.
+        const download = options.download && config.models.downloadOnFirstRun && !config.models.offline;
+        const why = !options.download ? '--no-download was given' : config.models.offline ? 'models.offline is true' : 'models.downloadOnFirstRun is false';
+        void firstRunDownloads(engines.models, log, { download, why }).catch((error: unknown) => log.error({ err: error }, 'first-run model downloads failed'));
+      }
       printEvents(assistant.bus, options.json === true);
+      await remote?.start(assistant, engines.models);
+      // Timers ring through the assistant; the stored speaker level sets its volume; GPU answers read the HUD's telemetry.
+      const skills = engines.skills ? connectSkills(engines.skills, assistant, engines, config, log, remote?.feed) : undefined;
 
       const controller = new AbortController();
       const shutdown = () => controller.abort();
@@ -41,8 +57,13 @@ export function registerStart(program: Command): void {
       process.once('SIGTERM', shutdown);
       log.info(options.input ? `listening to ${source.description}` : 'listening for "hey Jarvis" (Ctrl+C to stop)');
       try {
-        await assistant.listen(controller.signal);
+        const listening = assistant.listen(controller.signal);
+        skills?.start();
+        await listening;
       } finally {
+        skills?.dispose();
+        disconnectModels();
+        await remote?.close();
         await assistant.dispose();
         await engines.dispose();
         await closeSink(sink, output, log);

@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
-import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import type { RunRecorder } from '../events.ts';
+import type { Responder, ResponderInfo, ResponseRequest, ToolHost } from '../responder.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { checkGgufModelFile } from './model-file.ts';
 import {
@@ -13,6 +14,9 @@ import {
   WORKER_FLAG,
   type ConversationTurn,
   type FromWorker,
+  type GpuFallback,
+  type LlmDevice,
+  type ToolDefinition,
   type ToWorker,
   type TurnStats,
   type WireError,
@@ -33,6 +37,12 @@ export interface LlamaResponderOptions {
   readonly disposeTimeoutMs?: number;
   /** Consecutive crashes after which automatic restarts stop until the next respond() or load(). */
   readonly maxConsecutiveCrashes?: number;
+  /** VRAM llama.cpp must leave free when it puts layers on the GPU. */
+  readonly vramPaddingBytes?: number;
+  /** Function definitions every question will offer (the skills), evaluated with the system prompt at load. */
+  readonly preloadTools?: readonly ToolDefinition[];
+  /** The worker's module; tests substitute one that wraps the real worker to make it fail as a GPU driver would. */
+  readonly workerModule?: string;
 }
 
 export interface LlamaResponderInfo extends ResponderInfo {
@@ -52,6 +62,10 @@ interface PendingTurn {
   readonly question: string;
   readonly pieces: AsyncQueue<string>;
   abortRequested: boolean;
+  readonly run: RunRecorder | undefined;
+  readonly signal: AbortSignal;
+  /** Functions the model may call for this question; each call runs here, in the daemon. */
+  readonly tools: ToolHost | undefined;
 }
 
 interface PendingRequest {
@@ -69,12 +83,15 @@ interface WorkerProcess {
   readonly stderrTail: { line: string; at: number }[];
   readonly exited: Promise<void>;
   loaded: boolean;
+  /** The llama.cpp backend the worker chose, once it said so. */
+  device: LlmDevice | undefined;
   /** Set when the parent ends the worker on purpose, so its exit is not a crash. */
   stopping: boolean;
   hasExited: boolean;
 }
 
-const STDERR_TAIL_LINES = 20;
+// Enough for llama.cpp's error line above the backtrace it prints before aborting.
+const STDERR_TAIL_LINES = 80;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
@@ -91,6 +108,7 @@ export class LlamaResponder implements Responder {
   readonly #disposeTimeoutMs: number;
   readonly #maxConsecutiveCrashes: number;
   readonly #threads: number | undefined;
+  readonly #vramPaddingBytes: number | undefined;
   readonly #listeners = new Set<(event: LlamaResponderEvent) => void>();
   #worker: WorkerProcess | undefined;
   /** The start or restart in progress; respond() waits on it. */
@@ -102,10 +120,17 @@ export class LlamaResponder implements Responder {
   #disposed = false;
   #info: WorkerLoadInfo | undefined;
   #lastTurn: TurnStats | undefined;
+  /** Set once the GPU backend crashed a loading worker under llm.gpu "auto": from then on the CPU is used. */
+  #gpuFallback: GpuFallback | undefined;
+  readonly #workerModule: string | undefined;
+  readonly #preloadTools: readonly ToolDefinition[] | undefined;
 
   constructor(config: LlmConfig, options: LlamaResponderOptions = {}) {
     this.#config = config;
     this.#threads = options.threads;
+    this.#vramPaddingBytes = options.vramPaddingBytes;
+    this.#workerModule = options.workerModule;
+    this.#preloadTools = options.preloadTools;
     this.#abortGraceMs = options.abortGraceMs ?? 2000;
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 300_000;
     this.#disposeTimeoutMs = options.disposeTimeoutMs ?? 3000;
@@ -148,7 +173,7 @@ export class LlamaResponder implements Responder {
     if (!worker) return;
     if (worker.hasExited) throw new LlmWorkerCrashedError('it exited before the question reached it');
     const id = this.#nextId++;
-    const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false };
+    const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false, run: request.run, signal, tools: request.tools };
     worker.turns.set(id, turn);
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -164,7 +189,8 @@ export class LlamaResponder implements Responder {
     signal.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
-      this.#send(worker, { type: 'generate', id, text });
+      const tools = request.tools ? { tools: { definitions: request.tools.definitions, maxCalls: request.tools.maxCallsPerTurn } } : {};
+      this.#send(worker, { type: 'generate', id, text, ...tools });
       for await (const piece of turn.pieces) yield piece;
       finished = true;
     } finally {
@@ -248,17 +274,42 @@ export class LlamaResponder implements Responder {
       const reply = await this.#awaitLoad(worker);
       this.#ensureNotDisposed();
       worker.loaded = true;
-      this.#info = reply;
+      this.#info = this.#gpuFallback ? { ...reply, gpuFallback: this.#gpuFallback } : reply;
       return worker;
     } catch (error) {
       await this.#stopWorker(worker, { kill: true });
       if (this.#worker === worker) this.#worker = undefined;
+      if (this.#shouldFallBackToCpu(worker, error)) {
+        this.#gpuFallback = { from: worker.device!, detail: error.detail, fix: error.fix ?? '' };
+        this.#emit({
+          type: 'log',
+          level: 'warn',
+          message: `llama.cpp's ${deviceName(worker.device!)} backend crashed while loading the model (${error.detail}); answering on the CPU instead. ${error.fix ?? ''}`,
+        });
+        return this.#startWorker();
+      }
       throw error;
     }
   }
 
+  /**
+   * llm.gpu "auto" promises an answer on whatever works: a GPU backend that kills the worker while loading (a
+   * driver older than the prebuilt CUDA build, a card it has no kernels for) is given up for the CPU, once. An
+   * explicit "cuda" or "vulkan" is the user's choice and fails with the reason instead.
+   */
+  #shouldFallBackToCpu(worker: WorkerProcess, error: unknown): error is LlmWorkerCrashedError {
+    return (
+      error instanceof LlmWorkerCrashedError &&
+      !this.#disposed &&
+      this.#config.gpu === 'auto' &&
+      this.#gpuFallback === undefined &&
+      worker.device !== undefined &&
+      worker.device !== 'cpu'
+    );
+  }
+
   #spawn(): WorkerProcess {
-    const entry = workerEntry();
+    const entry = workerEntry(this.#workerModule);
     const child = fork(entry.file, [WORKER_FLAG], {
       execArgv: entry.execArgv,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -274,6 +325,7 @@ export class LlamaResponder implements Responder {
       stderrTail: [],
       exited: new Promise<void>((resolve) => (markExited = resolve)),
       loaded: false,
+      device: undefined,
       stopping: false,
       hasExited: false,
     };
@@ -336,7 +388,7 @@ export class LlamaResponder implements Responder {
         type: 'load',
         options: {
           modelPath: this.#config.model,
-          gpu: this.#config.gpu,
+          gpu: this.#gpuFallback ? 'cpu' : this.#config.gpu,
           gpuLayers: this.#config.gpuLayers,
           contextSize: this.#config.contextSize,
           maxAnswerTokens: this.#config.maxAnswerTokens,
@@ -345,6 +397,8 @@ export class LlamaResponder implements Responder {
           systemPrompt: this.#config.systemPrompt,
           history: this.#history,
           ...(this.#threads !== undefined ? { threads: this.#threads } : {}),
+          ...(this.#vramPaddingBytes !== undefined ? { vramPaddingBytes: this.#vramPaddingBytes } : {}),
+          ...(this.#preloadTools ? { preloadTools: this.#preloadTools } : {}),
         },
       });
     });
@@ -364,12 +418,18 @@ export class LlamaResponder implements Responder {
 
   #onMessage(worker: WorkerProcess, message: FromWorker): void {
     switch (message.type) {
+      case 'backend':
+        worker.device = message.device;
+        return;
       case 'loaded':
       case 'load-failed':
         this.#settle(worker, 0, message);
         return;
       case 'piece':
         worker.turns.get(message.id)?.pieces.push(message.text);
+        return;
+      case 'tool-call':
+        void this.#runTool(worker, message);
         return;
       case 'done': {
         const turn = worker.turns.get(message.id);
@@ -406,6 +466,27 @@ export class LlamaResponder implements Responder {
     }
   }
 
+  /**
+   * Runs a function the model called and sends the result back to the worker. What the skill says is streamed to
+   * the user at once, ahead of whatever the model adds, so an answer that used a tool always says what it did.
+   */
+  async #runTool(worker: WorkerProcess, call: Extract<FromWorker, { type: 'tool-call' }>): Promise<void> {
+    const turn = worker.turns.get(call.id);
+    let result: unknown;
+    if (!turn?.tools || turn.abortRequested) {
+      result = { error: turn?.tools ? 'the answer was stopped' : 'no functions for this question' };
+    } else {
+      try {
+        const outcome = await turn.tools.call(call.name, call.params, { signal: turn.signal, ...(turn.run ? { run: turn.run } : {}) });
+        if (outcome.said) turn.pieces.push(`${outcome.said} `);
+        result = outcome.result;
+      } catch (error) {
+        result = { error: error instanceof Error ? error.message : String(error) };
+      }
+    }
+    this.#send(worker, { type: 'tool-result', callId: call.callId, result });
+  }
+
   #settle(worker: WorkerProcess, id: number, message: FromWorker): void {
     const request = worker.requests.get(id);
     worker.requests.delete(id);
@@ -438,14 +519,15 @@ export class LlamaResponder implements Responder {
     const expected = worker.stopping || this.#disposed;
     const recent = worker.stderrTail.filter((entry) => entry.at > exitedAt - 2000).map((entry) => entry.line);
     const detail = describeExit(code, signal, recent);
+    const fix = crashFix(recent);
     const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
     for (const turn of worker.turns.values()) {
       if (turn.abortRequested) turn.pieces.end();
       else if (expected) turn.pieces.fail(abortError(undefined, 'the LLM was disposed while answering'));
-      else turn.pieces.fail(new LlmWorkerCrashedError(detail));
+      else turn.pieces.fail(new LlmWorkerCrashedError(detail, fix));
     }
     worker.turns.clear();
-    for (const request of worker.requests.values()) request.reject(new LlmWorkerCrashedError(detail));
+    for (const request of worker.requests.values()) request.reject(new LlmWorkerCrashedError(detail, fix));
     worker.requests.clear();
     if (expected) return;
     this.#emit({ type: 'worker-exit', pid: worker.pid, detail, during });
@@ -514,7 +596,8 @@ export class LlamaResponder implements Responder {
   }
 
   #describe(info: WorkerLoadInfo, startMs: number): LlamaResponderInfo {
-    return { summary: formatLoadSummary(info, this.#config.model), info, startMs };
+    const warning = loadWarning(info);
+    return { summary: formatLoadSummary(info, this.#config.model), info, startMs, ...(warning ? { warning } : {}) };
   }
 
   #emit(event: LlamaResponderEvent): void {
@@ -530,14 +613,34 @@ export class LlamaResponder implements Responder {
 
 /** "CPU, 0/2 layers on GPU, 0 MB VRAM, model x.gguf loaded in 45 ms" */
 export function formatLoadSummary(info: WorkerLoadInfo, modelPath: string): string {
-  const device =
-    info.device === 'cpu'
-      ? 'CPU'
-      : `${info.device === 'cuda' ? 'CUDA' : info.device === 'vulkan' ? 'Vulkan' : 'Metal'}${info.gpuNames.length > 0 ? ` (${info.gpuNames.join(', ')})` : ''}`;
+  const device = info.device === 'cpu' ? 'CPU' : `${deviceName(info.device)}${info.gpuNames.length > 0 ? ` (${info.gpuNames.join(', ')})` : ''}`;
+  const fallback = info.gpuFallback ? ` (${deviceName(info.gpuFallback.from)} crashed while loading, so the CPU answers)` : '';
   return (
-    `${device}, ${info.layersOnGpu}/${info.totalLayers} layers on GPU, ${formatBytes(info.vramUsedBytes)} VRAM, ` +
+    `${device}${fallback}, ${info.layersOnGpu}/${info.totalLayers} layers on GPU, ${formatBytes(info.vramUsedBytes)} VRAM, ` +
     `model ${path.basename(modelPath)} loaded in ${info.loadMs} ms`
   );
+}
+
+/** The HUD's and doctor's warning for a load that is not what llm.gpu asked for. */
+export function loadWarning(info: WorkerLoadInfo | undefined): ResponderInfo['warning'] {
+  if (info?.gpuFallback) {
+    const from = deviceName(info.gpuFallback.from);
+    return {
+      message: `the language model runs on the CPU because llama.cpp's ${from} backend crashed while loading it (${info.gpuFallback.detail})`,
+      fix: `${info.gpuFallback.fix} Until then answers are slower; set llm.gpu to "cpu" to stop trying ${from} at every start.`,
+    };
+  }
+  if (info && !info.functionsFit) {
+    return {
+      message: `the skills' function definitions do not fit the language model's ${info.contextSize}-token context, so it cannot call skills (timers, notes, volume) for requests the local patterns miss`,
+      fix: 'Raise llm.contextSize (4096 leaves room for them with a typical model).',
+    };
+  }
+  return undefined;
+}
+
+function deviceName(device: LlmDevice): string {
+  return device === 'cuda' ? 'CUDA' : device === 'vulkan' ? 'Vulkan' : device === 'metal' ? 'Metal' : 'CPU';
 }
 
 function formatBytes(bytes: number): string {
@@ -545,10 +648,31 @@ function formatBytes(bytes: number): string {
   return mb >= 1024 ? `${(mb / 1024).toFixed(1)} GB` : `${Math.round(mb)} MB`;
 }
 
+/** A native abort prints its reason and then a backtrace; the reason is what a user can act on. */
+const ERROR_LINE = /\berror\b|assert|abort|out of memory|failed/i;
+const BACKTRACE_FRAME = /^\S+\.so[.\d]*\(|^node\[|^node\(|\[0x[0-9a-f]+\]$/;
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null, stderrTail: readonly string[]): string {
   const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-  const last = stderrTail.filter((line) => line.trim() !== '').slice(-1)[0];
-  return last ? `${how}; last output: ${last.trim().slice(0, 300)}` : how;
+  const lines = stderrTail.map((line) => line.replace(/^\[node-llama-cpp\]\s*/, '').trim()).filter((line) => line !== '');
+  const reason = lines.filter((line) => ERROR_LINE.test(line) && !BACKTRACE_FRAME.test(line)).slice(-1)[0] ?? lines.slice(-1)[0];
+  return reason ? `${how}; ${reason.slice(0, 300)}` : how;
+}
+
+/** What to do about a crash, where its output says more than "it crashed". */
+function crashFix(stderrTail: readonly string[]): string | undefined {
+  const text = stderrTail.join('\n');
+  if (/CUDA error/i.test(text) && /unsupported toolchain|no kernel image|PTX/i.test(text)) {
+    return (
+      'The NVIDIA driver is older than the CUDA toolkit that built llama.cpp\'s prebuilt CUDA backend, or has no ' +
+      'kernels for this card: update the NVIDIA driver (nvidia-smi shows its version), or set llm.gpu to "cpu".'
+    );
+  }
+  if (/CUDA error: out of memory|cudaMalloc failed|failed to allocate CUDA/i.test(text)) {
+    return 'The GPU ran out of memory: close other GPU programs, lower llm.gpuLayers or llm.contextSize, or pick a smaller model.';
+  }
+  if (/CUDA error/i.test(text)) return 'llama.cpp\'s CUDA backend failed: update the NVIDIA driver, or set llm.gpu to "cpu".';
+  return undefined;
 }
 
 /** `promise`'s value, or undefined as soon as `signal` aborts. */
@@ -574,7 +698,8 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
  * The worker runs as TypeScript through tsx, like the rest of the project. tsx is resolved from this module's
  * location, not the current directory, so the daemon can be started from anywhere.
  */
-function workerEntry(): { file: string; execArgv: string[] } {
+function workerEntry(module: string | undefined): { file: string; execArgv: string[] } {
+  if (module) return { file: module, execArgv: ['--import', import.meta.resolve('tsx')] };
   if (import.meta.url.endsWith('.ts')) {
     return { file: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
   }

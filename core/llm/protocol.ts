@@ -4,7 +4,8 @@
  * daemon sees the exit, fails the answer in flight and starts a new worker.
  *
  * Every request that expects a reply carries an `id` the reply repeats. The worker handles one request at a time
- * in arrival order; `abort` is the exception and overtakes the queue.
+ * in arrival order; `abort` is the exception and overtakes the queue, and so is `tool-result`, the daemon's answer
+ * to a `tool-call` the generation in progress is waiting on.
  */
 
 /** The argument the worker is forked with, so importing worker.ts anywhere else never starts serving IPC. */
@@ -20,6 +21,18 @@ export interface ConversationTurn {
   readonly answer: string;
 }
 
+/**
+ * A function the model may call (node-llama-cpp function calling). The worker only describes it to the model; the
+ * call itself runs in the daemon, which owns the timers, notes and devices: the worker sends `tool-call` and
+ * waits for `tool-result`. Tools come with each question, so the same worker serves plain chat and tool use.
+ */
+export interface ToolDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** A JSON schema in node-llama-cpp's GBNF subset: the call's arguments are generated under this grammar. None: no arguments. */
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
 export interface WorkerLoadOptions {
   readonly modelPath: string;
   readonly gpu: GpuChoice;
@@ -32,8 +45,21 @@ export interface WorkerLoadOptions {
   readonly systemPrompt: string;
   /** CPU threads for llama.cpp; undefined lets the worker choose (see worker.ts). */
   readonly threads?: number;
+  /** VRAM llama.cpp leaves free when it fits layers on the GPU (models.vramHeadroomMb); its own default otherwise. */
+  readonly vramPaddingBytes?: number;
   /** Pairs to start from, so a conversation survives a worker restart. */
   readonly history: readonly ConversationTurn[];
+  /**
+   * The functions questions will offer, evaluated into the KV cache with the system prompt at load: their
+   * definitions are a long prompt prefix that the first question would otherwise pay for.
+   */
+  readonly preloadTools?: readonly ToolDefinition[];
+}
+
+export interface GenerateTools {
+  readonly definitions: readonly ToolDefinition[];
+  /** Calls allowed in one answer; a further call, or the same call repeated, ends the answer. */
+  readonly maxCalls: number;
 }
 
 export interface WorkerLoadInfo {
@@ -44,18 +70,36 @@ export interface WorkerLoadInfo {
   /** Growth of the device's used VRAM across model and context creation (getVramState), 0 on the CPU. */
   readonly vramUsedBytes: number;
   readonly vramTotalBytes: number;
+  /** The device's used VRAM (all programs) before and after this load. */
+  readonly vramBeforeBytes: number;
+  readonly vramAfterBytes: number;
   /** getLlama() through the evaluated system prompt, inside the worker. */
   readonly loadMs: number;
   /** Of loadMs, evaluating the system prompt (and restored turns) into the KV cache. */
   readonly preloadMs: number;
   /** node-llama-cpp's chat wrapper, resolved from the model's chat template. */
   readonly chatWrapper: string;
+  /** False when the function definitions offered with questions are too long for the context (then none are). */
+  readonly functionsFit: boolean;
   readonly contextSize: number;
   readonly threads: number;
   readonly systemPromptTokens: number;
+  /**
+   * Set by the daemon, not the worker: with llm.gpu "auto", llama.cpp's GPU backend crashed the worker while it
+   * loaded, and this load is the retry on the CPU.
+   */
+  readonly gpuFallback?: GpuFallback;
 }
 
-export type StopReason = 'eogToken' | 'maxTokens' | 'abort' | 'stopGenerationTrigger' | 'customStopTrigger' | 'functionCalls';
+export interface GpuFallback {
+  readonly from: LlmDevice;
+  /** How the GPU worker died, with llama.cpp's own error line. */
+  readonly detail: string;
+  readonly fix: string;
+}
+
+/** toolLoop: the model repeated a function call or made too many in one answer, so the answer was ended. */
+export type StopReason = 'eogToken' | 'maxTokens' | 'abort' | 'stopGenerationTrigger' | 'customStopTrigger' | 'functionCalls' | 'toolLoop';
 
 export interface TurnStats {
   readonly stopReason: StopReason;
@@ -71,6 +115,8 @@ export interface TurnStats {
   readonly previousTurnsInContext: number;
   readonly firstPieceMs: number | null;
   readonly ms: number;
+  /** Function calls the model made in this answer (each one ran in the daemon). */
+  readonly toolCalls?: number;
 }
 
 export interface WorkerState {
@@ -79,6 +125,8 @@ export interface WorkerState {
   readonly questions: readonly string[];
   readonly contextTokens: number;
   readonly busy: boolean;
+  /** The function calls in the last answer, with the results the model was given: what its context holds. */
+  readonly lastFunctionCalls: readonly { readonly name: string; readonly params: unknown; readonly result: unknown }[];
 }
 
 /** An error as it crosses the process boundary; `code`/`fix` follow JarvisError when the worker knows them. */
@@ -91,16 +139,20 @@ export interface WireError {
 
 export type ToWorker =
   | { readonly type: 'load'; readonly options: WorkerLoadOptions }
-  | { readonly type: 'generate'; readonly id: number; readonly text: string }
+  | { readonly type: 'generate'; readonly id: number; readonly text: string; readonly tools?: GenerateTools }
   | { readonly type: 'abort'; readonly id: number }
   | { readonly type: 'reset'; readonly id: number }
   | { readonly type: 'inspect'; readonly id: number }
+  | { readonly type: 'tool-result'; readonly callId: number; readonly result: unknown }
   | { readonly type: 'dispose' };
 
 export type FromWorker =
+  /** Sent as soon as llama.cpp's backend is chosen, before the model loads: a crash after it is that backend's. */
+  | { readonly type: 'backend'; readonly device: LlmDevice }
   | { readonly type: 'loaded'; readonly info: WorkerLoadInfo }
   | { readonly type: 'load-failed'; readonly error: WireError }
   | { readonly type: 'piece'; readonly id: number; readonly text: string }
+  | { readonly type: 'tool-call'; readonly id: number; readonly callId: number; readonly name: string; readonly params: unknown }
   | { readonly type: 'done'; readonly id: number; readonly stats: TurnStats }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   | { readonly type: 'reset-done'; readonly id: number }
@@ -108,8 +160,8 @@ export type FromWorker =
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly type: 'disposed' };
 
-const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'inspect', 'dispose']);
-const fromWorkerTypes = new Set<string>(['loaded', 'load-failed', 'piece', 'done', 'error', 'reset-done', 'state', 'log', 'disposed']);
+const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'inspect', 'tool-result', 'dispose']);
+const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'state', 'log', 'disposed']);
 
 // The IPC channel is ours at both ends; the guards keep a stray message (a library calling process.send) from
 // being taken for a protocol message.

@@ -3,6 +3,7 @@ import {
   getLlama,
   getLlamaGpuTypes,
   InsufficientMemoryError,
+  isChatModelResponseFunctionCall,
   LlamaChatSession,
   LlamaLogLevel,
   type ChatHistoryItem,
@@ -16,6 +17,7 @@ import {
   toWireError,
   WORKER_FLAG,
   type FromWorker,
+  type GenerateTools,
   type GpuChoice,
   type LlmDevice,
   type StopReason,
@@ -25,6 +27,7 @@ import {
   type WorkerLoadOptions,
   type WorkerState,
 } from './protocol.ts';
+import { ToolBridge } from './tool-bridge.ts';
 
 /**
  * The LLM worker: the child process that holds llama.cpp. It is started by LlamaResponder with fork() and talks
@@ -46,9 +49,14 @@ export class LlmWorker {
   /** Generations not yet finished, queued ones included, so an abort can reach them before they start. */
   readonly #generations = new Map<number, AbortController>();
   #busy = false;
+  /** False once the function definitions proved too long for the context: questions then go without them. */
+  #functionsFit = true;
+  /** Function calls of the generation in progress go to the daemon through here. */
+  readonly #tools: ToolBridge;
 
   constructor(send: (message: FromWorker) => void) {
     this.#send = send;
+    this.#tools = new ToolBridge(send);
   }
 
   handle(message: ToWorker): void {
@@ -59,7 +67,7 @@ export class LlmWorker {
       case 'generate': {
         const controller = new AbortController();
         this.#generations.set(message.id, controller);
-        this.#enqueue(() => this.#generate(message.id, message.text, controller.signal));
+        this.#enqueue(() => this.#generate(message.id, message.text, controller.signal, message.tools));
         return;
       }
       case 'abort':
@@ -74,6 +82,10 @@ export class LlmWorker {
         return;
       case 'inspect':
         this.#send({ type: 'state', id: message.id, state: this.#state() });
+        return;
+      case 'tool-result':
+        // Overtakes the queue: the generation in progress is waiting for it.
+        this.#tools.resolve(message.callId, message.result);
         return;
       case 'dispose':
         for (const controller of this.#generations.values()) controller.abort();
@@ -106,8 +118,9 @@ export class LlmWorker {
     const started = performance.now();
     try {
       this.#options = options;
-      const llama = await this.#getLlama(options.gpu, options.threads);
+      const llama = await this.#getLlama(options.gpu, options.threads, options.vramPaddingBytes);
       this.#llama = llama;
+      this.#send({ type: 'backend', device: deviceOf(llama) });
       const vramBefore = (await llama.getVramState()).used;
       const model = await this.#loadModel(llama, options);
       this.#model = model;
@@ -125,7 +138,7 @@ export class LlmWorker {
       if (options.history.length > 0) this.#restoreHistory(options);
       // Evaluate the system prompt (and any restored turns) now, so the first question only pays for itself.
       const preloadStarted = performance.now();
-      await session.preloadPrompt('');
+      await this.#preload(session, options);
       const preloadMs = Math.round(performance.now() - preloadStarted);
       const vramAfter = await llama.getVramState();
       const info: WorkerLoadInfo = {
@@ -135,9 +148,12 @@ export class LlmWorker {
         totalLayers: model.fileInsights.totalLayers,
         vramUsedBytes: Math.max(0, vramAfter.used - vramBefore),
         vramTotalBytes: vramAfter.total,
+        vramBeforeBytes: vramBefore,
+        vramAfterBytes: vramAfter.used,
         loadMs: Math.round(performance.now() - started),
         preloadMs,
         chatWrapper: session.chatWrapper.wrapperName,
+        functionsFit: this.#functionsFit,
         contextSize: context.contextSize,
         threads: context.idealThreads,
         systemPromptTokens: model.tokenize(options.systemPrompt).length,
@@ -149,13 +165,14 @@ export class LlmWorker {
     }
   }
 
-  async #getLlama(choice: GpuChoice, threads: number | undefined): Promise<Llama> {
+  async #getLlama(choice: GpuChoice, threads: number | undefined, vramPaddingBytes: number | undefined): Promise<Llama> {
     const common = {
       // Never download and compile llama.cpp from inside a voice daemon: prebuilt binaries or a clear error.
       build: 'never',
       logLevel: LlamaLogLevel.warn,
       logger: (level: LlamaLogLevel, message: string) => this.#log(level, message),
       ...(threads !== undefined ? { maxThreads: threads } : {}),
+      ...(vramPaddingBytes !== undefined ? { vramPadding: vramPaddingBytes } : {}),
     } as const;
     if (choice === 'cpu') return getLlama({ ...common, gpu: false });
     if (choice === 'auto') return getLlama({ ...common, gpu: 'auto' });
@@ -222,7 +239,7 @@ export class LlmWorker {
     ]);
   }
 
-  async #generate(id: number, text: string, signal: AbortSignal): Promise<void> {
+  async #generate(id: number, text: string, signal: AbortSignal, toolset: GenerateTools | undefined): Promise<void> {
     const session = this.#session;
     const options = this.#options;
     const started = performance.now();
@@ -239,26 +256,30 @@ export class LlmWorker {
       let firstPieceMs: number | null = null;
       let stopReason: StopReason;
       let answer: string;
+      const tools = this.#functionsFit && toolset?.definitions.length ? this.#tools.forGeneration(id, signal, toolset) : undefined;
       try {
-        const result = await session.promptWithMeta(text, {
-          maxTokens: options.maxAnswerTokens,
-          temperature: options.temperature,
-          signal,
-          // Keeps what was said so far as the answer in the history, so the next turn follows on coherently.
-          stopOnAbortSignal: true,
-          onTextChunk: (chunk) => {
-            if (chunk === '') return;
-            firstPieceMs ??= performance.now() - started;
-            pieces++;
-            this.#send({ type: 'piece', id, text: chunk });
-          },
-        });
-        stopReason = result.stopReason;
+        const ask = (withTools: boolean) =>
+          session.promptWithMeta(text, {
+            maxTokens: options.maxAnswerTokens,
+            temperature: options.temperature,
+            signal: tools && withTools ? AbortSignal.any([signal, tools.stopSignal]) : signal,
+            ...(tools && withTools ? { functions: tools.functions } : {}),
+            // Keeps what was said so far as the answer in the history, so the next turn follows on coherently.
+            stopOnAbortSignal: true,
+            onTextChunk: (chunk) => {
+              if (chunk === '') return;
+              firstPieceMs ??= performance.now() - started;
+              pieces++;
+              this.#send({ type: 'piece', id, text: chunk });
+            },
+          });
+        const result = await this.#withHistoryThatFits(session, ask, options.contextSize, tools !== undefined);
+        stopReason = tools?.stopSignal.aborted && !signal.aborted ? 'toolLoop' : result.stopReason;
         answer = result.responseText;
       } catch (error) {
         // An abort before the first token throws instead of returning a partial answer.
-        if (!signal.aborted) throw error;
-        stopReason = 'abort';
+        if (!signal.aborted && !tools?.stopSignal.aborted) throw error;
+        stopReason = signal.aborted ? 'abort' : 'toolLoop';
         answer = '';
       }
       const used = session.sequence.tokenMeter.diff(meterBefore);
@@ -272,6 +293,7 @@ export class LlmWorker {
         previousTurnsInContext,
         firstPieceMs: firstPieceMs === null ? null : Math.round(firstPieceMs * 10) / 10,
         ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(tools ? { toolCalls: tools.calls() } : {}),
       };
       this.#send({ type: 'done', id, stats });
     } catch (error) {
@@ -280,6 +302,82 @@ export class LlmWorker {
       this.#busy = false;
       this.#generations.delete(id);
     }
+  }
+
+  /**
+   * Runs `ask`; when the conversation no longer fits the context (long answers, a long system prompt with tool
+   * definitions), drops the oldest half of the question/answer pairs and tries again, down to none. Without
+   * this, one overflow would fail every later turn until a restart.
+   */
+  async #withHistoryThatFits<T>(session: LlamaChatSession, ask: (withTools: boolean) => Promise<T>, contextSize: number, toolsOffered: boolean): Promise<T> {
+    let withTools = toolsOffered;
+    for (;;) {
+      try {
+        return await ask(withTools);
+      } catch (error) {
+        if (!isContextOverflow(error)) throw error;
+        // Earlier exchanges only: the question being asked joins the history when it is answered.
+        const pairs = session.getChatHistory().filter((item) => item.type === 'user').length;
+        if (pairs <= 0 && withTools) {
+          // An answer without function calling beats no answer.
+          this.#functionsDoNotFit(contextSize);
+          withTools = false;
+          continue;
+        }
+        if (pairs <= 0) {
+          throw new JarvisError(
+            'llm-context-too-small',
+            `the system prompt and the question do not fit a ${contextSize}-token context`,
+            `Raise llm.contextSize (now ${contextSize}), or shorten llm.systemPrompt.`,
+            { cause: error },
+          );
+        }
+        const keep = Math.floor(pairs / 2);
+        this.#send({ type: 'log', level: 'warn', message: `the conversation no longer fits the context; keeping the last ${keep} of ${pairs} exchanges` });
+        this.#trimHistory(session, keep);
+      }
+    }
+  }
+
+  /**
+   * The system prompt, restored turns and function definitions into the KV cache. What does not fit the context
+   * is given up in that order of value: the restored turns first, then the function definitions; a system prompt
+   * that alone does not fit is the user's to fix.
+   */
+  async #preload(session: LlamaChatSession, options: WorkerLoadOptions): Promise<void> {
+    let withTools = Boolean(options.preloadTools?.length);
+    for (;;) {
+      try {
+        return await session.preloadPrompt('', withTools ? { functions: this.#tools.definitionsOnly(options.preloadTools!) } : {});
+      } catch (error) {
+        if (!isContextOverflow(error)) throw error;
+        if (session.getChatHistory().some((item) => item.type === 'user')) {
+          this.#trimHistory(session, 0);
+          this.#send({ type: 'log', level: 'warn', message: 'the conversation restored after a restart does not fit the context; starting afresh' });
+          continue;
+        }
+        if (withTools) {
+          this.#functionsDoNotFit(options.contextSize);
+          withTools = false;
+          continue;
+        }
+        throw new JarvisError(
+          'llm-context-too-small',
+          `the system prompt does not fit a ${options.contextSize}-token context`,
+          `Raise llm.contextSize (now ${options.contextSize}), or shorten llm.systemPrompt.`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  #functionsDoNotFit(contextSize: number): void {
+    this.#functionsFit = false;
+    this.#send({
+      type: 'log',
+      level: 'warn',
+      message: `the skills' function definitions do not fit the ${contextSize}-token context: the LLM answers without calling skills; raise llm.contextSize to let it`,
+    });
   }
 
   /**
@@ -300,11 +398,14 @@ export class LlmWorker {
   #state(): WorkerState {
     const history = this.#session?.getChatHistory() ?? [];
     const questions = history.flatMap((item) => (item.type === 'user' ? [item.text] : []));
+    const lastAnswer = history.findLast((item) => item.type === 'model');
+    const lastFunctionCalls = lastAnswer?.type === 'model' ? lastAnswer.response.filter(isChatModelResponseFunctionCall).map(({ name, params, result }) => ({ name, params, result })) : [];
     return {
       turns: questions.length,
       questions,
       contextTokens: this.#session?.sequence.contextTokens.length ?? 0,
       busy: this.#busy,
+      lastFunctionCalls,
     };
   }
 
@@ -359,4 +460,9 @@ if (process.send && process.argv.includes(WORKER_FLAG)) {
   });
   // The daemon is gone (even by SIGKILL): nobody is left to answer, and the OS frees RAM and VRAM on exit.
   process.on('disconnect', () => process.exit(0));
+}
+
+/** node-llama-cpp's error when even its context shift cannot make the chat history fit. */
+function isContextOverflow(error: unknown): boolean {
+  return error instanceof Error && /context shift strategy did not return a history that fits|context size/i.test(error.message);
 }

@@ -120,7 +120,7 @@ async function streamAnswer(
   let pieces = 0;
   let error: unknown;
   try {
-    for await (const piece of responder.respond({ text: question, signal })) {
+    for await (const piece of responder.respond({ text: question, signal, run })) {
       if (pieces++ === 0) run.emit({ type: 'first-token', ms: performance.now() - started });
       text += piece;
       emitSentences(splitter.push(piece));

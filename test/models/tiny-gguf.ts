@@ -24,16 +24,33 @@ export interface TinyGgufOptions {
   readonly seed?: number;
   readonly contextLength?: number;
   readonly name?: string;
+  /**
+   * A model whose answer always starts with a function call: the attention and feed-forward outputs are zero, so
+   * the next token depends only on the current one (a bigram model), and after "\n" (the last token of the
+   * ChatML assistant header) the one strong logit is the vocabulary piece "||call:", node-llama-cpp's
+   * function-call prefix for ChatML. From there node-llama-cpp generates the function's name and arguments under
+   * the grammar of its JSON schema. Nothing is learned: it calls a function whatever it is asked.
+   */
+  readonly alwaysCallsFunction?: boolean;
+  /**
+   * Larger dimensions than the tiny default, for benchmarks that need a model with a real model's compute cost
+   * (tokens per second, VRAM) where no trained weights can be downloaded. Still F32 and random.
+   */
+  readonly shape?: Partial<ModelShape>;
+}
+
+export interface ModelShape {
+  readonly embedding: number;
+  readonly feedForward: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly layers: number;
 }
 
 /** Bump when the bytes written for the same options change, so stale cached files are not reused. */
 const WRITER_VERSION = 1;
 
-const EMBEDDING = 32;
-const FEED_FORWARD = 64;
-const HEADS = 4;
-const KV_HEADS = 2;
-const LAYERS = 1;
+const TINY_SHAPE: ModelShape = { embedding: 32, feedForward: 64, heads: 4, kvHeads: 2, layers: 1 };
 const ALIGNMENT = 32;
 
 const CHAT_TEMPLATES: Record<Exclude<TinyChatTemplate, 'none'>, string> = {
@@ -76,7 +93,10 @@ interface Vocab {
   ids: Map<string, number>;
 }
 
-function buildVocab(): Vocab {
+/** node-llama-cpp's default function-call prefix (ChatWrapper.defaultSettings.functions.call). */
+export const FUNCTION_CALL_PIECE = '||call:';
+
+function buildVocab(extraPieces: readonly string[] = []): Vocab {
   const tokens: string[] = ['<unk>', '<s>', '</s>'];
   const types: number[] = [TokenType.unknown, TokenType.control, TokenType.control];
   const silenced = new Set<number>([0, 1, 2]);
@@ -90,7 +110,7 @@ function buildVocab(): Vocab {
     tokens.push(token);
     types.push(TokenType.control);
   }
-  for (const piece of WORD_PIECES) {
+  for (const piece of [...WORD_PIECES, ...extraPieces]) {
     tokens.push(piece);
     types.push(TokenType.normal);
   }
@@ -151,39 +171,64 @@ interface Tensor {
   data: Float32Array;
 }
 
+/**
+ * Dimension 0 is kept for one signal: only "\n" has it in its embedding and only "||call:" reads it in the output
+ * layer, so after "\n" that piece wins by a wide margin and after any other token it has no say.
+ */
+function scriptFunctionCall(vocab: Vocab, embedding: Float32Array, output: Float32Array, width: number): void {
+  const newline = vocab.ids.get('<0x0A>')!;
+  const call = vocab.ids.get(FUNCTION_CALL_PIECE)!;
+  for (let token = 0; token < vocab.tokens.length; token++) {
+    embedding[token * width] = 0;
+    output[token * width] = 0;
+  }
+  embedding.fill(0, newline * width, (newline + 1) * width);
+  embedding[newline * width] = 1;
+  output.fill(0, call * width, (call + 1) * width);
+  output[call * width] = 4;
+}
+
 /** The GGUF bytes for `options`; deterministic for the same options. */
 export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const template = options.template ?? 'chatml';
   const seed = options.seed ?? 1234;
-  const vocab = buildVocab();
+  const vocab = buildVocab(options.alwaysCallsFunction ? [FUNCTION_CALL_PIECE] : []);
+  const shape: ModelShape = { ...TINY_SHAPE, ...options.shape };
   const nVocab = vocab.tokens.length;
-  const kvDim = (EMBEDDING / HEADS) * KV_HEADS;
+  const kvDim = (shape.embedding / shape.heads) * shape.kvHeads;
   const next = seededRandom(seed);
   const uniform = (scale: number) => (next() * 2 - 1) * scale;
-  const matrix = (cols: number, rows: number, scale: number) => Float32Array.from({ length: cols * rows }, () => uniform(scale));
+  const matrix = (cols: number, rows: number, scale: number) => {
+    const data = new Float32Array(cols * rows);
+    for (let i = 0; i < data.length; i++) data[i] = uniform(scale);
+    return data;
+  };
   const ones = (n: number) => new Float32Array(n).fill(1);
 
-  const output = matrix(EMBEDDING, nVocab, 1);
-  for (const id of vocab.silenced) output.fill(0, id * EMBEDDING, (id + 1) * EMBEDDING);
+  const output = matrix(shape.embedding, nVocab, 1);
+  for (const id of vocab.silenced) output.fill(0, id * shape.embedding, (id + 1) * shape.embedding);
+  const embedding = matrix(shape.embedding, nVocab, 1);
+  if (options.alwaysCallsFunction) scriptFunctionCall(vocab, embedding, output, shape.embedding);
+  const blockOutput = (data: Float32Array) => (options.alwaysCallsFunction ? data.fill(0) : data);
 
   const tensors: Tensor[] = [
-    { name: 'token_embd.weight', dims: [EMBEDDING, nVocab], data: matrix(EMBEDDING, nVocab, 1) },
-    { name: 'output_norm.weight', dims: [EMBEDDING], data: ones(EMBEDDING) },
-    { name: 'output.weight', dims: [EMBEDDING, nVocab], data: output },
+    { name: 'token_embd.weight', dims: [shape.embedding, nVocab], data: embedding },
+    { name: 'output_norm.weight', dims: [shape.embedding], data: ones(shape.embedding) },
+    { name: 'output.weight', dims: [shape.embedding, nVocab], data: output },
   ];
-  const projection = 1 / Math.sqrt(EMBEDDING);
-  for (let layer = 0; layer < LAYERS; layer++) {
+  const projection = 1 / Math.sqrt(shape.embedding);
+  for (let layer = 0; layer < shape.layers; layer++) {
     const blk = `blk.${layer}`;
     tensors.push(
-      { name: `${blk}.attn_norm.weight`, dims: [EMBEDDING], data: ones(EMBEDDING) },
-      { name: `${blk}.attn_q.weight`, dims: [EMBEDDING, EMBEDDING], data: matrix(EMBEDDING, EMBEDDING, projection) },
-      { name: `${blk}.attn_k.weight`, dims: [EMBEDDING, kvDim], data: matrix(EMBEDDING, kvDim, projection) },
-      { name: `${blk}.attn_v.weight`, dims: [EMBEDDING, kvDim], data: matrix(EMBEDDING, kvDim, projection) },
-      { name: `${blk}.attn_output.weight`, dims: [EMBEDDING, EMBEDDING], data: matrix(EMBEDDING, EMBEDDING, projection) },
-      { name: `${blk}.ffn_norm.weight`, dims: [EMBEDDING], data: ones(EMBEDDING) },
-      { name: `${blk}.ffn_gate.weight`, dims: [EMBEDDING, FEED_FORWARD], data: matrix(EMBEDDING, FEED_FORWARD, projection) },
-      { name: `${blk}.ffn_up.weight`, dims: [EMBEDDING, FEED_FORWARD], data: matrix(EMBEDDING, FEED_FORWARD, projection) },
-      { name: `${blk}.ffn_down.weight`, dims: [FEED_FORWARD, EMBEDDING], data: matrix(FEED_FORWARD, EMBEDDING, 1 / Math.sqrt(FEED_FORWARD)) },
+      { name: `${blk}.attn_norm.weight`, dims: [shape.embedding], data: ones(shape.embedding) },
+      { name: `${blk}.attn_q.weight`, dims: [shape.embedding, shape.embedding], data: matrix(shape.embedding, shape.embedding, projection) },
+      { name: `${blk}.attn_k.weight`, dims: [shape.embedding, kvDim], data: matrix(shape.embedding, kvDim, projection) },
+      { name: `${blk}.attn_v.weight`, dims: [shape.embedding, kvDim], data: matrix(shape.embedding, kvDim, projection) },
+      { name: `${blk}.attn_output.weight`, dims: [shape.embedding, shape.embedding], data: blockOutput(matrix(shape.embedding, shape.embedding, projection)) },
+      { name: `${blk}.ffn_norm.weight`, dims: [shape.embedding], data: ones(shape.embedding) },
+      { name: `${blk}.ffn_gate.weight`, dims: [shape.embedding, shape.feedForward], data: matrix(shape.embedding, shape.feedForward, projection) },
+      { name: `${blk}.ffn_up.weight`, dims: [shape.embedding, shape.feedForward], data: matrix(shape.embedding, shape.feedForward, projection) },
+      { name: `${blk}.ffn_down.weight`, dims: [shape.feedForward, shape.embedding], data: blockOutput(matrix(shape.feedForward, shape.embedding, 1 / Math.sqrt(shape.feedForward))) },
     );
   }
 
@@ -194,12 +239,12 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
     ['general.file_type', { type: 'u32', value: 0 }], // ALL_F32
     ['general.alignment', { type: 'u32', value: ALIGNMENT }],
     ['llama.context_length', { type: 'u32', value: options.contextLength ?? 4096 }],
-    ['llama.embedding_length', { type: 'u32', value: EMBEDDING }],
-    ['llama.block_count', { type: 'u32', value: LAYERS }],
-    ['llama.feed_forward_length', { type: 'u32', value: FEED_FORWARD }],
-    ['llama.attention.head_count', { type: 'u32', value: HEADS }],
-    ['llama.attention.head_count_kv', { type: 'u32', value: KV_HEADS }],
-    ['llama.rope.dimension_count', { type: 'u32', value: EMBEDDING / HEADS }],
+    ['llama.embedding_length', { type: 'u32', value: shape.embedding }],
+    ['llama.block_count', { type: 'u32', value: shape.layers }],
+    ['llama.feed_forward_length', { type: 'u32', value: shape.feedForward }],
+    ['llama.attention.head_count', { type: 'u32', value: shape.heads }],
+    ['llama.attention.head_count_kv', { type: 'u32', value: shape.kvHeads }],
+    ['llama.rope.dimension_count', { type: 'u32', value: shape.embedding / shape.heads }],
     ['llama.rope.freq_base', { type: 'f32', value: 10000 }],
     ['llama.attention.layer_norm_rms_epsilon', { type: 'f32', value: 1e-5 }],
     ['llama.vocab_size', { type: 'u32', value: nVocab }],

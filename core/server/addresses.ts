@@ -1,0 +1,44 @@
+import os from 'node:os';
+import type { JarvisConfig } from '../../config/schema.ts';
+
+/** This machine's names and addresses, for the URLs the HUD offers, the certificate and the Host allowlist. */
+
+export function lanAddresses(): string[] {
+  const addresses: string[] = [];
+  for (const entries of Object.values(os.networkInterfaces())) {
+    for (const entry of entries ?? []) {
+      if (!entry.internal && entry.family === 'IPv4') addresses.push(entry.address);
+    }
+  }
+  return addresses;
+}
+
+export function machineHostNames(): string[] {
+  const host = os.hostname().toLowerCase();
+  return host.includes('.') ? [host] : [host, `${host}.local`];
+}
+
+export const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/** 127.0.0.0/8 and ::1, also in their IPv4-mapped IPv6 form. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plain === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(plain);
+}
+
+/** The address the server binds for this config. */
+export function bindHost(config: JarvisConfig['server']): string {
+  return config.host ?? (config.lan ? '0.0.0.0' : '127.0.0.1');
+}
+
+/**
+ * URLs to open the HUD at: with LAN access, this machine's LAN addresses and .local name first (what a phone
+ * uses), then the loopback URL (what this computer's own screen uses).
+ */
+export function serverUrls(config: JarvisConfig['server'], port: number): string[] {
+  const scheme = config.lan ? 'https' : 'http';
+  const host = bindHost(config);
+  const lan = config.lan ? [...lanAddresses(), ...machineHostNames().filter((h) => h.endsWith('.local'))] : [];
+  return [...lan, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host].map((h) => `${scheme}://${h}:${port}`);
+}

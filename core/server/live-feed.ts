@@ -1,0 +1,157 @@
+import { EventEmitter } from 'node:events';
+import type { Assistant } from '../assistant.ts';
+import type { RunEvent } from '../events.ts';
+import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import { levelDbfs } from '../../voice/pcm.ts';
+import type { PcmAudio } from '../../voice/ports.ts';
+
+/**
+ * What the screens show, kept up to date from the assistant (state, run events, mute/volume), the streamed
+ * answer, audio levels, telemetry and the models. `snapshot()` is what a client gets on connect; the events are
+ * the deltas after it. Knows nothing about sockets.
+ */
+
+export type FeedEvents = {
+  assistant: [AssistantView];
+  'run-event': [RunEvent];
+  'answer-delta': [AnswerDelta];
+  telemetry: [TelemetrySample];
+  level: [AudioLevel];
+  models: [ModelsView];
+  timers: [TimersView];
+  speech: [SpeechAudio];
+};
+
+export interface ModelsSource {
+  view(): ModelsView;
+}
+
+/** The timers to show (the daemon connects the skills' timer service): the list now, and a call on every change. */
+export interface TimersSource {
+  view(): TimersView;
+  subscribe(listener: () => void): () => void;
+}
+
+const MAX_ANSWER_CHARS = 8000;
+/** Microphone level updates per second. */
+const MIC_LEVEL_HZ = 10;
+const SPEAKER_FRAME_MS = 50;
+
+export class LiveFeed extends EventEmitter<FeedEvents> {
+  #server: ServerInfo = { version: '', urls: [], lan: false };
+  /** The last turn with a question, then the run in progress when it is a later one. */
+  #turns: TurnView[] = [];
+  #answerRun: number | undefined;
+  #micPeak = -120;
+  #micWindowStart = 0;
+  #timers: TimersSource | undefined;
+  /** The last list sent, to send nothing when a change did not touch the open timers. */
+  #timersSent = '[]';
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly assistant: Assistant,
+    private readonly models: ModelsSource,
+    private readonly telemetry?: Telemetry,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    const onState = () => this.emit('assistant', this.#assistantView());
+    assistant.on('state', onState);
+    assistant.on('controls', onState);
+    this.#unsubscribe.push(() => assistant.off('state', onState), () => assistant.off('controls', onState));
+    this.#unsubscribe.push(assistant.bus.subscribe((event) => this.#onRunEvent(event)));
+    if (telemetry) {
+      const onSample = (sample: TelemetrySample) => this.emit('telemetry', sample);
+      telemetry.on('sample', onSample);
+      this.#unsubscribe.push(() => telemetry.off('sample', onSample));
+    }
+  }
+
+  setServerInfo(info: ServerInfo): void {
+    this.#server = info;
+  }
+
+  snapshot(): Snapshot {
+    return {
+      server: this.#server,
+      assistant: this.#assistantView(),
+      turns: this.#turns.map((t) => ({ ...t, events: [...t.events] })),
+      telemetry: { intervalMs: this.telemetry?.intervalMs ?? 1000, history: [...(this.telemetry?.history ?? [])] },
+      models: this.models.view(),
+      timers: this.#timers?.view() ?? { at: Date.now(), timers: [] },
+    };
+  }
+
+  /** Shows `source`'s timers from now on (in snapshots, and a `timers` event when the list changes); returns the undo. */
+  showTimers(source: TimersSource): () => void {
+    this.#timers = source;
+    this.#timersSent = JSON.stringify(source.view().timers);
+    const unsubscribe = source.subscribe(() => {
+      if (this.#timers !== source) return;
+      const view = source.view();
+      const sent = JSON.stringify(view.timers);
+      if (sent === this.#timersSent) return;
+      this.#timersSent = sent;
+      this.emit('timers', view);
+    });
+    const undo = () => {
+      unsubscribe();
+      if (this.#timers === source) this.#timers = undefined;
+    };
+    this.#unsubscribe.push(undo);
+    return undo;
+  }
+
+  /** A piece of the answer as the LLM writes it; it belongs to the run whose llm-start came last. */
+  answerPiece(text: string): void {
+    const turn = this.#turns.find((t) => t.runId === this.#answerRun);
+    if (!turn) return;
+    if (turn.answer.length < MAX_ANSWER_CHARS) turn.answer += text;
+    this.emit('answer-delta', { runId: turn.runId, text });
+  }
+
+  /** Microphone audio as it is heard; sent as the loudest 10 ms level of each 100 ms. */
+  microphoneAudio(samples: Int16Array): void {
+    for (let i = 0; i < samples.length; i += 160) this.#micPeak = Math.max(this.#micPeak, levelDbfs(samples.subarray(i, i + 160)));
+    const now = performance.now();
+    if (now - this.#micWindowStart < 1000 / MIC_LEVEL_HZ) return;
+    this.emit('level', { source: 'microphone', dbfs: Math.round(this.#micPeak) });
+    this.#micPeak = -120;
+    this.#micWindowStart = now;
+  }
+
+  /** A chunk the speaker starts playing: its envelope, for the indicator to follow while it plays. */
+  speakerAudio(audio: PcmAudio): void {
+    const step = Math.max(1, Math.round((audio.sampleRate * SPEAKER_FRAME_MS) / 1000));
+    const dbfs: number[] = [];
+    for (let i = 0; i < audio.samples.length; i += step) dbfs.push(Math.round(levelDbfs(audio.samples.subarray(i, i + step))));
+    if (dbfs.length > 0) this.emit('level', { source: 'speaker', frameMs: SPEAKER_FRAME_MS, dbfs });
+    if (this.listenerCount('speech') > 0) {
+      const { samples } = audio;
+      this.emit('speech', { sampleRate: audio.sampleRate, pcm: new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength) });
+    }
+  }
+
+  modelsChanged(): void {
+    this.emit('models', this.models.view());
+  }
+
+  dispose(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.removeAllListeners();
+  }
+
+  #assistantView(): AssistantView {
+    const { phase, problems } = this.assistant.state;
+    return { phase, problems, ...this.assistant.controls };
+  }
+
+  #onRunEvent(event: RunEvent): void {
+    this.#turns = addRunEvent(this.#turns, event);
+    if (event.type === 'llm-start') this.#answerRun = event.runId;
+    if (event.type === 'llm-end' && this.#answerRun === event.runId) this.#answerRun = undefined;
+    this.emit('run-event', event);
+  }
+}

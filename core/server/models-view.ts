@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { JarvisConfig } from '../../config/schema.ts';
+import type { Assistant } from '../assistant.ts';
+import type { ModelKind, ModelView, ModelsView } from '../protocol.ts';
+import type { Problem } from '../state.ts';
+import type { ModelSwitcher } from './commands.ts';
+
+/**
+ * The models as the HUD lists them. With the model manager (models/, issue #4) running in the daemon: the files
+ * the stages use now, downloads with their progress, the installed models a controller may switch to, and
+ * switching through it. Without it (tests, a bare assistant): the configured files, and no switching.
+ */
+
+const KINDS: readonly ModelKind[] = ['stt', 'llm', 'tts'];
+/** The problem ids the engines and the model manager report per stage. */
+const STAGE_PROBLEMS: Record<ModelKind, string> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
+
+/** A stage's model, marked missing or broken when that stage has a problem. */
+function stageView(kind: ModelKind, name: string, problems: readonly Problem[]): ModelView {
+  const problem = problems.find((p) => p.id === STAGE_PROBLEMS[kind]);
+  if (!problem) return { kind, name, state: 'ready' };
+  return { kind, name, state: /missing|not found|no such|download/i.test(problem.message) ? 'missing' : 'error', detail: problem.message };
+}
+
+export class ConfiguredModels implements ModelSwitcher {
+  constructor(
+    private readonly config: Pick<JarvisConfig, 'stt' | 'llm' | 'tts'>,
+    private readonly assistant: Pick<Assistant, 'state'>,
+  ) {}
+
+  view(): ModelsView {
+    const files: Record<ModelKind, string> = { stt: this.config.stt.model, llm: this.config.llm.model, tts: this.config.tts.voice };
+    const active = KINDS.map((kind) =>
+      stageView(kind, kind === 'tts' && this.config.tts.engine === 'espeak' ? `espeak-ng ${this.config.tts.espeakVoice}` : path.basename(files[kind]), this.assistant.state.problems),
+    );
+    return { active, choices: [], switchAvailable: false };
+  }
+}
+
+/** What the HUD needs of the model manager (models/live-models.ts LiveModels), by shape. */
+export interface ModelManager {
+  readonly paths: Readonly<Record<ModelKind, { readonly path: string; readonly entry: { readonly id: string; readonly title: string } | undefined }>>;
+  readonly downloads: ReadonlyMap<ModelKind, { entry: { readonly title: string }; progress?: { readonly receivedBytes: number; readonly totalBytes: number | undefined } }>;
+  readonly store: {
+    entries(): readonly { readonly id: string; readonly kind: string; readonly title: string }[];
+    state(entry: never): string;
+  };
+  select(id: string): Promise<unknown>;
+  /** The LLM pool, for the active worker's process id (to label its GPU memory). */
+  readonly pool?: { readonly activeResponder: { readonly workerPid: number | undefined } | undefined };
+  on(event: 'event', listener: (...args: never[]) => void): unknown;
+  off(event: 'event', listener: (...args: never[]) => void): unknown;
+}
+
+export class ManagedModels implements ModelSwitcher {
+  constructor(
+    private readonly manager: ModelManager,
+    private readonly assistant: Pick<Assistant, 'state'>,
+  ) {}
+
+  view(): ModelsView {
+    const active = KINDS.map((kind): ModelView => {
+      const current = this.manager.paths[kind];
+      const download = this.manager.downloads.get(kind);
+      if (download) {
+        const { receivedBytes, totalBytes } = download.progress ?? { receivedBytes: 0, totalBytes: undefined };
+        return { kind, name: download.entry.title, state: 'downloading', ...(totalBytes ? { progress: receivedBytes / totalBytes } : {}) };
+      }
+      return stageView(kind, current.entry?.title ?? path.basename(current.path), this.assistant.state.problems);
+    });
+    const choices = this.manager.store
+      .entries()
+      .filter((entry): entry is typeof entry & { kind: ModelKind } => KINDS.includes(entry.kind as ModelKind))
+      .filter((entry) => this.manager.store.state(entry as never) === 'installed')
+      .map((entry) => ({ id: entry.id, name: entry.title, kind: entry.kind }));
+    return { active, choices, switchAvailable: true };
+  }
+
+  async switchModel(id: string): Promise<void> {
+    await this.manager.select(id);
+  }
+
+  /** Calls `listener` whenever the manager reports something (a swap, download progress). */
+  onChange(listener: () => void): () => void {
+    const handler = () => listener();
+    this.manager.on('event', handler);
+    return () => this.manager.off('event', handler);
+  }
+}

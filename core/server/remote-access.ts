@@ -1,0 +1,196 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { JarvisConfig } from '../../config/schema.ts';
+import type { AudioSource } from '../../voice/ports.ts';
+import type { Assistant, AssistantEngines } from '../assistant.ts';
+import { describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
+import { CommandHandlers, type ModelSwitcher } from './commands.ts';
+import { DeviceStore, devicesDbPath } from './device-store.ts';
+import { buildHud, hudBuildIsCurrent, hudDistDir, repoRoot } from './hud-build.ts';
+import { HudServer } from './hud-server.ts';
+import { LiveFeed } from './live-feed.ts';
+import { ConfiguredModels, ManagedModels, type ModelManager } from './models-view.ts';
+import type { HudFiles } from './static-files.ts';
+import { AnswerTap, SourceTap } from './taps.ts';
+import { ensureCertificate } from './tls.ts';
+
+/**
+ * Everything the daemon needs for its screens, in three steps around the assistant's construction:
+ * `tapSource` and `tapEngines` put the taps in (before), `start` brings up telemetry, the device store and the
+ * server (after), `close` takes them down.
+ */
+
+export interface RemoteAccessOptions {
+  /** Folder of the built HUD (default hud/dist) and whether to build it when missing or stale. */
+  hudDir?: string;
+  buildHud?: boolean;
+  /** Replaces the configured models view (the model manager's, or a test's). */
+  models?: ModelSwitcher;
+  nvidiaSmi?: string;
+}
+
+export class RemoteAccess {
+  #sourceTap: SourceTap | undefined;
+  #answerTap: AnswerTap | undefined;
+  #original: AssistantEngines | undefined;
+  #devices: DeviceStore | undefined;
+  #telemetry: Telemetry | undefined;
+  #feed: LiveFeed | undefined;
+  #server: HudServer | undefined;
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly config: JarvisConfig,
+    private readonly log: Logger,
+    private readonly options: RemoteAccessOptions = {},
+  ) {}
+
+  get server(): HudServer | undefined {
+    return this.#server;
+  }
+
+  get feed(): LiveFeed | undefined {
+    return this.#feed;
+  }
+
+  tapSource(source: AudioSource): AudioSource {
+    this.#sourceTap = new SourceTap(source);
+    return this.#sourceTap;
+  }
+
+  tapEngines<E extends AssistantEngines>(engines: E): E {
+    this.#original = engines;
+    this.#answerTap = new AnswerTap(engines.responder);
+    return { ...engines, responder: this.#answerTap };
+  }
+
+  /**
+   * Starts telemetry and the server and logs where the HUD is. A server that cannot start (port taken) is a
+   * problem on the assistant's list, not the end of the daemon: it goes on listening without screens.
+   */
+  async start(assistant: Assistant, manager?: ModelManager): Promise<HudServer | undefined> {
+    try {
+      return await this.#start(assistant, manager);
+    } catch (error) {
+      const { message, fix } = describeError(error);
+      assistant.reportProblem({ id: 'hud-server', message: `the HUD server did not start: ${message}`, fix: fix ?? 'See the log for details.', blocking: false });
+      await this.close();
+      return undefined;
+    }
+  }
+
+  async #start(assistant: Assistant, manager: ModelManager | undefined): Promise<HudServer> {
+    const { config, log } = this;
+    const serverConfig = config.server;
+    this.#devices = new DeviceStore(devicesDbPath(config.dataDir), { codeTtlMs: serverConfig.pairingCodeTtlMs });
+    // The LLM worker: the model manager's active one, else the engine's own.
+    const llmWorker = () => manager?.pool?.activeResponder?.workerPid ?? (this.#original?.responder as { workerPid?: number } | undefined)?.workerPid;
+    const llmName = () => manager?.paths.llm.entry?.title ?? path.basename(manager?.paths.llm.path ?? config.llm.model);
+    this.#telemetry = new Telemetry({
+      intervalMs: serverConfig.telemetryIntervalMs,
+      log,
+      processLabels: () => {
+        const labels = new Map<number, string>([[process.pid, config.stt.useGpu ? 'JARVIS (Whisper)' : 'JARVIS']]);
+        const pid = llmWorker();
+        if (pid !== undefined) labels.set(pid, `LLM ${llmName()}`);
+        return labels;
+      },
+      ...(this.options.nvidiaSmi ? { nvidiaSmi: this.options.nvidiaSmi } : {}),
+    });
+    const managed = manager ? new ManagedModels(manager, assistant) : undefined;
+    const models = this.options.models ?? managed ?? new ConfiguredModels(config, assistant);
+    const feed = (this.#feed = new LiveFeed(assistant, models, this.#telemetry));
+    if (managed) this.#unsubscribe.push(managed.onChange(throttle(() => feed.modelsChanged(), MODELS_UPDATE_MS)));
+    if (this.#answerTap) this.#unsubscribe.push(this.#answerTap.onPiece((piece) => feed.answerPiece(piece)));
+    if (this.#sourceTap) {
+      this.#unsubscribe.push(this.#sourceTap.onAudio((samples) => feed.microphoneAudio(assistant.controls.muted ? new Int16Array(samples.length) : samples)));
+    }
+    if (this.#original) this.#unsubscribe.push(this.#original.sink.onPlayed((audio) => feed.speakerAudio(audio)));
+    let problems = assistant.state.problems;
+    const onProblems = () => {
+      if (assistant.state.problems === problems) return;
+      problems = assistant.state.problems;
+      feed.modelsChanged();
+    };
+    assistant.on('state', onProblems);
+    this.#unsubscribe.push(() => assistant.off('state', onProblems));
+
+    const hudDir = this.options.hudDir ?? hudDistDir;
+    let hudFiles: HudFiles = fs.existsSync(path.join(hudDir, 'index.html'))
+      ? { ready: true }
+      : { ready: false, message: 'The HUD is being built; reload this page in a few seconds.' };
+    if (this.options.buildHud !== false && !this.options.hudDir) void this.#buildIfNeeded((files) => (hudFiles = files));
+
+    const tls = serverConfig.lan ? await ensureCertificate(path.join(config.dataDir, 'server'), serverConfig.allowedHosts) : undefined;
+    const commands = new CommandHandlers({
+      assistant,
+      devices: this.#devices,
+      models,
+      log,
+      pairingUrl: () => this.#server?.urls[0] ?? '',
+    });
+    this.#server = new HudServer({
+      config: serverConfig,
+      feed,
+      commands,
+      devices: this.#devices,
+      log,
+      version: packageVersion(),
+      hud: { dir: hudDir, status: () => hudFiles },
+      ...(tls ? { tls } : {}),
+    });
+    await this.#server.listen();
+    this.#telemetry.start();
+    const urls = this.#server.urls;
+    log.info({ urls, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, `HUD at ${urls.at(-1)}${serverConfig.lan ? `, phones: ${urls[0]}` : ''}`);
+    if (!serverConfig.lan) log.info('the HUD is reachable from this computer only; set server.lan to true to pair a phone over the LAN');
+    return this.#server;
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    await this.#server?.close().catch((error: unknown) => this.log.warn({ err: describeError(error) }, 'closing the HUD server'));
+    this.#telemetry?.dispose();
+    this.#feed?.dispose();
+    this.#devices?.close();
+  }
+
+  async #buildIfNeeded(update: (files: HudFiles) => void): Promise<void> {
+    try {
+      if (await hudBuildIsCurrent()) return update({ ready: true });
+      await buildHud(this.log);
+      update({ ready: true });
+    } catch (error) {
+      const message = describeError(error).message;
+      this.log.error(`the HUD could not be built: ${message}`);
+      // An older build is better than none.
+      if (!fs.existsSync(path.join(hudDistDir, 'index.html'))) update({ ready: false, message: `The HUD could not be built: ${message}` });
+      else update({ ready: true });
+    }
+  }
+}
+
+/** Download progress comes many times a second; the screens need it a few times. */
+const MODELS_UPDATE_MS = 500;
+
+function throttle(run: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      run();
+    }, ms);
+    timer.unref();
+  };
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

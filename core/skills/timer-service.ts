@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from './clock.ts';
+import type { TimerKind } from './skill-call.ts';
+import type { SkillStore, StoredTimer } from './store.ts';
+
+/**
+ * Timers, alarms and reminders over the store: it keeps one clock timeout armed for the next one due and
+ * reports `due` when it is, so the daemon can ring it. Everything lives in the store, so a timer set before a
+ * restart rings after it, and one set by another process (`jarvis ask "set a timer…"`) is picked up by
+ * `refresh()` (the runtime calls it when the database changed).
+ *
+ * The timeout is never armed for longer than `maxSleepMs`: the wall clock can jump (suspend, NTP) and an alarm
+ * must still ring at the time on the clock, so it looks again at least that often.
+ */
+
+export interface TimerServiceOptions {
+  /** A timer that fell due while nothing was running still rings at start if it is at most this late. */
+  readonly missedGraceMs: number;
+  readonly maxSleepMs?: number;
+}
+
+export type TimerServiceEvents = {
+  /** Timers that are due now; they are in state "ringing" until finish() or cancel(). */
+  due: [StoredTimer[]];
+  /** Timers that fell due too long ago while JARVIS was not running; they are marked "missed". */
+  missed: [StoredTimer[]];
+  /** Any change to the open timers (set, cancelled, rang, finished). */
+  changed: [];
+};
+
+export class TimerService extends EventEmitter<TimerServiceEvents> {
+  readonly #store: SkillStore;
+  readonly #clock: Clock;
+  readonly #missedGraceMs: number;
+  readonly #maxSleepMs: number;
+  #cancelArm: (() => void) | undefined;
+  #started = false;
+  #disposed = false;
+
+  constructor(store: SkillStore, clock: Clock, options: TimerServiceOptions) {
+    super();
+    this.#store = store;
+    this.#clock = clock;
+    this.#missedGraceMs = options.missedGraceMs;
+    this.#maxSleepMs = options.maxSleepMs ?? 60_000;
+  }
+
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /**
+   * Starts ringing: timers that fell due while nothing ran ring now if they are within the grace time (and
+   * those that were ringing when the daemon stopped ring again); older ones are marked missed.
+   */
+  start(): void {
+    if (this.#started || this.#disposed) return;
+    this.#started = true;
+    const now = this.#clock.now();
+    const overdue = this.#store.openTimers().filter((t) => t.dueAt <= now);
+    const missed = overdue.filter((t) => now - t.dueAt > this.#missedGraceMs);
+    if (missed.length > 0) {
+      this.#store.setTimerState(missed.map((t) => t.id), 'missed', now);
+      this.emit('changed');
+      this.emit('missed', missed);
+    }
+    const again = overdue.filter((t) => t.state === 'ringing' && now - t.dueAt <= this.#missedGraceMs);
+    if (again.length > 0) this.emit('due', again);
+    this.#check();
+  }
+
+  /** Pending and ringing timers, soonest first. */
+  list(kind?: TimerKind): StoredTimer[] {
+    const open = this.#store.openTimers();
+    return kind ? open.filter((t) => t.kind === kind) : open;
+  }
+
+  add(timer: { kind: TimerKind; dueAt: number; label?: string; durationMs?: number }): StoredTimer {
+    const stored = this.#store.addTimer({ ...timer, createdAt: this.#clock.now() });
+    this.#changed();
+    return stored;
+  }
+
+  /** Cancels open timers; returns those that were still open. */
+  cancel(ids: readonly number[]): number {
+    const changed = this.#store.setTimerState(ids, 'cancelled', this.#clock.now());
+    this.#changed();
+    return changed;
+  }
+
+  /** A ringing timer was stopped by someone ("done") or rang out unanswered ("missed"). */
+  finish(ids: readonly number[], state: 'done' | 'missed'): void {
+    this.#store.setTimerState(ids, state, this.#clock.now());
+    this.#changed();
+  }
+
+  /** Rings `id` again in `ms`. */
+  snooze(id: number, ms: number): StoredTimer {
+    this.#store.reschedule(id, this.#clock.now() + ms);
+    this.#changed();
+    return this.#store.timer(id)!;
+  }
+
+  /** Timers that ended within the last `ms` (to answer "stop the alarm" right after it was stopped). */
+  endedWithin(ms: number): StoredTimer[] {
+    return this.#store.endedSince(this.#clock.now() - ms);
+  }
+
+  /** Looks at the store again: another process may have added or cancelled a timer. */
+  refresh(): void {
+    this.emit('changed');
+    if (this.#started) this.#check();
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    this.#cancelArm?.();
+    this.#cancelArm = undefined;
+    this.removeAllListeners();
+  }
+
+  #changed(): void {
+    this.emit('changed');
+    if (this.#started) this.#check();
+  }
+
+  #check(): void {
+    if (this.#disposed) return;
+    this.#cancelArm?.();
+    this.#cancelArm = undefined;
+    const now = this.#clock.now();
+    const open = this.#store.openTimers();
+    const due = open.filter((t) => t.state === 'pending' && t.dueAt <= now);
+    if (due.length > 0) {
+      this.#store.setTimerState(due.map((t) => t.id), 'ringing', now);
+      const ringing = due.map((t) => ({ ...t, state: 'ringing' as const }));
+      this.emit('changed');
+      this.emit('due', ringing);
+    }
+    const next = open.find((t) => t.state === 'pending' && t.dueAt > now);
+    if (!next) return;
+    const wait = Math.min(next.dueAt - now, this.#maxSleepMs);
+    this.#cancelArm = this.#clock.setTimeout(() => this.#check(), Math.max(0, wait));
+  }
+}

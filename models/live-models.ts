@@ -1,0 +1,347 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { JarvisConfig } from '../config/schema.ts';
+import { describeError } from '../core/errors.ts';
+import { LlamaResponder } from '../core/llm/llama-responder.ts';
+import type { Logger } from '../core/log.ts';
+import type { ResponseRequest } from '../core/responder.ts';
+import { SKILL_TOOLS } from '../core/skills/skill-tools.ts';
+import type { Problem } from '../core/state.ts';
+import type { Synthesizer, Transcriber } from '../voice/ports.ts';
+import { WhisperTranscriber } from '../voice/stt/whisper.ts';
+import { createSynthesizer } from '../voice/tts/select.ts';
+import { estimateResidentBytes, quantizationRetention } from './fit.ts';
+import { planFirstRun, type FirstRunPlan } from './first-run.ts';
+import { formatBytes } from './format.ts';
+import { probeMachine } from './machine.ts';
+import { ModelPool, type PoolEvent, type PoolModel } from './pool.ts';
+import { PooledResponder } from './pooled-responder.ts';
+import { fitLlms } from './recommend.ts';
+import { applyModelSelection, readSelection, resolveModelPaths, selectionEvents, selectModel, watchSelection, type ModelSelection, type ResolvedModel } from './selection.ts';
+import { ModelStore, type PullProgress } from './store.ts';
+import { SwappableSynthesizer, SwappableTranscriber } from './swappable.ts';
+import { SELECTABLE_KINDS, type ModelEntry, type SelectableKind } from './types.ts';
+import { parseModelRequest, pickRequestedModel } from './voice-switch.ts';
+
+/**
+ * The model manager inside the running daemon: it decides which files the stages open (the selection, else the
+ * config), swaps the LLM, the Whisper model or the voice when the selection changes (from `jarvis models use` in
+ * another process, the HUD through `select()`, or a spoken "use the big model"), keeps LLMs in a VRAM-budgeted
+ * pool, and on a first run downloads the missing models while the daemon already listens.
+ *
+ * Everything it does is an event (`on('event')`) for the log and the HUD; problems it finds or solves are events
+ * too, which the daemon turns into the assistant's state.
+ */
+
+export type LiveModelEvent =
+  | { readonly type: 'pool'; readonly event: PoolEvent }
+  | { readonly type: 'switched'; readonly kind: SelectableKind; readonly id: string | undefined; readonly path: string; readonly ms: number }
+  | { readonly type: 'switch-failed'; readonly kind: SelectableKind; readonly id: string | undefined; readonly path: string; readonly error: Error }
+  | { readonly type: 'download-plan'; readonly plan: FirstRunPlan }
+  | { readonly type: 'download-progress'; readonly kind: SelectableKind; readonly progress: PullProgress }
+  | { readonly type: 'download-done'; readonly kind: SelectableKind; readonly id: string; readonly ms: number }
+  | { readonly type: 'download-failed'; readonly kind: SelectableKind; readonly id: string; readonly error: Error }
+  | { readonly type: 'problem'; readonly problem: Problem }
+  | { readonly type: 'problem-cleared'; readonly id: string };
+
+const PROBLEM_FOR: Record<SelectableKind, string> = { llm: 'llm-model', stt: 'stt-model', tts: 'tts-voice' };
+const SPOKEN_KIND: Record<SelectableKind, string> = { llm: 'language model', stt: 'speech recognition model', tts: 'voice' };
+
+export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
+  readonly store: ModelStore;
+  readonly pool: ModelPool;
+  readonly responder: PooledResponder;
+  readonly #config: JarvisConfig;
+  readonly #log: Logger;
+  #paths: Record<SelectableKind, ResolvedModel>;
+  #transcriber: SwappableTranscriber | undefined;
+  #synthesizer: SwappableSynthesizer | undefined;
+  readonly #downloads = new Map<SelectableKind, { entry: ModelEntry; progress?: PullProgress }>();
+  readonly #downloadAbort = new AbortController();
+  #budgetKnown: boolean;
+  #onGpu = false;
+  #stopWatching: (() => void) | undefined;
+  /** Swaps run one at a time, in the order asked. */
+  #swaps: Promise<unknown> = Promise.resolve();
+  /** The file each stage last failed to switch to: not retried on every file event, only when asked again. */
+  readonly #failed = new Map<SelectableKind, string>();
+
+  constructor(config: JarvisConfig, log: Logger, store = ModelStore.fromConfig(config)) {
+    super();
+    this.#config = config;
+    this.#log = log;
+    this.store = store;
+    this.#paths = resolveModelPaths(config, store, readSelection(config.dataDir));
+    const headroomBytes = config.models.vramHeadroomMb * 1024 * 1024;
+    const configuredBudget = config.models.poolBudgetMb !== undefined ? config.models.poolBudgetMb * 1024 * 1024 : undefined;
+    this.#budgetKnown = configuredBudget !== undefined;
+    this.pool = new ModelPool({
+      // Until the first load says which device runs the models, one model at a time is all that is assumed.
+      budgetBytes: configuredBudget ?? Number.MAX_SAFE_INTEGER,
+      idleUnloadMs: config.models.idleUnloadMinutes * 60_000,
+      createResponder: (model) =>
+        new LlamaResponder(
+          { ...config.llm, model: model.path },
+          {
+            ...(config.llm.threads ? { threads: config.llm.threads } : {}),
+            vramPaddingBytes: headroomBytes,
+            // The skills offer these functions with every question (core/skills/skills-runtime.ts).
+            ...(config.skills.enabled && config.skills.tools ? { preloadTools: SKILL_TOOLS } : {}),
+          },
+        ),
+    });
+    this.pool.on('event', (event) => this.#onPoolEvent(event, headroomBytes));
+    this.responder = new PooledResponder(this.pool, poolModel(this.#paths.llm, 0), {
+      intercept: (request) => this.#interceptSwitch(request),
+      pendingMessage: () => this.#pendingMessage(),
+    });
+  }
+
+  /** The config with the paths the stages must open now (the selection applied). */
+  get effectiveConfig(): JarvisConfig {
+    return applyModelSelection(this.#config, this.store);
+  }
+
+  get paths(): Readonly<Record<SelectableKind, ResolvedModel>> {
+    return this.#paths;
+  }
+
+  /** Downloads in progress (first run), by stage. */
+  get downloads(): ReadonlyMap<SelectableKind, { entry: ModelEntry; progress?: PullProgress }> {
+    return this.#downloads;
+  }
+
+  /** Wraps the Whisper engine so it can be replaced while running. */
+  wrapTranscriber(transcriber: Transcriber): SwappableTranscriber {
+    this.#transcriber = new SwappableTranscriber(transcriber);
+    return this.#transcriber;
+  }
+
+  wrapSynthesizer(synthesizer: Synthesizer): SwappableSynthesizer {
+    this.#synthesizer = new SwappableSynthesizer(synthesizer);
+    return this.#synthesizer;
+  }
+
+  /** Applies every later change of the selection file (another process) or of select() (this process). */
+  watch(): void {
+    if (this.#stopWatching) return;
+    const stopFile = watchSelection(this.#config.dataDir, (selection) => void this.apply(selection));
+    const onSelected = () => void this.apply(readSelection(this.#config.dataDir));
+    selectionEvents.on('selected', onSelected);
+    this.#stopWatching = () => {
+      stopFile();
+      selectionEvents.off('selected', onSelected);
+    };
+  }
+
+  /**
+   * Makes `id` the active model of its kind and swaps it in now; for the HUD's "switch model" command and spoken
+   * requests. Resolves once the new model is loaded (or rejects, leaving the old one in use).
+   */
+  async select(id: string): Promise<{ entry: ModelEntry; kind: SelectableKind; ms: number }> {
+    const started = performance.now();
+    const { entry, kind } = await selectModel(this.store, this.#config.dataDir, id, { announce: false });
+    await this.apply(readSelection(this.#config.dataDir), { throwOnFailure: true, force: [kind] });
+    return { entry, kind, ms: performance.now() - started };
+  }
+
+  /** Swaps every stage whose file differs from what it uses now. */
+  apply(selection: ModelSelection, options: { throwOnFailure?: boolean; force?: readonly SelectableKind[] } = {}): Promise<void> {
+    const run = this.#swaps.then(async () => {
+      const next = resolveModelPaths(this.#config, this.store, selection);
+      for (const kind of SELECTABLE_KINDS) {
+        const forced = options.force?.includes(kind) ?? false;
+        if (!forced && (next[kind].path === this.#paths[kind].path || next[kind].path === this.#failed.get(kind))) continue;
+        await this.#swap(kind, next[kind], options.throwOnFailure ?? false);
+      }
+    });
+    this.#swaps = run.catch(() => undefined);
+    return run;
+  }
+
+  async #swap(kind: SelectableKind, target: ResolvedModel, throwOnFailure: boolean): Promise<void> {
+    const started = performance.now();
+    const id = target.entry?.id;
+    try {
+      if (kind === 'llm') {
+        await this.responder.use(await this.#poolModel(target));
+      } else if (kind === 'stt') {
+        const stt = this.#config.stt;
+        await this.#transcriber?.swap(new WhisperTranscriber({ model: target.path, threads: stt.threads, language: stt.language, useGpu: stt.useGpu, log: this.#log }));
+      } else {
+        const choice = createSynthesizer({ ...this.#config.tts, voice: target.path }, this.#log);
+        if (choice.engine !== 'piper') throw new Error(choice.reason);
+        await this.#synthesizer?.swap(choice.synthesizer);
+      }
+      this.#paths = { ...this.#paths, [kind]: target };
+      this.#failed.delete(kind);
+      const ms = performance.now() - started;
+      this.#log.info({ kind, model: id ?? target.path, ms: Math.round(ms) }, `now using ${id ?? target.path} for the ${SPOKEN_KIND[kind]}`);
+      this.emit('event', { type: 'switched', kind, id, path: target.path, ms });
+      this.emit('event', { type: 'problem-cleared', id: PROBLEM_FOR[kind] });
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.#failed.set(kind, target.path);
+      this.#log.warn({ kind, model: id ?? target.path, err: describeError(error) }, `could not switch the ${SPOKEN_KIND[kind]}; keeping the current one`);
+      this.emit('event', { type: 'switch-failed', kind, id, path: target.path, error: failure });
+      if (throwOnFailure) throw failure;
+    }
+  }
+
+  async #poolModel(target: ResolvedModel): Promise<PoolModel> {
+    return poolModel(target, await estimateResidentBytes(target.path, this.#onGpu, this.#config.llm.contextSize));
+  }
+
+  #onPoolEvent(event: PoolEvent, headroomBytes: number): void {
+    this.emit('event', { type: 'pool', event });
+    if (event.type === 'loaded') {
+      this.#onGpu = event.device !== 'cpu';
+      if (!this.#budgetKnown) {
+        this.#budgetKnown = true;
+        this.pool.budgetBytes = this.#onGpu ? Math.max(0, event.vramTotalBytes - headroomBytes) : Math.floor(os.totalmem() / 2);
+      }
+      this.#log.info(
+        {
+          model: event.key,
+          ms: Math.round(event.ms),
+          device: event.device,
+          layersOnGpu: `${event.gpuLayers}/${event.totalLayers}`,
+          vramMb: [mb(event.vram.beforeBytes), mb(event.vram.afterBytes)],
+          poolMb: [mb(event.pool.beforeBytes), mb(event.pool.afterBytes)],
+          budgetMb: mb(this.pool.budgetBytes),
+          evicted: event.evicted,
+        },
+        `LLM ${event.key} loaded in ${Math.round(event.ms)} ms`,
+      );
+    } else if (event.type === 'unloaded') {
+      this.#log.info({ model: event.key, reason: event.reason, ms: Math.round(event.ms), poolMb: [mb(event.pool.beforeBytes), mb(event.pool.afterBytes)] }, `LLM ${event.key} unloaded (${event.reason})`);
+    }
+  }
+
+  /** "Use the big model": switch among the installed LLMs, answered without the LLM. */
+  #interceptSwitch(request: ResponseRequest): AsyncIterable<string> | undefined {
+    if (request.text.split(/\s+/).length > 14) return undefined;
+    const wanted = parseModelRequest(request.text);
+    if (!wanted) return undefined;
+    const installed = this.store.entries().filter((e) => e.kind === 'llm' && this.store.state(e) === 'installed');
+    const current = this.#paths.llm.entry?.id;
+    const candidates = installed.map((entry) => ({ entry, quality: (entry.llm?.parametersB ?? 0) * quantizationRetention(entry.llm?.quantization) }));
+    const entry = pickRequestedModel(wanted, candidates, current);
+    const self = this;
+    return (async function* () {
+      if (!entry) {
+        yield installed.length <= 1
+          ? 'I have no other language model installed. You can download one with jarvis models pull.'
+          : 'I do not have a model by that name. Jarvis models list shows the ones I have.';
+        return;
+      }
+      if (entry.id === current) {
+        yield `I am already using ${entry.title}.`;
+        return;
+      }
+      yield `Switching to ${entry.title}.`;
+      try {
+        const { ms } = await self.select(entry.id);
+        yield ` Done, it took ${(ms / 1000).toFixed(1)} seconds.`;
+      } catch (error) {
+        yield ` I could not load it, so I am keeping the current model. ${describeError(error).message}`;
+      }
+    })();
+  }
+
+  #pendingMessage(): string | undefined {
+    const download = this.#downloads.get('llm');
+    if (!download || fs.existsSync(this.#paths.llm.path)) return undefined;
+    const progress = download.progress;
+    const done = progress?.totalBytes ? Math.floor((progress.receivedBytes / progress.totalBytes) * 100) : undefined;
+    return (
+      `I am still downloading my language model${done !== undefined ? `: ${done} percent of ${formatBytes(progress!.totalBytes!, 'spoken')}` : ''}. ` +
+      'Please ask me again in a few minutes.'
+    );
+  }
+
+  /** First run: what is missing, and what to download for it (the LLM by fit to this machine). */
+  async planDownloads(): Promise<FirstRunPlan> {
+    const selection = readSelection(this.#config.dataDir);
+    const plan = await planFirstRun({
+      config: this.#config,
+      store: this.store,
+      selection,
+      resolved: this.#paths,
+      bestLlm: async () => {
+        const { machine, note } = await probeMachine();
+        if (note) this.#log.warn(note);
+        const { best } = await fitLlms(this.store, machine, { contextSize: this.#config.llm.contextSize, headroomBytes: this.#config.models.vramHeadroomMb * 1024 * 1024 });
+        return best.choice ? { entry: best.choice.item, reason: best.reason } : undefined;
+      },
+    });
+    this.emit('event', { type: 'download-plan', plan });
+    return plan;
+  }
+
+  /**
+   * Fetches what the plan lists (smallest first, so hearing works soonest) and swaps each model in as it arrives.
+   * A failure is a problem with its fix; the other downloads go on.
+   */
+  async download(plan: FirstRunPlan): Promise<void> {
+    if (plan.downloads.length === 0) return;
+    this.emit('event', {
+      type: 'problem',
+      problem: {
+        id: 'models-downloading',
+        message: `downloading ${plan.downloads.map((d) => d.entry.id).join(', ')} (${formatBytes(plan.totalBytes)})`,
+        fix: 'Wait for the download to finish; progress is in the log and on the HUD. Interrupted downloads continue where they stopped.',
+        blocking: false,
+      },
+    });
+    for (const item of plan.downloads) this.#downloads.set(item.kind, { entry: item.entry });
+    for (const item of plan.downloads) {
+      const started = performance.now();
+      try {
+        await this.store.pull(item.entry, {
+          signal: this.#downloadAbort.signal,
+          onProgress: (progress) => {
+            this.#downloads.set(item.kind, { entry: item.entry, progress });
+            this.emit('event', { type: 'download-progress', kind: item.kind, progress });
+          },
+        });
+        this.emit('event', { type: 'download-done', kind: item.kind, id: item.entry.id, ms: performance.now() - started });
+        await this.#useDownloaded(item.kind, item.entry);
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.emit('event', { type: 'download-failed', kind: item.kind, id: item.entry.id, error: failure });
+        const { message, fix } = describeError(error);
+        this.emit('event', { type: 'problem', problem: { id: `download-${item.kind}`, message, fix: fix ?? `Run \`jarvis models pull ${item.entry.id}\`.`, blocking: false } });
+      } finally {
+        this.#downloads.delete(item.kind);
+      }
+      if (this.#downloadAbort.signal.aborted) break;
+    }
+    this.emit('event', { type: 'problem-cleared', id: 'models-downloading' });
+  }
+
+  /** A model that arrived: chosen if it is not where the config points, then swapped in. */
+  async #useDownloaded(kind: SelectableKind, entry: ModelEntry): Promise<void> {
+    if (this.store.mainPath(entry) !== this.#paths[kind].path) {
+      await selectModel(this.store, this.#config.dataDir, entry.id);
+    }
+    await this.apply(readSelection(this.#config.dataDir), { force: [kind] });
+  }
+
+  async dispose(): Promise<void> {
+    this.#stopWatching?.();
+    this.#downloadAbort.abort();
+    await this.#swaps.catch(() => undefined);
+    await this.responder.dispose();
+  }
+}
+
+function poolModel(target: ResolvedModel, costBytes: number): PoolModel {
+  return { key: target.entry?.id ?? target.path, path: target.path, costBytes };
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
+}

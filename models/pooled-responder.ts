@@ -1,0 +1,91 @@
+import type { LlamaResponderEvent } from '../core/llm/llama-responder.ts';
+import { formatLoadSummary, loadWarning } from '../core/llm/llama-responder.ts';
+import type { Responder, ResponderInfo, ResponseRequest } from '../core/responder.ts';
+import type { ModelPool, PoolModel } from './pool.ts';
+
+/**
+ * The LLM stage the assistant talks to, whatever model is active: it forwards each question to the pool's active
+ * model, so `jarvis models use`, the HUD or a spoken "use the big model" changes the model between two questions
+ * without a restart. Two things are answered before the LLM: a request to switch models (`intercept`), and, while
+ * the model is still being downloaded on a first run, a spoken progress report (`pendingMessage`).
+ */
+
+export interface PooledResponderOptions {
+  /** A reply that replaces the LLM's for this request (a model switch said aloud), or undefined. */
+  readonly intercept?: (request: ResponseRequest) => AsyncIterable<string> | undefined;
+  /** While the wanted model cannot be loaded yet (downloading), what to say instead. */
+  readonly pendingMessage?: () => string | undefined;
+}
+
+export class PooledResponder implements Responder {
+  readonly engine = 'llama.cpp';
+  readonly #pool: ModelPool;
+  readonly #options: PooledResponderOptions;
+  #wanted: PoolModel | undefined;
+
+  constructor(pool: ModelPool, wanted: PoolModel | undefined, options: PooledResponderOptions = {}) {
+    this.#pool = pool;
+    this.#wanted = wanted;
+    this.#options = options;
+  }
+
+  /** The model questions go to. */
+  get wanted(): PoolModel | undefined {
+    return this.#wanted;
+  }
+
+  /** Switches to `model` now (loading it if needed); the next question goes to it. A failed load changes nothing. */
+  async use(model: PoolModel): Promise<ResponderInfo> {
+    const responder = await this.#pool.activate(model);
+    this.#wanted = model;
+    const info = responder.loadInfo;
+    const warning = loadWarning(info);
+    return { summary: info ? formatLoadSummary(info, model.path) : `model ${model.key}`, ...(warning ? { warning } : {}) };
+  }
+
+  load(): Promise<ResponderInfo> {
+    return this.use(this.#requireWanted());
+  }
+
+  async *respond(request: ResponseRequest): AsyncGenerator<string> {
+    const intercepted = this.#options.intercept?.(request);
+    if (intercepted) {
+      yield* intercepted;
+      return;
+    }
+    const pending = this.#options.pendingMessage?.();
+    if (pending !== undefined) {
+      yield pending;
+      return;
+    }
+    const wanted = this.#requireWanted();
+    const responder = await this.#pool.activate(wanted);
+    this.#pool.touch(wanted.key);
+    try {
+      yield* responder.respond(request);
+    } finally {
+      // A long answer must not count as idle time.
+      this.#pool.touch(wanted.key);
+    }
+  }
+
+  async resetConversation(): Promise<void> {
+    await this.#pool.activeResponder?.resetConversation();
+  }
+
+  /** Worker restarts, exits and llama.cpp messages of every pooled model. */
+  subscribe(listener: (event: LlamaResponderEvent) => void): () => void {
+    const forward = (event: LlamaResponderEvent) => listener(event);
+    this.#pool.on('llm', forward);
+    return () => this.#pool.off('llm', forward);
+  }
+
+  async dispose(): Promise<void> {
+    await this.#pool.dispose();
+  }
+
+  #requireWanted(): PoolModel {
+    if (!this.#wanted) throw new Error('no LLM chosen');
+    return this.#wanted;
+  }
+}

@@ -1,0 +1,398 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Page } from 'playwright-core';
+import { buildHud, hudBuildIsCurrent, hudDistDir } from '../core/server/hud-build.ts';
+import { CAPTURE_SAMPLE_RATE } from '../voice/ports.ts';
+import { writeWavFile } from '../voice/wav.ts';
+import { chromiumMissing, launchChromium, newScreen, PHONE, screenshot, WALL } from './fixtures/browser.ts';
+import { jsonLines, runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
+import { startTestHud } from './fixtures/hud-server.ts';
+import { busyGtx1080Ti } from './fixtures/nvidia-smi.ts';
+import { ScriptedResponder } from './fixtures/scripted-responder.ts';
+import { concat, silence, speak } from './fixtures/speech.ts';
+import { TINY_WHISPER_TEXT } from './models/whisper-ggml.ts';
+
+/**
+ * The HUD and the phone remote in a real browser (Debian's Chromium through playwright-core) against a real
+ * `jarvis start` whose microphone is fed from speech audio (raw PCM on stdin, in real time), with Whisper, the
+ * LLM and Piper running their real runtimes on test-made random-weight models: the transcript is the test
+ * model's fixed text and the answer is not words, but every state, event, timing and control is the real one.
+ * The phone's microphone is Chromium's fake capture device playing a WAV file. Screenshots go to
+ * test/screenshots/ (the README shows them).
+ */
+
+const skip = chromiumMissing();
+const user = { engine: 'espeak' as const, voice: 'en-us', wordsPerMinute: 160 };
+
+let port: number;
+let configFile: string;
+let jarvis: JarvisProcess;
+let feeder: MicrophoneFeeder;
+let browser: Awaited<ReturnType<typeof launchChromium>>;
+let wall: Page;
+let phone: Page;
+let hudUrl: string;
+let phoneWav: string;
+
+/** Plays audio into the daemon's stdin like a live microphone: speech when queued, silence otherwise. */
+class MicrophoneFeeder {
+  #queue: Int16Array[] = [];
+  #running = true;
+  readonly done: Promise<void>;
+
+  constructor(private readonly process: JarvisProcess) {
+    this.done = this.#run();
+  }
+
+  say(audio: Int16Array): Promise<void> {
+    this.#queue.push(audio);
+    return sleep((audio.length / CAPTURE_SAMPLE_RATE) * 1000 + 100);
+  }
+
+  stop(): void {
+    this.#running = false;
+  }
+
+  async #run(): Promise<void> {
+    const chunk = CAPTURE_SAMPLE_RATE / 10;
+    let pending: Int16Array = new Int16Array(0);
+    let next = performance.now();
+    while (this.#running && this.process.child.stdin?.writable) {
+      if (pending.length === 0) pending = this.#queue.shift() ?? silence(100);
+      const part = pending.subarray(0, chunk);
+      pending = pending.subarray(part.length);
+      this.process.child.stdin.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+      next += (part.length / CAPTURE_SAMPLE_RATE) * 1000;
+      await sleep(Math.max(0, next - performance.now()));
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = server.address() as net.AddressInfo;
+      server.close(() => resolve(p));
+    });
+    server.once('error', reject);
+  });
+}
+
+function startDaemon(): JarvisProcess {
+  const process = runJarvis(['-c', configFile, 'start', '--input', '-', '--json']);
+  feeder = new MicrophoneFeeder(process);
+  return process;
+}
+
+const runEvents = () => jsonLines(jarvis.stdout).filter((e) => typeof e.runId === 'number');
+/** Resolves with the run-end of the next run started by `trigger`. */
+async function nextRun(trigger: string, timeoutMs = 30_000): Promise<Record<string, unknown>[]> {
+  const known = new Set(runEvents().map((e) => e.runId));
+  const start = await jarvis.waitFor((line) => line.includes(`"trigger":"${trigger}"`) && !known.has(JSON.parse(line).runId), timeoutMs, `a ${trigger} run`);
+  const runId = JSON.parse(start).runId as number;
+  await jarvis.waitFor((line) => line.includes('"type":"run-end"') && JSON.parse(line).runId === runId, timeoutMs, `the end of run ${runId}`);
+  return runEvents().filter((e) => e.runId === runId);
+}
+
+/** Every phase the page's indicator showed, in order (recorded in the page, so none is missed). */
+const PHASE_RECORDER = `
+  window.__phases = [];
+  new MutationObserver(() => {
+    const phase = document.querySelector('[data-testid=phase]')?.getAttribute('data-phase');
+    if (phase && window.__phases.at(-1) !== phase) window.__phases.push(phase);
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-phase'] });
+`;
+const phases = (page: Page) => page.evaluate('window.__phases.slice()') as Promise<string[]>;
+const phaseIs = (page: Page, phase: string, timeout = 20_000) => page.waitForSelector(`[data-testid=phase][data-phase=${phase}]`, { timeout });
+
+before(async () => {
+  if (skip) return;
+  if (!(await hudBuildIsCurrent())) await buildHud();
+  port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-hud-e2e-'));
+  configFile = await testModelsConfig({
+    dataDir,
+    server: { port, telemetryIntervalMs: 500 },
+    conversation: { followUpMs: 0 },
+    vad: { hangoverMs: 600 },
+  });
+  const request = concat(silence(300), await speak('what is the weather like today', user), silence(700));
+  phoneWav = path.join(dataDir, 'phone-microphone.wav');
+  await writeWavFile(phoneWav, { samples: request, sampleRate: CAPTURE_SAMPLE_RATE });
+  jarvis = startDaemon();
+  const ready = await jarvis.waitFor((line) => line.includes('HUD at'), 60_000, 'the HUD server');
+  hudUrl = (JSON.parse(ready) as { urls: string[] }).urls.at(-1)!;
+  browser = await launchChromium({ microphoneWav: phoneWav });
+});
+
+after(async () => {
+  feeder?.stop();
+  await browser?.close();
+  jarvis?.child.kill('SIGKILL');
+});
+
+describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { skip }, () => {
+  test('GPU panel with VRAM split by model and sparklines; a banner with the fix for each problem', async () => {
+    // The LLM worker is a child process of ours on the GPU; nvidia-smi is a script printing a GTX 1080 Ti's output.
+    const worker = spawn('sleep', ['60']);
+    const responder = Object.assign(new ScriptedResponder(() => 'It is half past seven.'), { workerPid: worker.pid });
+    const nvidiaSmi = busyGtx1080Ti(
+      [
+        { pid: worker.pid!, usedMiB: 5310 },
+        { pid: process.pid, usedMiB: 300 },
+        { pid: 999_999, usedMiB: 412 },
+      ],
+      { temperatureC: 88 },
+    );
+    const hud = await startTestHud({ hudDir: hudDistDir, responder, nvidiaSmi, config: { server: { telemetryIntervalMs: 250 } } });
+    try {
+      hud.assistant.reportProblem({
+        id: 'microphone',
+        message: 'no microphone: parec could not open the default source',
+        fix: 'Plug in a microphone or set audio.input.device; JARVIS retries every 3 s.',
+        blocking: true,
+      });
+      hud.assistant.setMuted(true);
+      const { page, context } = await newScreen(browser, WALL);
+      await page.goto(hud.url);
+      await page.waitForSelector('[data-testid=gpu-temperature]');
+      await sleep(6000); // sparklines need some history
+      const banners = await page.locator('[data-testid=banners] [data-problem]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-problem')));
+      assert.deepEqual(banners, ['microphone', 'muted', 'gpu-hot-0']);
+      const legend = (await page.textContent('[data-testid=gpu-panel]')) ?? '';
+      assert.match(legend, /NVIDIA GeForce GTX 1080 Ti/);
+      assert.match(legend, /LLM Meta-Llama-3\.1-8B-Instruct-Q4_K_M\.gguf 5\.2 GB/);
+      assert.match(legend, /JARVIS 0\.3 GB/);
+      assert.match(legend, /other programs/);
+      assert.equal(await page.getAttribute('[data-testid=phase]', 'data-phase'), 'degraded');
+      await screenshot(page, 'hud-wall-gpu-problems');
+      await context.close();
+    } finally {
+      worker.kill();
+      await hud.close();
+    }
+  });
+});
+
+describe('an unpaired browser (a phone on the LAN)', { skip }, () => {
+  test('sees the pairing page and receives nothing else; the link in the QR code pairs it', async () => {
+    // Loopback is trusted as the local display by default; this server does not, which is how it sees a phone.
+    const hud = await startTestHud({ hudDir: hudDistDir, config: { server: { trustLocalDisplay: false } } });
+    try {
+      const { page, context } = await newScreen(browser, PHONE, { phone: true });
+      const frames: string[] = [];
+      page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+      await page.goto(hud.url);
+      await page.waitForSelector('[data-testid=pair-page]');
+      await sleep(1500);
+      assert.equal(await page.locator('[data-testid=wall], [data-testid=remote], [data-testid=conversation]').count(), 0);
+      const events = frames.filter((f) => f.startsWith('42')).map((f) => (JSON.parse(f.slice(2)) as [string])[0]);
+      assert.deepEqual(events, ['hello'], `socket.io events received: ${events.join(', ')}`);
+      await screenshot(page, 'hud-phone-unpaired');
+
+      const code = hud.issueCode();
+      await page.goto(`${hud.url}/#pair=${code}`);
+      await page.waitForSelector('[data-testid=talk]');
+      assert.equal(page.url(), `${hud.url}/`, 'the code is taken out of the address bar');
+      await context.close();
+    } finally {
+      await hud.close();
+    }
+  });
+});
+
+describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on test-made models)', { skip }, () => {
+  test('the wall HUD shows each state of a spoken turn, the transcript, the answer and its timings', async () => {
+    ({ page: wall } = await newScreen(browser, WALL));
+    await wall.addInitScript(PHASE_RECORDER);
+    await wall.goto(hudUrl);
+    await phaseIs(wall, 'idle');
+    await wall.waitForSelector('[data-testid=system-panel] [data-testid=cpu]');
+    assert.match((await wall.textContent('[data-testid=no-gpu]')) ?? '', /No NVIDIA GPU/, 'no GPU here: the panel says so');
+    await sleep(1500); // a few telemetry samples for the sparklines
+    await screenshot(wall, 'hud-wall-idle');
+
+    const request = concat(silence(400), await speak('hey jarvis, what time is it', user), silence(200));
+    const turn = nextRun('wake');
+    void feeder.say(request);
+    await phaseIs(wall, 'listening');
+    await screenshot(wall, 'hud-wall-listening');
+    await phaseIs(wall, 'speaking', 30_000);
+    await sleep(500); // the colours glide from one state to the next
+    await screenshot(wall, 'hud-wall-speaking');
+    const events = await turn;
+    assert.equal(events.at(-1)?.outcome, 'answered', JSON.stringify(events.map((e) => e.type)));
+    await phaseIs(wall, 'idle');
+    await wall.waitForFunction("!document.querySelector('[data-testid=answer] .caret')");
+
+    const seen = await phases(wall);
+    const order = ['idle', 'listening', 'thinking', 'speaking', 'idle'];
+    let at = 0;
+    for (const phase of seen) if (phase === order[at]) at++;
+    assert.equal(at, order.length, `phases shown: ${seen.join(' → ')}`);
+    assert.equal(await wall.textContent('[data-testid=question]'), `“${TINY_WHISPER_TEXT}”`);
+    const answer = (await wall.textContent('[data-testid=answer]'))?.trim() ?? '';
+    const spoken = events.filter((e) => e.type === 'llm-end').map((e) => String(e.text))[0] ?? '';
+    assert.ok(answer.length > 0, 'an answer is shown');
+    assert.equal(answer.replace(/\s+/g, ' '), spoken.trim().replace(/\s+/g, ' '), 'the answer shown is the answer given');
+    const timings = (await wall.textContent('[data-testid=timings]')) ?? '';
+    for (const label of ['Speech to text', 'First token', 'Speech end → first audio', 'Whole turn']) assert.ok(timings.includes(label), `${label} in ${timings}`);
+    await sleep(800);
+    await screenshot(wall, 'hud-wall-answered');
+  });
+
+  test('a phone pairs with the code the wall shows, talks (hold to talk), types, mutes and stops', async () => {
+    ({ page: phone } = await newScreen(browser, PHONE, { phone: true }));
+    const speechFrames: string[] = [];
+    phone.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => String(payload).includes('"speech"') && speechFrames.push(String(payload))));
+    await phone.goto(hudUrl);
+    // Not paired: it may watch (it is on this computer) but has no controls, only the pairing form.
+    await phone.waitForSelector('[data-testid=pair-form]');
+    assert.equal(await phone.locator('[data-testid=talk]').count(), 0);
+
+    await wall.click('[data-testid=pair-phone]');
+    const code = await wall.getAttribute('[data-testid=pairing-code]', 'data-code');
+    assert.match(code ?? '', /^\d{6}$/);
+    assert.ok(await wall.locator('[data-testid=pairing-qr] svg').count(), 'a QR code is shown');
+    await screenshot(wall, 'hud-wall-pairing');
+
+    await phone.fill('[data-testid=pair-code]', code!);
+    await screenshot(phone, 'hud-phone-pairing');
+    await phone.click('[data-testid=pair-submit]');
+    await phone.waitForSelector('[data-testid=talk]');
+    // The wall puts the used code away and says who paired.
+    await wall.waitForSelector('[data-testid=just-paired]');
+    assert.equal(await wall.locator('[data-testid=pairing-code]').count(), 0);
+    await phaseIs(phone, 'idle');
+    await screenshot(phone, 'hud-phone-remote');
+
+    // Hold to talk: Chromium's microphone plays the WAV while the button is held.
+    const talk = nextRun('remote');
+    const box = (await phone.locator('[data-testid=talk]').boundingBox())!;
+    await phone.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await phone.mouse.down();
+    await phaseIs(wall, 'listening');
+    await sleep(3200);
+    await phone.mouse.up();
+    const spoken = await talk;
+    const heard = spoken.find((e) => e.type === 'stt-start');
+    assert.ok(heard && (heard.audioMs as number) > 1500, `the phone's audio reached the core: ${JSON.stringify(heard)}`);
+    assert.equal(spoken.find((e) => e.type === 'stt-end')?.text, TINY_WHISPER_TEXT);
+    assert.equal(spoken.at(-1)?.outcome, 'answered');
+    await phone.waitForFunction(`document.querySelector('[data-testid=question]')?.textContent === '“${TINY_WHISPER_TEXT}”'`);
+    await screenshot(phone, 'hud-phone-answer');
+
+    // Typed question, with the answer played on the phone too.
+    await phone.click('[data-testid=listen]');
+    await phone.waitForSelector('[data-testid=listen][aria-pressed=true]');
+    const typed = nextRun('text');
+    await phone.fill('[data-testid=ask-input]', 'what is on my calendar');
+    await phone.click('[data-testid=ask-send]');
+    const asked = await typed;
+    assert.equal(asked.find((e) => e.type === 'llm-start')?.text, 'what is on my calendar');
+    const played = asked.filter((e) => e.type === 'playback-start').length;
+    assert.ok(played > 0 && speechFrames.length === played, `${speechFrames.length} audio chunks reached the phone for ${played} played`);
+    await wall.waitForFunction("document.querySelector('[data-testid=question]')?.textContent === '“what is on my calendar”'");
+
+    // Mute: the wall says so.
+    await phone.click('[data-testid=mute]');
+    await wall.waitForSelector('[data-problem=muted]');
+    await phone.click('[data-testid=mute]');
+    await wall.waitForSelector('[data-problem=muted]', { state: 'detached' });
+
+    // Stop while it answers.
+    const stopped = nextRun('text');
+    await phone.fill('[data-testid=ask-input]', 'tell me a very long story');
+    await phone.click('[data-testid=ask-send]');
+    await phone.click('[data-testid=stop]:not([disabled])', { timeout: 10_000 });
+    const story = await stopped;
+    assert.ok(story.some((e) => e.type === 'barge-in' && e.cause === 'command'), JSON.stringify(story.map((e) => e.type)));
+    assert.equal(story.at(-1)?.outcome, 'interrupted');
+  });
+
+  test('timers set by voice skills count down on the wall and the phone; a ringing one glows until stopped; cancelled ones go', async () => {
+    const timers = (page: Page) => page.locator('[data-testid=timers]');
+    const row = (page: Page, name: string) => page.locator('[data-testid=timer]').filter({ has: page.locator(`[data-testid=timer-name]:text-is("${name}")`) });
+    const seconds = (text: string | null) => {
+      const [m, s] = (text ?? '').split(':').map(Number);
+      return m! * 60 + s!;
+    };
+    const ask = async (text: string) => {
+      const run = nextRun('text');
+      await phone.fill('[data-testid=ask-input]', text);
+      await phone.click('[data-testid=ask-send]');
+      return run;
+    };
+    assert.equal(await timers(wall).count(), 0, 'no timers: no panel');
+    assert.equal(await timers(phone).count(), 0);
+
+    // Typed on the phone, answered by the timer skill in the daemon: both screens count it down.
+    const set = await ask('set a pasta timer for 5 minutes');
+    assert.equal(set.find((e) => e.type === 'intent-start')?.skill, 'timer.set', JSON.stringify(set.map((e) => e.type)));
+    for (const page of [wall, phone]) await row(page, 'pasta').waitFor();
+    const first = await row(wall, 'pasta').locator('[data-testid=timer-time]').textContent();
+    assert.match(first ?? '', /^(5:00|4:5\d)$/);
+    assert.equal(await row(wall, 'pasta').getAttribute('data-kind'), 'timer');
+    await sleep(2300);
+    const later = await row(wall, 'pasta').locator('[data-testid=timer-time]').textContent();
+    const ran = seconds(first) - seconds(later);
+    assert.ok(ran >= 1 && ran <= 4, `the countdown runs: ${first} → ${later}`);
+    assert.match((await row(phone, 'pasta').locator('[data-testid=timer-time]').textContent()) ?? '', /^4:[3-5]\d$/);
+
+    // An alarm shows the time it rings.
+    await ask('set an alarm for 7 am called gym');
+    await row(wall, 'gym').waitFor();
+    assert.equal(await row(wall, 'gym').getAttribute('data-kind'), 'alarm');
+    assert.match((await row(wall, 'gym').locator('[data-testid=timer-time]').textContent()) ?? '', /\b0?7:00\b/);
+
+    // Set by another process (`jarvis ask`, the same SQLite file): it appears, rings, and glows while it rings.
+    const ringing = nextRun('alert', 40_000);
+    const other = runJarvis(['-c', configFile, 'ask', 'set a timer for 4 seconds']);
+    assert.equal(await other.exit, 0, other.stderr.join('\n'));
+    const glowing = '[data-testid=timer][data-ringing=true]';
+    await wall.waitForSelector(glowing, { timeout: 20_000 });
+    await phone.waitForSelector(glowing, { timeout: 5000 });
+    assert.equal(await wall.locator(glowing).locator('[data-testid=timer-time]').textContent(), 'Ringing');
+    assert.equal(await wall.locator(glowing).locator('[data-testid=timer-name]').textContent(), '4 s timer');
+    await sleep(1200); // the glow pulses in
+    await screenshot(wall, 'hud-wall-timers');
+    await screenshot(phone, 'hud-phone-timers');
+    // Stop on the phone ends the ringing, and the timer leaves both screens.
+    await phone.click('[data-testid=stop]:not([disabled])', { timeout: 10_000 });
+    const rang = await ringing;
+    assert.equal(rang.find((e) => e.type === 'intent-start')?.skill, 'timer.ring');
+    assert.equal(rang.at(-1)?.outcome, 'interrupted');
+    for (const page of [wall, phone]) await page.waitForSelector(glowing, { state: 'detached', timeout: 5000 });
+    assert.equal(await wall.locator('[data-testid=timer]').count(), 2);
+
+    // Cancelled by voice, then the rest from the command line: the panel goes away.
+    await ask('cancel the pasta timer');
+    await row(wall, 'pasta').waitFor({ state: 'detached', timeout: 5000 });
+    await row(phone, 'pasta').waitFor({ state: 'detached', timeout: 5000 });
+    const cancel = runJarvis(['-c', configFile, 'timers', 'cancel', '--all']);
+    assert.equal(await cancel.exit, 0, cancel.stderr.join('\n'));
+    await timers(wall).waitFor({ state: 'detached', timeout: 5000 });
+    await timers(phone).waitFor({ state: 'detached', timeout: 5000 });
+  });
+
+  test('when the core goes away both screens say they are offline, and reconnect by themselves', async () => {
+    feeder.stop();
+    jarvis.child.kill('SIGINT');
+    assert.equal(await jarvis.exit, 0);
+    await wall.waitForSelector('[data-testid=offline-veil]');
+    await phone.waitForSelector('[data-testid=link][data-status=offline]');
+    await screenshot(wall, 'hud-wall-offline');
+    jarvis = startDaemon();
+    await jarvis.waitFor((line) => line.includes('HUD at'), 60_000, 'the HUD server again');
+    await wall.waitForSelector('[data-testid=link][data-status=online]', { timeout: 20_000 });
+    // The phone's pairing survives the restart.
+    await phone.waitForSelector('[data-testid=link][data-status=online]', { timeout: 20_000 });
+    await phone.waitForSelector('[data-testid=talk]');
+  });
+});

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { writeWavFile } from '../voice/wav.ts';
+import { jsonLines, runJarvis, testModelsConfig } from './fixtures/cli.ts';
+import { silence } from './fixtures/speech.ts';
+
+/**
+ * The skills across real `jarvis` processes sharing one data directory: a timer set with `jarvis ask` rings in
+ * a daemon (`jarvis start`) started afterwards, as it would after a restart; `jarvis ask "what time is it"` is
+ * answered by the local path without starting the LLM. Engines run on the test-made models (test/models).
+ */
+
+let dir: string;
+let config: string;
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-skills-daemon-'));
+  config = await testModelsConfig({ dataDir: dir, skills: { ringTimeoutMs: 2500, ringPauseMs: 200 }, conversation: { followUpMs: 0 } });
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('`jarvis ask "what time is it"` is answered by the local intent path: no LLM loaded, the timing is in the run events', async () => {
+  const jarvis = runJarvis(['-c', config, 'ask', 'what time is it', '--json']);
+  assert.equal(await jarvis.exit, 0, jarvis.stderr.join('\n'));
+  const events = jsonLines(jarvis.stdout);
+  const start = events.find((e) => e.type === 'intent-start');
+  assert.equal(start?.skill, 'time');
+  assert.equal(start?.via, 'local');
+  const sentence = events.find((e) => e.type === 'sentence');
+  assert.match(String(sentence?.text), /^It's /);
+  assert.ok(!jarvis.stderr.some((line) => line.includes('LLM:')), 'the LLM was not loaded');
+  assert.equal(typeof (sentence as { sinceStart?: unknown }).sinceStart, 'number');
+});
+
+test('a timer set with `jarvis ask` rings in a daemon started afterwards (same SQLite file): announced until it rings out, then marked missed', async () => {
+  const set = runJarvis(['-c', config, 'ask', 'set a timer for 2 seconds']);
+  assert.equal(await set.exit, 0, set.stderr.join('\n'));
+  assert.equal(set.stdout.join('\n').trim(), 'Timer set for 2 seconds.');
+
+  const recording = path.join(dir, 'quiet-room.wav');
+  await writeWavFile(recording, { samples: silence(6000), sampleRate: 16_000 });
+  const daemon = runJarvis(['-c', config, 'start', '--input', recording, '--json']);
+  assert.equal(await daemon.exit, 0, daemon.stderr.slice(-20).join('\n'));
+  const events = jsonLines(daemon.stdout).filter((e) => typeof e.runId === 'number');
+  const alert = events.find((e) => e.type === 'run-start' && e.trigger === 'alert');
+  assert.ok(alert, events.map((e) => e.type).join(','));
+  const ring = events.filter((e) => e.runId === alert.runId);
+  assert.equal(ring.find((e) => e.type === 'intent-start')?.skill, 'timer.ring');
+  assert.equal(ring.find((e) => e.type === 'sentence')?.text, 'Your timer is done.');
+  assert.ok(ring.filter((e) => e.type === 'tts-end').length >= 1, 'the announcement was synthesized');
+  assert.equal(ring.find((e) => e.type === 'intent-end')?.code, 'unanswered');
+
+  const db = new Database(path.join(dir, 'jarvis.db'), { readonly: true });
+  const states = db.prepare('SELECT state FROM timers').all() as { state: string }[];
+  db.close();
+  assert.deepEqual(states, [{ state: 'missed' }]);
+});
