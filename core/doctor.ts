@@ -9,7 +9,7 @@ import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import { createSynthesizer } from '../voice/tts/select.ts';
 import { SileroVad } from '../voice/vad/silero.ts';
 import { createWakeDetector } from './engines.ts';
-import { describeError } from './errors.ts';
+import { describeError, JarvisError } from './errors.ts';
 import { LlamaResponder } from './llm/llama-responder.ts';
 import type { Logger } from './log.ts';
 
@@ -92,7 +92,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       try {
         const { summary, warning } = await llm.load();
         // Answering on the CPU after the GPU backend crashed works, only slower: said, but not a failure.
-        if (warning) throw Object.assign(new Error(`${summary}: ${warning.message}`), { fix: warning.fix, degraded: true });
+        if (warning) throw Object.assign(new JarvisError('llm-degraded', `${summary}: ${warning.message}`, warning.fix), { degraded: true });
         return summary;
       } finally {
         await llm.dispose();
@@ -105,7 +105,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       } finally {
         await choice.synthesizer.dispose();
       }
-      if (choice.fix) throw Object.assign(new Error(choice.reason), { fix: choice.fix });
+      if (choice.fix) throw new JarvisError('tts-voice', choice.reason, choice.fix);
       return choice.reason;
     }, true),
     check('fallback voice (espeak-ng)', async () => {

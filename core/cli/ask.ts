@@ -40,6 +40,7 @@ export function registerAsk(program: Command): void {
           })(),
         ]);
         if (info) log.info(`LLM: ${info.summary}`);
+        if (info?.warning) log.warn({ fix: info.warning.fix }, info.warning.message);
         const bus = new RunEventBus();
         if (options.json) printEvents(bus, true);
         else {

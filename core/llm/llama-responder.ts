@@ -79,8 +79,11 @@ interface WorkerProcess {
   readonly pid: number;
   readonly turns: Map<number, PendingTurn>;
   readonly requests: Map<number, PendingRequest>;
-  /** Recent stderr lines with their arrival time: a native abort prints its reason just before dying. */
-  readonly stderrTail: { line: string; at: number }[];
+  /**
+   * Recent stderr lines and llama.cpp warnings/errors (which come over IPC) with their arrival time: a native
+   * abort prints or logs its reason just before dying.
+   */
+  readonly recentOutput: { line: string; at: number }[];
   readonly exited: Promise<void>;
   loaded: boolean;
   /** The llama.cpp backend the worker chose, once it said so. */
@@ -91,7 +94,7 @@ interface WorkerProcess {
 }
 
 // Enough for llama.cpp's error line above the backtrace it prints before aborting.
-const STDERR_TAIL_LINES = 80;
+const RECENT_OUTPUT_LINES = 80;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
@@ -280,11 +283,13 @@ export class LlamaResponder implements Responder {
       await this.#stopWorker(worker, { kill: true });
       if (this.#worker === worker) this.#worker = undefined;
       if (this.#shouldFallBackToCpu(worker, error)) {
-        this.#gpuFallback = { from: worker.device!, detail: error.detail, fix: error.fix ?? '' };
+        // The generic crash advice (lower the layers, it restarts) does not fit a backend that cannot run at all.
+        const fix = /llm\.gpu/.test(error.fix) ? error.fix : `Update the GPU driver, or set llm.gpu to "cpu".`;
+        this.#gpuFallback = { from: worker.device!, detail: error.detail, fix };
         this.#emit({
           type: 'log',
           level: 'warn',
-          message: `llama.cpp's ${deviceName(worker.device!)} backend crashed while loading the model (${error.detail}); answering on the CPU instead. ${error.fix ?? ''}`,
+          message: `llama.cpp's ${deviceName(worker.device!)} backend crashed while loading the model (${error.detail}); answering on the CPU instead. ${fix}`,
         });
         return this.#startWorker();
       }
@@ -322,7 +327,7 @@ export class LlamaResponder implements Responder {
       pid: child.pid,
       turns: new Map(),
       requests: new Map(),
-      stderrTail: [],
+      recentOutput: [],
       exited: new Promise<void>((resolve) => (markExited = resolve)),
       loaded: false,
       device: undefined,
@@ -336,8 +341,7 @@ export class LlamaResponder implements Responder {
     });
     createInterface({ input: child.stdout! }).on('line', (line) => this.#emit({ type: 'log', level: 'info', message: line }));
     createInterface({ input: child.stderr! }).on('line', (line) => {
-      worker.stderrTail.push({ line, at: performance.now() });
-      if (worker.stderrTail.length > STDERR_TAIL_LINES) worker.stderrTail.shift();
+      rememberOutput(worker, line);
       this.#emit({ type: 'log', level: 'warn', message: line });
     });
     child.on('error', (error) => this.#emit({ type: 'log', level: 'error', message: `LLM worker process error: ${error.message}` }));
@@ -457,6 +461,7 @@ export class LlamaResponder implements Responder {
         this.#settle(worker, message.id, message);
         return;
       case 'log':
+        if (message.level === 'warn' || message.level === 'error') rememberOutput(worker, message.message);
         this.#emit({ type: 'log', level: message.level, message: message.message });
         return;
       case 'disposed':
@@ -517,7 +522,7 @@ export class LlamaResponder implements Responder {
   #onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null, exitedAt: number): void {
     if (this.#worker === worker) this.#worker = undefined;
     const expected = worker.stopping || this.#disposed;
-    const recent = worker.stderrTail.filter((entry) => entry.at > exitedAt - 2000).map((entry) => entry.line);
+    const recent = worker.recentOutput.filter((entry) => entry.at > exitedAt - 2000).map((entry) => entry.line);
     const detail = describeExit(code, signal, recent);
     const fix = crashFix(recent);
     const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
@@ -627,7 +632,7 @@ export function loadWarning(info: WorkerLoadInfo | undefined): ResponderInfo['wa
     const from = deviceName(info.gpuFallback.from);
     return {
       message: `the language model runs on the CPU because llama.cpp's ${from} backend crashed while loading it (${info.gpuFallback.detail})`,
-      fix: `${info.gpuFallback.fix} Until then answers are slower; set llm.gpu to "cpu" to stop trying ${from} at every start.`,
+      fix: `${info.gpuFallback.fix} Until then the CPU answers, more slowly, and ${from} is tried again at every start.`,
     };
   }
   if (info && !info.functionsFit) {
@@ -652,16 +657,23 @@ function formatBytes(bytes: number): string {
 const ERROR_LINE = /\berror\b|assert|abort|out of memory|failed/i;
 const BACKTRACE_FRAME = /^\S+\.so[.\d]*\(|^node\[|^node\(|\[0x[0-9a-f]+\]$/;
 
-function describeExit(code: number | null, signal: NodeJS.Signals | null, stderrTail: readonly string[]): string {
+function rememberOutput(worker: WorkerProcess, line: string): void {
+  worker.recentOutput.push({ line, at: performance.now() });
+  if (worker.recentOutput.length > RECENT_OUTPUT_LINES) worker.recentOutput.shift();
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null, output: readonly string[]): string {
   const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-  const lines = stderrTail.map((line) => line.replace(/^\[node-llama-cpp\]\s*/, '').trim()).filter((line) => line !== '');
-  const reason = lines.filter((line) => ERROR_LINE.test(line) && !BACKTRACE_FRAME.test(line)).slice(-1)[0] ?? lines.slice(-1)[0];
+  const lines = output.map((line) => line.replace(/^\[node-llama-cpp\]\s*/, '').trim()).filter((line) => line !== '');
+  const errors = lines.filter((line) => ERROR_LINE.test(line) && !BACKTRACE_FRAME.test(line));
+  // "CUDA error: <what>" says more than the "file.cu:108: CUDA error" printed beside it.
+  const reason = errors.filter((line) => /\berror\s*:\s*\S/i.test(line)).at(-1) ?? errors.at(-1) ?? lines.at(-1);
   return reason ? `${how}; ${reason.slice(0, 300)}` : how;
 }
 
 /** What to do about a crash, where its output says more than "it crashed". */
-function crashFix(stderrTail: readonly string[]): string | undefined {
-  const text = stderrTail.join('\n');
+function crashFix(output: readonly string[]): string | undefined {
+  const text = output.join('\n');
   if (/CUDA error/i.test(text) && /unsupported toolchain|no kernel image|PTX/i.test(text)) {
     return (
       'The NVIDIA driver is older than the CUDA toolkit that built llama.cpp\'s prebuilt CUDA backend, or has no ' +
