@@ -10,6 +10,7 @@ import type { Responder, ResponderInfo, ResponseRequest, ToolHost } from '../res
 import { AsyncQueue } from './async-queue.ts';
 import { checkGgufModelFile } from './model-file.ts';
 import {
+  deviceName,
   isFromWorker,
   WORKER_FLAG,
   type ConversationTurn,
@@ -88,6 +89,8 @@ interface WorkerProcess {
   loaded: boolean;
   /** The llama.cpp backend the worker chose, once it said so. */
   device: LlmDevice | undefined;
+  /** What to do about its crash, where its last output said what went wrong. */
+  crashFix: string | undefined;
   /** Set when the parent ends the worker on purpose, so its exit is not a crash. */
   stopping: boolean;
   hasExited: boolean;
@@ -284,7 +287,7 @@ export class LlamaResponder implements Responder {
       if (this.#worker === worker) this.#worker = undefined;
       if (this.#shouldFallBackToCpu(worker, error)) {
         // The generic crash advice (lower the layers, it restarts) does not fit a backend that cannot run at all.
-        const fix = /llm\.gpu/.test(error.fix) ? error.fix : `Update the GPU driver, or set llm.gpu to "cpu".`;
+        const fix = worker.crashFix ?? `Update the GPU driver, or set llm.gpu to "cpu".`;
         this.#gpuFallback = { from: worker.device!, detail: error.detail, fix };
         this.#emit({
           type: 'log',
@@ -331,6 +334,7 @@ export class LlamaResponder implements Responder {
       exited: new Promise<void>((resolve) => (markExited = resolve)),
       loaded: false,
       device: undefined,
+      crashFix: undefined,
       stopping: false,
       hasExited: false,
     };
@@ -525,6 +529,7 @@ export class LlamaResponder implements Responder {
     const recent = worker.recentOutput.filter((entry) => entry.at > exitedAt - 2000).map((entry) => entry.line);
     const detail = describeExit(code, signal, recent);
     const fix = crashFix(recent);
+    worker.crashFix = fix;
     const during = !worker.loaded ? 'loading' : worker.turns.size > 0 ? 'answering' : 'idle';
     for (const turn of worker.turns.values()) {
       if (turn.abortRequested) turn.pieces.end();
@@ -642,10 +647,6 @@ export function loadWarning(info: WorkerLoadInfo | undefined): ResponderInfo['wa
     };
   }
   return undefined;
-}
-
-function deviceName(device: LlmDevice): string {
-  return device === 'cuda' ? 'CUDA' : device === 'vulkan' ? 'Vulkan' : device === 'metal' ? 'Metal' : 'CPU';
 }
 
 function formatBytes(bytes: number): string {

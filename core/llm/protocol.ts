@@ -16,6 +16,11 @@ export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'cpu';
 /** What llama.cpp ended up running on; node-llama-cpp's `false` is "cpu" here. */
 export type LlmDevice = 'cuda' | 'vulkan' | 'metal' | 'cpu';
 
+/** How logs, the HUD and spoken answers name a device. */
+export function deviceName(device: LlmDevice): string {
+  return device === 'cuda' ? 'CUDA' : device === 'vulkan' ? 'Vulkan' : device === 'metal' ? 'Metal' : 'CPU';
+}
+
 export interface ConversationTurn {
   readonly question: string;
   readonly answer: string;

@@ -13,6 +13,7 @@ import {
 } from 'node-llama-cpp';
 import { JarvisError, ModelFileError } from '../errors.ts';
 import {
+  deviceName,
   isToWorker,
   toWireError,
   WORKER_FLAG,
@@ -186,7 +187,7 @@ export class LlmWorker {
     if (llama && llama.gpu === choice) return llama;
     await llama?.dispose();
     const usable = (await getLlamaGpuTypes('supported')).map((t) => (t === false ? 'cpu' : t));
-    const name = choice === 'cuda' ? 'CUDA' : 'Vulkan';
+    const name = deviceName(choice);
     throw new JarvisError(
       'llm-gpu-unavailable',
       `llm.gpu is "${choice}" but llama.cpp cannot use ${name} on this machine` +
@@ -273,7 +274,7 @@ export class LlmWorker {
               this.#send({ type: 'piece', id, text: chunk });
             },
           });
-        const result = await this.#withHistoryThatFits(session, ask, options.contextSize, tools !== undefined);
+        const result = await this.#fitToContext(session, ask, options.contextSize, tools !== undefined, 'the system prompt and the question do not fit');
         stopReason = tools?.stopSignal.aborted && !signal.aborted ? 'toolLoop' : result.stopReason;
         answer = result.responseText;
       } catch (error) {
@@ -305,70 +306,49 @@ export class LlmWorker {
   }
 
   /**
-   * Runs `ask`; when the conversation no longer fits the context (long answers, a long system prompt with tool
-   * definitions), drops the oldest half of the question/answer pairs and tries again, down to none. Without
-   * this, one overflow would fail every later turn until a restart.
+   * Runs `attempt` until it fits the context. On overflow the oldest half of the earlier exchanges goes first
+   * (down to none), then the function definitions: an answer without function calling beats no answer. What
+   * still does not fit (`tooLong`: the system prompt, with the question) is the user's to fix. Without this, one
+   * overflow would fail every later turn until a restart.
    */
-  async #withHistoryThatFits<T>(session: LlamaChatSession, ask: (withTools: boolean) => Promise<T>, contextSize: number, toolsOffered: boolean): Promise<T> {
+  async #fitToContext<T>(session: LlamaChatSession, attempt: (withTools: boolean) => Promise<T>, contextSize: number, toolsOffered: boolean, tooLong: string): Promise<T> {
     let withTools = toolsOffered;
     for (;;) {
       try {
-        return await ask(withTools);
+        return await attempt(withTools);
       } catch (error) {
         if (!isContextOverflow(error)) throw error;
         // Earlier exchanges only: the question being asked joins the history when it is answered.
         const pairs = session.getChatHistory().filter((item) => item.type === 'user').length;
-        if (pairs <= 0 && withTools) {
-          // An answer without function calling beats no answer.
+        if (pairs > 0) {
+          const keep = Math.floor(pairs / 2);
+          this.#send({ type: 'log', level: 'warn', message: `the conversation no longer fits the context; keeping the last ${keep} of ${pairs} exchanges` });
+          this.#trimHistory(session, keep);
+        } else if (withTools) {
           this.#functionsDoNotFit(contextSize);
           withTools = false;
-          continue;
-        }
-        if (pairs <= 0) {
+        } else {
           throw new JarvisError(
             'llm-context-too-small',
-            `the system prompt and the question do not fit a ${contextSize}-token context`,
+            `${tooLong} a ${contextSize}-token context`,
             `Raise llm.contextSize (now ${contextSize}), or shorten llm.systemPrompt.`,
             { cause: error },
           );
         }
-        const keep = Math.floor(pairs / 2);
-        this.#send({ type: 'log', level: 'warn', message: `the conversation no longer fits the context; keeping the last ${keep} of ${pairs} exchanges` });
-        this.#trimHistory(session, keep);
       }
     }
   }
 
-  /**
-   * The system prompt, restored turns and function definitions into the KV cache. What does not fit the context
-   * is given up in that order of value: the restored turns first, then the function definitions; a system prompt
-   * that alone does not fit is the user's to fix.
-   */
-  async #preload(session: LlamaChatSession, options: WorkerLoadOptions): Promise<void> {
-    let withTools = Boolean(options.preloadTools?.length);
-    for (;;) {
-      try {
-        return await session.preloadPrompt('', withTools ? { functions: this.#tools.definitionsOnly(options.preloadTools!) } : {});
-      } catch (error) {
-        if (!isContextOverflow(error)) throw error;
-        if (session.getChatHistory().some((item) => item.type === 'user')) {
-          this.#trimHistory(session, 0);
-          this.#send({ type: 'log', level: 'warn', message: 'the conversation restored after a restart does not fit the context; starting afresh' });
-          continue;
-        }
-        if (withTools) {
-          this.#functionsDoNotFit(options.contextSize);
-          withTools = false;
-          continue;
-        }
-        throw new JarvisError(
-          'llm-context-too-small',
-          `the system prompt does not fit a ${options.contextSize}-token context`,
-          `Raise llm.contextSize (now ${options.contextSize}), or shorten llm.systemPrompt.`,
-          { cause: error },
-        );
-      }
-    }
+  /** The system prompt, restored turns and function definitions into the KV cache, as much as fits. */
+  #preload(session: LlamaChatSession, options: WorkerLoadOptions): Promise<void> {
+    const tools = options.preloadTools;
+    return this.#fitToContext(
+      session,
+      (withTools) => session.preloadPrompt('', withTools && tools ? { functions: this.#tools.definitionsOnly(tools) } : {}),
+      options.contextSize,
+      Boolean(tools?.length),
+      'the system prompt does not fit',
+    );
   }
 
   #functionsDoNotFit(contextSize: number): void {

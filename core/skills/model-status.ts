@@ -1,6 +1,6 @@
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { LiveModels } from '../../models/live-models.ts';
-import type { WorkerLoadInfo } from '../llm/protocol.ts';
+import { deviceName, type WorkerLoadInfo } from '../llm/protocol.ts';
 import { speakableModelName, type LoadedModel, type ModelStatusProvider } from './providers.ts';
 
 /** Which models the model manager (models/live-models.ts) has in use, for "which model is loaded". */
@@ -33,7 +33,7 @@ export function configuredModelStatus(config: JarvisConfig): ModelStatusProvider
 /** "running on the CPU", "on CUDA (NVIDIA GeForce GTX 1080 Ti) with 33 of 33 layers on the GPU" */
 export function describeDevice(info: WorkerLoadInfo): string {
   if (info.device === 'cpu') return 'running on the CPU';
-  const name = { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' }[info.device];
+  const name = deviceName(info.device);
   const gpus = info.gpuNames.length ? ` (${info.gpuNames.join(', ')})` : '';
   return `on ${name}${gpus} with ${info.layersOnGpu} of ${info.totalLayers} layers on the GPU`;
 }
