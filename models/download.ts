@@ -4,8 +4,6 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../core/errors.ts';
 import { ModelDownloadError } from './errors.ts';
@@ -213,6 +211,7 @@ class Transfer {
           if (failure.code === 'download-not-found' || failure.code === 'download-size-mismatch') await this.#discard();
           throw failure;
         }
+        await this.#syncWithDisk();
         const delay = (this.#options.retryDelayMs ?? 1000) * 2 ** (this.#attempt - 1);
         await sleep(delay, undefined, this.#options.signal ? { signal: this.#options.signal } : {}).catch(() => {
           throw aborted(this.#options.url, this.#file);
@@ -253,11 +252,7 @@ class Transfer {
     this.#total = meta.totalBytes;
     this.#report(true);
     // The hash covers the whole file, so the bytes already there go through it first.
-    for await (const chunk of fs.createReadStream(this.#part, { end: partBytes - 1 })) {
-      if (this.#options.signal?.aborted) throw aborted(this.#options.url, this.#file);
-      this.#hash.update(chunk as Buffer);
-    }
-    this.#received = partBytes;
+    await this.#hashPart(partBytes);
   }
 
   async #discard(): Promise<void> {
@@ -324,18 +319,9 @@ class Transfer {
       await fs.promises.writeFile(this.#metaFile, JSON.stringify(this.#meta));
       this.#phase = 'downloading';
       this.#report(true);
-      await pipeline(
-        response,
-        new Transform({
-          transform: (chunk: Buffer, _encoding, done) => {
-            this.#hash.update(chunk);
-            this.#received += chunk.length;
-            this.#report(false);
-            done(null, chunk);
-          },
-        }),
-        fs.createWriteStream(this.#part, { flags: offset > 0 ? 'a' : 'w' }),
-      );
+      await this.#writeBody(response, offset);
+      // The size that counts is the file's, not a count kept in memory.
+      this.#received = (await fs.promises.stat(this.#part)).size;
       if (this.#total !== undefined && this.#received < this.#total) {
         throw new ModelDownloadError(
           'download-truncated',
@@ -352,6 +338,46 @@ class Transfer {
       if (stalled) throw this.#stallError(error);
       throw error;
     }
+  }
+
+  /**
+   * Appends the body to the .part file and feeds each chunk to the hash only once it is written, so the hash and
+   * `#received` always describe the bytes on disk; the next chunk is read only after that (backpressure).
+   */
+  async #writeBody(response: IncomingMessage, offset: number): Promise<void> {
+    const file = await fs.promises.open(this.#part, offset > 0 ? 'a' : 'w');
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        for (let written = 0; written < chunk.length; ) {
+          written += (await file.write(chunk, written, chunk.length - written)).bytesWritten;
+        }
+        this.#hash.update(chunk);
+        this.#received += chunk.length;
+        this.#report(false);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * After a failed attempt: the resume offset and the hash come from the .part file on disk. Normally they already
+   * agree (chunks are hashed after they are written); if a write was cut short part-way, the file is read again.
+   */
+  async #syncWithDisk(): Promise<void> {
+    const onDisk = fs.statSync(this.#part, { throwIfNoEntry: false })?.size ?? 0;
+    if (onDisk === this.#received) return;
+    this.#hash.reset();
+    this.#received = 0;
+    if (onDisk > 0) await this.#hashPart(onDisk);
+  }
+
+  async #hashPart(bytes: number): Promise<void> {
+    for await (const chunk of fs.createReadStream(this.#part, { end: bytes - 1 })) {
+      if (this.#options.signal?.aborted) throw aborted(this.#options.url, this.#file);
+      this.#hash.update(chunk as Buffer);
+    }
+    this.#received = bytes;
   }
 
   #stallError(cause: unknown): ModelDownloadError {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -194,5 +195,39 @@ describe('model downloads from a loopback mirror', () => {
       /not usable: not a GGUF file/,
     );
     assert.deepEqual(leftovers(destination), []);
+  });
+});
+
+describe('resuming after cuts at random points, under CPU load (fault injection)', () => {
+  test('200 resumes: every finished file is byte-identical to the source and passes its hash', async (t) => {
+    // Two busy processes take the cores, so file writes lag behind the network as they do on a loaded machine:
+    // that is when bytes still queued for the disk are lost at a cut.
+    const load = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    t.after(() => load.forEach((child) => child.kill('SIGKILL')));
+    const files = 40;
+    const cutsPerFile = 5;
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    let resumes = 0;
+    for (let i = 0; i < files; i++) {
+      const source = randomBytes(512 * 1024 + Math.floor(random() * 300_000));
+      let cuts = 0;
+      const url = serve(`random-cut-${i}.bin`, {
+        content: source,
+        // Anywhere in what is left, including the first and the last byte; the last request is sent whole.
+        cutAt: (bodyBytes) => (cuts++ < cutsPerFile ? Math.floor(random() * bodyBytes) : undefined),
+      });
+      const destination = path.join(dir, `random-cut-${i}.bin`);
+      const result = await downloadFile({ url, destination, retries: cutsPerFile, retryDelayMs: 1, expected: { sha256: sha256(source), bytes: source.length, exactBytes: true } });
+      resumes += result.attempts - 1;
+      assert.equal(result.attempts, cutsPerFile + 1);
+      assert.ok(fs.readFileSync(destination).equals(source), `file ${i} is byte-identical to the source`);
+      assert.equal(result.sha256, sha256(source));
+      assert.deepEqual(leftovers(destination), [`random-cut-${i}.bin`]);
+      // Every resume asked for exactly the bytes on disk at that moment: the Range offsets only grow.
+      const offsets = contentRequests(`random-cut-${i}.bin`).map((r) => Number(/\d+/.exec(r.range ?? 'bytes=0-')![0]));
+      assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `resume offsets grow: ${offsets.join(', ')}`);
+    }
+    assert.equal(resumes, files * cutsPerFile);
   });
 });
