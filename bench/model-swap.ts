@@ -1,7 +1,7 @@
 import { parseConfig } from '../config/load.ts';
 import { LlamaResponder } from '../core/llm/llama-responder.ts';
 import { estimateResidentBytes } from '../models/fit.ts';
-import { ModelPool, type PoolModel } from '../models/pool.ts';
+import { ModelPool, type PoolModel } from '../core/live-models/pool.ts';
 import { writeTinyGguf } from '../test/models/tiny-gguf.ts';
 
 /**

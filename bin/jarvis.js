@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../core/cli.ts');
+const { main } = await import('../core/cli/main.ts');
 await main();

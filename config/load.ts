@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError } from '../base/errors.ts';
 import { configSchema, type JarvisConfig } from './schema.ts';
 
 /**

@@ -1,5 +1,4 @@
 import type { RunRecorder } from './events.ts';
-import type { ToolDefinition } from './llm/protocol.ts';
 
 /** The stage that turns a transcript into an answer: local intents, then the LLM. */
 export interface ResponseRequest {
@@ -22,6 +21,18 @@ export interface ToolOutcome {
   readonly result: unknown;
   /** Said to the user at once ("Timer set for 5 minutes."), so an answer that used a tool says what it did. */
   readonly said?: string;
+}
+
+/**
+ * A function the model may call (node-llama-cpp function calling). The worker only describes it to the model; the
+ * call itself runs in the daemon, which owns the timers, notes and devices: the worker sends `tool-call` and
+ * waits for `tool-result`. Tools come with each question, so the same worker serves plain chat and tool use.
+ */
+export interface ToolDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** A JSON schema in node-llama-cpp's GBNF subset: the call's arguments are generated under this grammar. None: no arguments. */
+  readonly params?: Readonly<Record<string, unknown>>;
 }
 
 /** What the model may call, and running a call. */

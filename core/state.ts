@@ -1,3 +1,5 @@
+import type { AssistantState, Phase, Problem } from './protocol/state.ts';
+
 /**
  * The assistant's state, as a pure function of the previous state and an event. The daemon applies it and
  * publishes the result; nothing else decides what state JARVIS is in.
@@ -5,22 +7,6 @@
  * `problems` are the things a user must fix (no microphone, a model missing); while any of them is blocking,
  * the phase is `degraded` and it returns to `idle` when the last blocking one is cleared.
  */
-
-export type Phase = 'booting' | 'idle' | 'listening' | 'thinking' | 'speaking' | 'degraded';
-
-export interface Problem {
-  /** Stable id, one per kind of problem, e.g. "microphone" or "llm-model". */
-  readonly id: string;
-  readonly message: string;
-  readonly fix: string;
-  /** A blocking problem stops the voice loop (no microphone); others only limit it (no Piper voice). */
-  readonly blocking: boolean;
-}
-
-export interface AssistantState {
-  readonly phase: Phase;
-  readonly problems: readonly Problem[];
-}
 
 export type AssistantEvent =
   | { type: 'ready' }

@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError } from '../core/errors.ts';
+import { describeError } from '../base/errors.ts';
 import { ModelDownloadError } from './errors.ts';
 import { withFileLock } from './file-lock.ts';
 

@@ -1,4 +1,4 @@
-import { JarvisError } from '../core/errors.ts';
+import { JarvisError } from '../base/errors.ts';
 
 /** A download that failed or was refused; the message names the file and the URL, the fix what to do. */
 export type DownloadErrorCode =

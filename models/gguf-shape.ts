@@ -1,4 +1,4 @@
-import { tensorDataBytes } from '../core/llm/model-file.ts';
+import { tensorDataBytes } from './gguf-file.ts';
 import type { LlmShape, Quantization } from './types.ts';
 
 /**

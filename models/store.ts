@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { modelsDir } from '../config/load.ts';
 import type { JarvisConfig } from '../config/schema.ts';
-import { describeError } from '../core/errors.ts';
+import { describeError } from '../base/errors.ts';
 import { inspectWhisperModel } from '../voice/stt/whisper-model-file.ts';
 import { piperVoiceFiles } from '../voice/tts/piper.ts';
 import { CATALOG, huggingFaceUrl } from './catalog.ts';
@@ -12,7 +12,7 @@ import { downloadFile, type DownloadProgress, type DownloadResult } from './down
 import { ModelManagerError } from './errors.ts';
 import { parametersOf, quantizationOf } from './fit.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
-import { shippedModels } from './shipped.ts';
+import { shippedModels } from '../voice/shipped.ts';
 import type { FileFormat, ModelEntry, ModelFile, ModelKind } from './types.ts';
 import { verifyFormat, verifyPiperVoiceModel } from './verify-format.ts';
 

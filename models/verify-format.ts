@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
-import { checkGgufModelFile } from '../core/llm/model-file.ts';
-import { ModelFileError } from '../core/errors.ts';
+import { checkGgufModelFile } from './gguf-file.ts';
+import { ModelFileError } from '../base/errors.ts';
 import { openOnnxSession, requireIo } from '../voice/onnx.ts';
 import { inspectWhisperModel } from '../voice/stt/whisper-model-file.ts';
 import { readPiperVoiceConfig } from '../voice/tts/piper.ts';

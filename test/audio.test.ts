@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { AudioDeviceError, AudioFormatError, PlaybackStoppedError } from '../core/errors.ts';
+import { AudioDeviceError, AudioFormatError, PlaybackStoppedError } from '../base/errors.ts';
 import { WavFileSource } from '../voice/audio/file-source.ts';
 import { MicrophoneSource } from '../voice/audio/mic-source.ts';
 import { Int16Assembler } from '../voice/audio/pcm-stream.ts';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { configFromEnv, loadConfig } from '../config/load.ts';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError } from '../base/errors.ts';
 
 const noFile = path.join(os.tmpdir(), 'jarvis-no-such-config.json');
 const load = (env: Record<string, string>, file?: string) => loadConfig({ env: { JARVIS_CONFIG: file ?? '', ...env }, ...(file ? { file } : {}) });

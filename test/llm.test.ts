@@ -6,10 +6,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getLlamaGpuTypes } from 'node-llama-cpp';
 import { parseConfig } from '../config/load.ts';
-import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../core/errors.ts';
+import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../base/errors.ts';
 import { LlamaResponder, type LlamaResponderEvent, type LlamaResponderInfo, type LlmConfig } from '../core/llm/llama-responder.ts';
 import { SKILL_TOOLS } from '../core/skills/skill-tools.ts';
-import { checkGgufModelFile, DEFAULT_LLM_MODEL_FILE, DEFAULT_LLM_MODEL_URL } from '../core/llm/model-file.ts';
+import { checkGgufModelFile, DEFAULT_LLM_MODEL_FILE, DEFAULT_LLM_MODEL_URL } from '../models/gguf-file.ts';
 import { ensureTinyGguf, writeTinyGguf } from './models/tiny-gguf.ts';
 
 /**

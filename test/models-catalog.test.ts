@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, parseConfig } from '../config/load.ts';
-import { ConfigError } from '../core/errors.ts';
-import { createLogger } from '../core/log.ts';
+import { ConfigError } from '../base/errors.ts';
+import { createLogger } from '../base/log.ts';
 import { CATALOG, huggingFaceUrl } from '../models/catalog.ts';
 import { ModelManagerError } from '../models/errors.ts';
 import { planFirstRun } from '../models/first-run.ts';
 import { applyModelSelection, readSelection, resolveModelPaths, selectModel, watchSelection } from '../models/selection.ts';
 import { ModelStore } from '../models/store.ts';
-import { parseModelRequest, pickRequestedModel } from '../models/voice-switch.ts';
+import { interpretModelWords, pickRequestedModel } from '../core/live-models/voice-switch.ts';
+import { matchIntent } from '../core/skills/intents.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
 import { writeTinyGguf } from './models/tiny-gguf.ts';
@@ -209,24 +210,32 @@ describe('first-run plan', () => {
   });
 });
 
-describe('spoken model switches', () => {
+describe('spoken model switches (the skills hear the request, the model manager picks the model)', () => {
   const installed = CATALOG.filter((e) => ['llama-3.2-1b-q4_k_m', 'llama-3.1-8b-q4_k_m', 'qwen2.5-14b-q4_k_m'].includes(e.id)).map((entry) => ({ entry, quality: entry.llm!.parametersB }));
+  const switchTarget = (text: string) => {
+    const call = matchIntent(text, { now: Date.now(), stopPhrases: [], timerLabels: [] })?.call;
+    return call?.skill === 'model.switch' ? call.target : undefined;
+  };
   const cases: [string, string | undefined][] = [
     ['Use the big model.', 'qwen2.5-14b-q4_k_m'],
     ['Jarvis, switch to the fast model', 'llama-3.2-1b-q4_k_m'],
     ['use the smaller model please', 'llama-3.2-1b-q4_k_m'],
     ['switch to the llama 8b model', 'llama-3.1-8b-q4_k_m'],
     ['use the qwen model', 'qwen2.5-14b-q4_k_m'],
+    ['use your biggest brain', 'qwen2.5-14b-q4_k_m'],
+    ['go to a faster llm', 'llama-3.2-1b-q4_k_m'],
     ['change to the zebra model', undefined],
   ];
   for (const [text, expected] of cases) {
     test(`"${text}" → ${expected ?? 'nothing installed matches'}`, () => {
-      const request = parseModelRequest(text);
-      assert.ok(request, 'recognised as a switch request');
+      const target = switchTarget(text);
+      assert.ok(target, 'recognised as a switch request');
+      const request = interpretModelWords(target);
+      assert.ok(request, `"${target}" names a model`);
       assert.equal(pickRequestedModel(request, installed, undefined)?.id, expected);
     });
   }
   for (const text of ['what model of car is best', 'use the oven timer', 'how do I use a model railway']) {
-    test(`"${text}" is a question for the LLM`, () => assert.equal(parseModelRequest(text), undefined));
+    test(`"${text}" is a question for the LLM`, () => assert.equal(switchTarget(text), undefined));
   }
 });

@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../config/load.ts';
 import { LlamaResponder } from '../core/llm/llama-responder.ts';
 import { estimateResidentBytes } from '../models/fit.ts';
-import { ModelPool, type PoolEvent, type PoolModel } from '../models/pool.ts';
-import { PooledResponder } from '../models/pooled-responder.ts';
+import { ModelPool, type PoolEvent, type PoolModel } from '../core/live-models/pool.ts';
+import { PooledResponder } from '../core/live-models/pooled-responder.ts';
 import { writeTinyGguf } from './models/tiny-gguf.ts';
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AssistantView, Snapshot } from '../core/protocol.ts';
+import type { AssistantView, Snapshot } from '../core/protocol/wire.ts';
 import { seededRandom } from './models/random.ts';
 import { startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
 

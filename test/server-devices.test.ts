@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Hello } from '../core/protocol.ts';
+import type { Hello } from '../core/protocol/wire.ts';
 import { runJarvis } from './fixtures/cli.ts';
 import { startTestHud } from './fixtures/hud-server.ts';
 

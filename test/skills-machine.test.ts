@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { parseConfig } from '../config/load.ts';
-import { silentLogger } from '../core/log.ts';
+import { silentLogger } from '../base/log.ts';
 import { GpuTelemetryReader } from '../core/skills/gpu-telemetry.ts';
 import { SkillsRuntime } from '../core/skills/skills-runtime.ts';
 import { Telemetry } from '../core/telemetry/telemetry.ts';

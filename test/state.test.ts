@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { initialState, transition, type AssistantEvent, type AssistantState, type Phase, type Problem } from '../core/state.ts';
+import { initialState, transition, type AssistantEvent } from '../core/state.ts';
+import { type AssistantState, type Phase, type Problem } from '../core/protocol/state.ts';
 
 const mic: Problem = { id: 'microphone', message: 'no microphone', fix: 'plug it in', blocking: true };
 const voice: Problem = { id: 'piper-voice', message: 'no Piper voice', fix: 'download it', blocking: false };

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { isAbortError, JarvisError, ModelFileError } from '../core/errors.ts';
+import { isAbortError, JarvisError, ModelFileError } from '../base/errors.ts';
 import { WhisperTranscriber, type WhisperTranscriberOptions } from '../voice/stt/whisper.ts';
 import { inspectWhisperModel } from '../voice/stt/whisper-model-file.ts';
 import { cudaBlocker, NativeLog, withNativeLog, type NativeWhisperModule } from '../voice/stt/whisper-native.ts';

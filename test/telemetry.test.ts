@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TelemetrySample } from '../core/protocol.ts';
+import type { TelemetrySample } from '../core/protocol/wire.ts';
 import { NvidiaSmiMonitor } from '../core/telemetry/nvidia-smi-monitor.ts';
 import {
   classifyNvidiaSmiMessage,

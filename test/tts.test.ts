@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { JarvisError, ModelFileError, AudioDeviceError } from '../core/errors.ts';
+import { JarvisError, ModelFileError, AudioDeviceError } from '../base/errors.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import {
   assembleSentences,

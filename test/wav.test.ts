@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { AudioFormatError } from '../core/errors.ts';
+import { AudioFormatError } from '../base/errors.ts';
 import { decodeWav, encodeWav, readWavFile } from '../voice/wav.ts';
 import { levelDbfs } from '../voice/pcm.ts';
 

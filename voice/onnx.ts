@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import ort from 'onnxruntime-node';
-import { ModelFileError } from '../core/errors.ts';
+import { ModelFileError } from '../base/errors.ts';
 
 /**
  * Opens an ONNX model with one CPU thread: the always-on stages (wake word, VAD) each cost a few percent of a

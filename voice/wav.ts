@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import wavefile from 'wavefile';
-import { AudioFormatError } from '../core/errors.ts';
+import { AudioFormatError } from '../base/errors.ts';
 import { CAPTURE_SAMPLE_RATE, type PcmAudio } from './ports.ts';
 
 const { WaveFile } = wavefile;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { JarvisError } from '../../core/errors.ts';
+import { JarvisError } from '../../base/errors.ts';
 
 /** What the benchmark's generated people say, and what JARVIS says back in the TTS figures. */
 

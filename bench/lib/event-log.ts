@@ -1,4 +1,5 @@
-import type { RunEvent, RunEventBus } from '../../core/events.ts';
+import type { RunEventBus } from '../../core/events.ts';
+import type { RunEvent } from '../../core/protocol/run-events.ts';
 
 /** Every run event the bus publishes, with a way to wait for the next one that matches (never forever). */
 export class EventLog {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RunEvent } from '../../core/events.ts';
+import type { RunEvent } from '../../core/protocol/run-events.ts';
 import { buildHud, hudBuildIsCurrent, hudDistDir } from '../../core/server/hud-build.ts';
 import { chromiumMissing, launchChromium, newScreen, WALL } from '../../test/fixtures/browser.ts';
 import { startTestHud } from '../../test/fixtures/hud-server.ts';

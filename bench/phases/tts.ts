@@ -1,5 +1,6 @@
 import type { JarvisConfig } from '../../config/schema.ts';
-import { RunEventBus, type RunEvent } from '../../core/events.ts';
+import { RunEventBus } from '../../core/events.ts';
+import { type RunEvent } from '../../core/protocol/run-events.ts';
 import { SpeechOutput } from '../../core/pipeline/speech-output.ts';
 import { toSpokenText } from '../../core/sentences.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';

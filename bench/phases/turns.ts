@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Assistant } from '../../core/assistant.ts';
-import { buildEngines } from '../../core/engines.ts';
-import { JarvisError } from '../../core/errors.ts';
-import type { RunEvent, RunEventType } from '../../core/events.ts';
-import type { Logger } from '../../core/log.ts';
-import { turnTimings } from '../../core/timings.ts';
+import { Assistant } from '../../core/pipeline/assistant.ts';
+import { buildEngines } from '../../core/daemon/engines.ts';
+import { JarvisError } from '../../base/errors.ts';
+import type { RunEvent, RunEventType } from '../../core/protocol/run-events.ts';
+import type { Logger } from '../../base/log.ts';
+import { turnTimings } from '../../core/protocol/timings.ts';
 import { silence } from '../../test/fixtures/speech.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
 import { EventLog } from '../lib/event-log.ts';

@@ -1,5 +1,4 @@
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.ts';
 import { applyModelSelection } from '../../models/selection.ts';
 import { ModelStore } from '../../models/store.ts';
@@ -7,10 +6,11 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
 import type { AudioSink } from '../../voice/ports.ts';
-import type { BuiltEngines } from '../engines.ts';
-import type { RunEvent, RunEventBus } from '../events.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { turnTimings } from '../timings.ts';
+import type { BuiltEngines } from '../daemon/engines.ts';
+import type { RunEventBus } from '../events.ts';
+import type { RunEvent } from '../protocol/run-events.ts';
+import { createLogger, type Logger } from '../../base/log.ts';
+import { turnTimings } from '../protocol/timings.ts';
 import { formatEvent, formatTimings } from './format.ts';
 
 /** What the commands share: config and logger from the global options, audio outputs, event printing. */

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import QRCode from 'qrcode';
-import { JarvisError } from '../errors.ts';
+import { JarvisError } from '../../base/errors.ts';
 import { serverUrls } from '../server/addresses.ts';
 import { DeviceStore, devicesDbPath, type Device } from '../server/device-store.ts';
 import { setup } from './common.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDoctor } from '../doctor.ts';
+import { runDoctor } from '../daemon/doctor.ts';
 import { setup } from './common.ts';
 
 /** `jarvis doctor`. */

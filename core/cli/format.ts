@@ -1,5 +1,5 @@
-import type { RunEvent } from '../events.ts';
-import type { TurnTimings } from '../timings.ts';
+import type { RunEvent } from '../protocol/run-events.ts';
+import type { TurnTimings } from '../protocol/timings.ts';
 
 /** Human-readable lines for run events and timings (the --json flag prints the events themselves instead). */
 

@@ -10,7 +10,7 @@ import { fitLlms, type CatalogFit, type LlmFitRow } from '../../models/recommend
 import { clearSelection, readSelection, resolveModelPaths, selectModel } from '../../models/selection.ts';
 import { ModelStore, type InstallState } from '../../models/store.ts';
 import type { ModelEntry, SelectableKind } from '../../models/types.ts';
-import { describeError } from '../errors.ts';
+import { describeError } from '../../base/errors.ts';
 import { setup } from './common.ts';
 
 /**

@@ -3,11 +3,11 @@ import { MicrophoneSource } from '../../voice/audio/mic-source.ts';
 import { StdinSource } from '../../voice/audio/stdin-source.ts';
 import { WavFileSource } from '../../voice/audio/file-source.ts';
 import type { AudioSource } from '../../voice/ports.ts';
-import { Assistant } from '../assistant.ts';
-import { buildEngines } from '../engines.ts';
+import { Assistant } from '../pipeline/assistant.ts';
+import { buildEngines } from '../daemon/engines.ts';
 import { RemoteAccess } from '../server/remote-access.ts';
-import { connectModelManager, firstRunDownloads } from '../../models/daemon-hooks.ts';
-import { connectSkills } from '../skills/daemon-link.ts';
+import { connectModelManager, firstRunDownloads } from '../live-models/daemon-hooks.ts';
+import { connectSkills } from '../daemon/skills-link.ts';
 import { closeSink, openSink, positive, printEvents, reportStartup, setup } from './common.ts';
 
 /** `jarvis start`: the always-on assistant (microphone → speaker), or a replay of a recording. */

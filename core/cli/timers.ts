@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { JarvisError } from '../errors.ts';
-import { systemClock } from '../skills/clock.ts';
+import { JarvisError } from '../../base/errors.ts';
+import { systemClock } from '../../base/clock.ts';
 import { spokenRemaining } from '../skills/durations.ts';
 import { skillsDatabasePath } from '../skills/skills-runtime.ts';
 import { SkillStore } from '../skills/store.ts';

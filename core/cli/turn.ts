@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { WavFileSource } from '../../voice/audio/file-source.ts';
 import { readWavFile } from '../../voice/wav.ts';
-import { buildEngines } from '../engines.ts';
-import { JarvisError } from '../errors.ts';
+import { buildEngines } from '../daemon/engines.ts';
+import { JarvisError } from '../../base/errors.ts';
 import { RunEventBus } from '../events.ts';
 import { findRecordedRequest } from '../pipeline/request.ts';
 import { runTurn } from '../pipeline/turn.ts';

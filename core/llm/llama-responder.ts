@@ -4,26 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JarvisConfig } from '../../config/schema.ts';
-import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
+import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
-import type { Responder, ResponderInfo, ResponseRequest, ToolHost } from '../responder.ts';
+import { type Responder, type ResponderInfo, type ResponseRequest, type ToolDefinition, type ToolHost } from '../responder.ts';
 import { AsyncQueue } from './async-queue.ts';
-import { checkGgufModelFile } from './model-file.ts';
-import {
-  deviceName,
-  isFromWorker,
-  WORKER_FLAG,
-  type ConversationTurn,
-  type FromWorker,
-  type GpuFallback,
-  type LlmDevice,
-  type ToolDefinition,
-  type ToWorker,
-  type TurnStats,
-  type WireError,
-  type WorkerLoadInfo,
-  type WorkerState,
-} from './protocol.ts';
+import { checkGgufModelFile } from '../../models/gguf-file.ts';
+import { deviceName, isFromWorker, WORKER_FLAG, type ConversationTurn, type FromWorker, type GpuFallback, type LlmDevice, type ToWorker, type TurnStats, type WireError, type WorkerLoadInfo, type WorkerState } from './protocol.ts';
 
 export type LlmConfig = JarvisConfig['llm'];
 

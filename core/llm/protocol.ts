@@ -1,3 +1,5 @@
+import type { ToolDefinition } from '../responder.ts';
+
 /**
  * The messages between LlamaResponder (the daemon) and the LLM worker process, over Node's fork() IPC channel.
  * llama.cpp runs in that child so a native abort (CUDA out of memory, a GPU fault) kills only the child; the
@@ -24,18 +26,6 @@ export function deviceName(device: LlmDevice): string {
 export interface ConversationTurn {
   readonly question: string;
   readonly answer: string;
-}
-
-/**
- * A function the model may call (node-llama-cpp function calling). The worker only describes it to the model; the
- * call itself runs in the daemon, which owns the timers, notes and devices: the worker sends `tool-call` and
- * waits for `tool-result`. Tools come with each question, so the same worker serves plain chat and tool use.
- */
-export interface ToolDefinition {
-  readonly name: string;
-  readonly description: string;
-  /** A JSON schema in node-llama-cpp's GBNF subset: the call's arguments are generated under this grammar. None: no arguments. */
-  readonly params?: Readonly<Record<string, unknown>>;
 }
 
 export interface WorkerLoadOptions {

@@ -1,5 +1,6 @@
 import type { ChatSessionModelFunction, ChatSessionModelFunctions, GbnfJsonSchema } from 'node-llama-cpp';
-import type { FromWorker, GenerateTools, ToolDefinition } from './protocol.ts';
+import type { FromWorker, GenerateTools } from './protocol.ts';
+import type { ToolDefinition } from '../responder.ts';
 
 /**
  * The worker's side of function calling. node-llama-cpp generates a call's name and arguments under a grammar

@@ -11,7 +11,7 @@ import {
   type LlamaContext,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { JarvisError, ModelFileError } from '../errors.ts';
+import { JarvisError, ModelFileError } from '../../base/errors.ts';
 import {
   deviceName,
   isToWorker,

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { AudioSink, PcmAudio, WakeWordDetector } from '../../voice/ports.ts';
-import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
+import { type AudioSink, CAPTURE_SAMPLE_RATE, type PcmAudio, type WakeWordDetector } from '../../voice/ports.ts';
 import { resampleInt16 } from '../../voice/wav.ts';
 import { words } from './transcript.ts';
 

@@ -1,5 +1,4 @@
-import type { VoiceActivityDetector, WakeDetection, WakeWordDetector } from '../../voice/ports.ts';
-import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
+import { CAPTURE_SAMPLE_RATE, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../../voice/ports.ts';
 import { msToSamples, samplesToMs } from '../../voice/pcm.ts';
 import { Endpointer, type EndpointerOptions } from '../../voice/vad/endpointer.ts';
 import { WAKE_CONTEXT_MS } from './voice-loop.ts';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { describeError, isAbortError } from '../errors.ts';
+import { describeError, isAbortError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
 import type { AudioSink, PcmAudio, Synthesizer } from '../../voice/ports.ts';
 import { durationMs } from '../../voice/wav.ts';

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } from '../errors.ts';
-import type { RunOutcome, RunRecorder } from '../events.ts';
+import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
+import type { RunRecorder } from '../events.ts';
+import type { RunOutcome } from '../protocol/run-events.ts';
 import type { Responder } from '../responder.ts';
 import { SentenceSplitter } from '../sentences.ts';
-import type { Transcriber } from '../../voice/ports.ts';
-import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
+import { CAPTURE_SAMPLE_RATE, type Transcriber } from '../../voice/ports.ts';
 import { samplesToMs } from '../../voice/pcm.ts';
 import { SpeechOutput, type SpeechOutputDeps } from './speech-output.ts';
 import { cleanTranscript, splitAtWakeWord } from './transcript.ts';

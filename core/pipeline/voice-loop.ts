@@ -1,5 +1,4 @@
-import type { AudioSource, VoiceActivityDetector, WakeDetection, WakeWordDetector } from '../../voice/ports.ts';
-import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
+import { type AudioSource, CAPTURE_SAMPLE_RATE, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../../voice/ports.ts';
 import { concatInt16, FrameSplitter, msToSamples, samplesToMs } from '../../voice/pcm.ts';
 import { Endpointer, type EndpointEvent, type EndpointerOptions } from '../../voice/vad/endpointer.ts';
 

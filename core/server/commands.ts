@@ -1,9 +1,8 @@
 import QRCode from 'qrcode';
-import type { Assistant, RemoteRequest } from '../assistant.ts';
-import { describeError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { Ack, AckError, CommandName, CommandPayload, CommandResults, Role } from '../protocol.ts';
-import { LIMITS } from '../protocol.ts';
+import type { Assistant, RemoteRequest } from '../pipeline/assistant.ts';
+import { describeError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
+import { type Ack, type AckError, type CommandName, type CommandPayload, type CommandResults, LIMITS, type Role } from '../protocol/wire.ts';
 import { concatInt16, samplesToMs } from '../../voice/pcm.ts';
 import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
 import { PairingError, type Device, type DeviceStore } from './device-store.ts';

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { JarvisError } from '../errors.ts';
-import { PAIRING_CODE_DIGITS, type Role } from '../protocol.ts';
+import { JarvisError } from '../../base/errors.ts';
+import { PAIRING_CODE_DIGITS, type Role } from '../protocol/wire.ts';
 
 /**
  * Paired devices and pending pairing codes, in one SQLite file shared by the daemon and `jarvis devices`.

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../base/log.ts';
 
 /**
  * The HUD is a Vite app; the server serves its build (hud/dist). A fresh clone has no build, and a checkout
@@ -14,13 +14,13 @@ import type { Logger } from '../log.ts';
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const hudSourceDir = path.join(repoRoot, 'hud');
 export const hudDistDir = path.join(hudSourceDir, 'dist');
-/** Core files the HUD imports (the protocol and the types and timings it reads). */
-const SHARED_SOURCES = ['core/protocol.ts', 'core/events.ts', 'core/state.ts', 'core/timings.ts'];
+/** The only core folder the HUD imports: the wire protocol. */
+const PROTOCOL_DIR = path.join(repoRoot, 'core', 'protocol');
 
 export async function hudBuildIsCurrent(): Promise<boolean> {
   const built = await mtime(path.join(hudDistDir, 'index.html'));
   if (built === undefined) return false;
-  const sources = [...(await listFiles(hudSourceDir, ['dist', 'node_modules'])), ...SHARED_SOURCES.map((f) => path.join(repoRoot, f))];
+  const sources = [...(await listFiles(hudSourceDir, ['dist', 'node_modules'])), ...(await listFiles(PROTOCOL_DIR, []))];
   const times = await Promise.all(sources.map(mtime));
   return times.every((t) => t === undefined || t <= built);
 }

@@ -3,8 +3,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import type { JarvisConfig } from '../../config/schema.ts';
-import { describeError, JarvisError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { describeError, JarvisError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
 import {
   commandSchemas,
   isCommandName,
@@ -18,7 +18,7 @@ import {
   type ServerInfo,
   type ServerToClientEvents,
   type SpeechAudio,
-} from '../protocol.ts';
+} from '../protocol/wire.ts';
 import { bindHost, isLoopbackAddress, serverUrls } from './addresses.ts';
 import { fail, type ClientSession, type CommandHandlers } from './commands.ts';
 import type { Device, DeviceStore } from './device-store.ts';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Assistant } from '../assistant.ts';
-import type { RunEvent } from '../events.ts';
-import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol.ts';
+import type { Assistant } from '../pipeline/assistant.ts';
+import type { RunEvent } from '../protocol/run-events.ts';
+import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
 import type { PcmAudio } from '../../voice/ports.ts';

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
-import type { Assistant } from '../assistant.ts';
-import type { ModelKind, ModelView, ModelsView } from '../protocol.ts';
-import type { Problem } from '../state.ts';
+import type { Assistant } from '../pipeline/assistant.ts';
+import type { ModelKind, ModelView, ModelsView } from '../protocol/wire.ts';
+import type { Problem } from '../protocol/state.ts';
 import type { ModelSwitcher } from './commands.ts';
 
 /**

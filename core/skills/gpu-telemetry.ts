@@ -1,5 +1,5 @@
-import type { Logger } from '../log.ts';
-import type { TelemetrySample } from '../protocol.ts';
+import type { Logger } from '../../base/log.ts';
+import type { TelemetrySample } from '../protocol/wire.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import type { GpuTelemetryProvider, GpuTelemetryState } from './providers.ts';
 

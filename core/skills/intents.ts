@@ -415,10 +415,13 @@ const MODEL_CURRENT = [
   /^(?:current|active|loaded)(?: language)? model$/,
   /^(?:what|which) (?:language model|llm|model) (?:do you use|are you)$/,
 ];
+// The one place a spoken model switch is recognised; the model manager picks the model from the target words.
+const MODEL_WORD = '(?:model|llm|brain)';
+const MODEL_ARTICLE = '(?:the |a |an |your )?';
 const MODEL_SWITCH = [
-  /^(?:switch|change|swap|set)(?: over)?(?: the)?(?: language| ai)? model(?: over)? to (?:the )?([a-z0-9 .:]+?)(?: model)?$/,
-  /^(?:switch|change|swap|go)(?: over)? to (?:the )?([a-z0-9 .:]+?) (?:language )?model$/,
-  /^(?:use|load|run|try)(?: the)? ([a-z0-9 .:]+?) (?:language )?model(?: instead)?$/,
+  new RegExp(`^(?:switch|change|swap|set)(?: over)?(?: the)?(?: language| ai)? ${MODEL_WORD}(?: over)? to ${MODEL_ARTICLE}([a-z0-9 .:]+?)(?: ${MODEL_WORD})?$`),
+  new RegExp(`^(?:switch|change|swap|go)(?: over)? to ${MODEL_ARTICLE}([a-z0-9 .:]+?) (?:language )?${MODEL_WORD}$`),
+  new RegExp(`^(?:use|load|run|try) ${MODEL_ARTICLE}([a-z0-9 .:]+?) (?:language )?${MODEL_WORD}(?: instead)?$`),
   /^(?:switch|change|swap)(?: the)?(?: language)? models?$/,
 ];
 

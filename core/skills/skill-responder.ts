@@ -1,5 +1,5 @@
 import type { Responder, ResponderInfo, ResponseRequest, ToolHost } from '../responder.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../base/clock.ts';
 import type { HouseholdMemory } from './household-memory.ts';
 import { matchIntent, parseDurationAnswer, parseTimeAnswer } from './intents.ts';
 import type { SkillCall } from './skill-call.ts';

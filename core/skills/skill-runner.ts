@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { describeError } from '../errors.ts';
-import type { IntentSource, RunRecorder } from '../events.ts';
-import type { Clock } from './clock.ts';
+import { describeError } from '../../base/errors.ts';
+import type { RunRecorder } from '../events.ts';
+import type { IntentSource } from '../protocol/run-events.ts';
+import type { Clock } from '../../base/clock.ts';
 import type { DaySpec } from './clock-time.ts';
 import { spokenDuration, spokenRemaining } from './durations.ts';
 import type { HouseholdMemory } from './household-memory.ts';

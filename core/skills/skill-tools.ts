@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { ToolCallContext, ToolHost, ToolOutcome } from '../responder.ts';
-import type { ToolDefinition } from '../llm/protocol.ts';
-import type { Clock } from './clock.ts';
+import type { ToolCallContext, ToolDefinition, ToolHost, ToolOutcome } from '../responder.ts';
+import type { Clock } from '../../base/clock.ts';
 import { resolveClockTime, type DaySpec } from './clock-time.ts';
 import type { SkillCall } from './skill-call.ts';
 import type { SkillRunner } from './skill-runner.ts';

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
-import { describeError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { describeError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
 import type { Responder } from '../responder.ts';
-import type { Problem } from '../state.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { Problem } from '../protocol/state.ts';
+import { systemClock, type Clock } from '../../base/clock.ts';
 import { GpuTelemetryReader } from './gpu-telemetry.ts';
 import { HouseholdMemory } from './household-memory.ts';
 import { configuredModelStatus } from './model-status.ts';

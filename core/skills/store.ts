@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { JarvisError } from '../errors.ts';
+import { JarvisError } from '../../base/errors.ts';
 import type { TimerKind } from './skill-call.ts';
 
 /**

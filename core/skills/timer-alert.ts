@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Alert } from '../assistant.ts';
-import { isAbortError } from '../errors.ts';
+import type { Alert } from '../pipeline/assistant.ts';
+import { isAbortError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
 import { SpeechOutput, type SpeechOutputDeps } from '../pipeline/speech-output.ts';
 import type { TurnResult } from '../pipeline/turn.ts';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../base/clock.ts';
 import type { TimerKind } from './skill-call.ts';
 import type { SkillStore, StoredTimer } from './store.ts';
 

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Logger } from '../log.ts';
-import type { GpuSample } from '../protocol.ts';
+import type { Logger } from '../../base/log.ts';
+import type { GpuSample } from '../protocol/wire.ts';
 import {
   classifyNvidiaSmiMessage,
   COMPUTE_APPS_QUERY_FIELDS,

@@ -1,4 +1,4 @@
-import type { GpuMemoryUse, GpuSample } from '../protocol.ts';
+import type { GpuMemoryUse, GpuSample } from '../protocol/wire.ts';
 
 /**
  * Parsers for `nvidia-smi --query-*` output in `--format=csv,noheader,nounits`: one line per GPU (or process),

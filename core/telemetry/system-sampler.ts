@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { SystemSample } from '../protocol.ts';
+import type { SystemSample } from '../protocol/wire.ts';
 
 /**
  * CPU load and temperature, memory, and the resident memory of the daemon and its children, read from the

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
-import type { Logger } from '../log.ts';
-import type { GpuStatus, TelemetrySample } from '../protocol.ts';
+import type { Logger } from '../../base/log.ts';
+import type { GpuStatus, TelemetrySample } from '../protocol/wire.ts';
 import { NvidiaSmiMonitor } from './nvidia-smi-monitor.ts';
 import { labelGpuMemory } from './nvidia-smi-parser.ts';
 import { SystemSampler } from './system-sampler.ts';

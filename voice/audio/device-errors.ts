@@ -1,4 +1,4 @@
-import { AudioDeviceError } from '../../core/errors.ts';
+import { AudioDeviceError } from '../../base/errors.ts';
 import type { ProcessEnd } from './audio-process.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { AudioDeviceError } from '../../core/errors.ts';
+import { AudioDeviceError } from '../../base/errors.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSource } from '../ports.ts';
 import { AudioProcess, within } from './audio-process.ts';
 import { noAudioFailure, processFailure } from './device-errors.ts';

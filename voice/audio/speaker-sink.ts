@@ -1,4 +1,4 @@
-import { PlaybackStoppedError } from '../../core/errors.ts';
+import { PlaybackStoppedError } from '../../base/errors.ts';
 import type { AudioSink, PcmAudio } from '../ports.ts';
 import { AudioProcess, within } from './audio-process.ts';
 import { processFailure } from './device-errors.ts';

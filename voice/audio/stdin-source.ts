@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { AudioDeviceError } from '../../core/errors.ts';
+import { AudioDeviceError } from '../../base/errors.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSource } from '../ports.ts';
 import { readPcmStream } from './pcm-stream.ts';
 

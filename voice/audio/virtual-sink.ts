@@ -1,4 +1,4 @@
-import { PlaybackStoppedError } from '../../core/errors.ts';
+import { PlaybackStoppedError } from '../../base/errors.ts';
 import { concatInt16 } from '../pcm.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSink, type PcmAudio } from '../ports.ts';
 import { resampleInt16, writeWavFile } from '../wav.ts';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ModelFileError } from '../../core/errors.ts';
+import { ModelFileError } from '../../base/errors.ts';
 
 /**
  * The legacy ggml file whisper.cpp reads (whisper_model_load in the binding's whisper.cpp/src/whisper.cpp), and

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { JarvisError } from '../../core/errors.ts';
+import { JarvisError } from '../../base/errors.ts';
 
 /**
  * The @fugood/whisper.node 1.1.3 native binding: which build (CPU or CUDA) to load, and whisper.cpp's log.

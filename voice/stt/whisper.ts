@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { abortError, JarvisError, ModelFileError } from '../../core/errors.ts';
+import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
 import { CAPTURE_SAMPLE_RATE, type Transcriber, type Transcript } from '../ports.ts';
 import { inspectWhisperModel, whisperModelUrl, type WhisperModelFileInfo } from './whisper-model-file.ts';
 import {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { abortError, JarvisError } from '../../core/errors.ts';
+import { abortError, JarvisError } from '../../base/errors.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { abortError, JarvisError, ModelFileError } from '../../core/errors.ts';
+import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
 import { concatInt16 } from '../pcm.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
 import { runEspeak } from './espeak.ts';

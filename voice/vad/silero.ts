@@ -1,4 +1,4 @@
-import { shippedModels } from '../../models/shipped.ts';
+import { shippedModels } from '../shipped.ts';
 import { openOnnxSession, ort, requireIo } from '../onnx.ts';
 import { FrameSplitter } from '../pcm.ts';
 import type { VoiceActivityDetector } from '../ports.ts';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { shippedModels } from '../../models/shipped.ts';
+import { shippedModels } from '../shipped.ts';
 import { openOnnxSession, ort, requireIo } from '../onnx.ts';
 import { concatInt16, FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';

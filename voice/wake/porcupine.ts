@@ -1,6 +1,6 @@
 import { BuiltinKeyword, getBuiltinKeywordPath, Porcupine } from '@picovoice/porcupine-node';
 import path from 'node:path';
-import { JarvisError } from '../../core/errors.ts';
+import { JarvisError } from '../../base/errors.ts';
 import { FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
 

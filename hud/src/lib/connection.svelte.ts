@@ -18,7 +18,7 @@ import {
   type TimersView,
   type TimerView,
   type TurnView,
-} from '../../../core/protocol.ts';
+} from '../../../core/protocol/wire.ts';
 import { SpeechPlayer } from './speech-player.ts';
 import { forgetToken, loadToken, saveToken } from './token.ts';
 

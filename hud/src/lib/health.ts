@@ -1,5 +1,5 @@
-import type { Problem } from '../../../core/state.ts';
-import type { ModelsView, TelemetrySample } from '../../../core/protocol.ts';
+import type { Problem } from '../../../core/protocol/state.ts';
+import type { ModelsView, TelemetrySample } from '../../../core/protocol/wire.ts';
 
 /** Warnings the screens raise from telemetry and model state, beside the assistant's own problems. */
 

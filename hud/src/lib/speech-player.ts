@@ -1,4 +1,4 @@
-import type { SpeechAudio } from '../../../core/protocol.ts';
+import type { SpeechAudio } from '../../../core/protocol/wire.ts';
 
 /**
  * Plays the answer on the phone as well: each chunk the core's speaker starts is queued right after the

@@ -1,6 +1,6 @@
-import type { RunEvent } from '../../../core/events.ts';
-import type { TurnView } from '../../../core/protocol.ts';
-import { turnTimings, type TurnTimings } from '../../../core/timings.ts';
+import type { RunEvent } from '../../../core/protocol/run-events.ts';
+import type { TurnView } from '../../../core/protocol/wire.ts';
+import { turnTimings, type TurnTimings } from '../../../core/protocol/timings.ts';
 
 /** What the conversation panel shows of a turn, read from its run events (timings from core/timings.ts). */
 export interface TurnSummary {

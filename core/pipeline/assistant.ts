@@ -1,18 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JarvisConfig } from '../config/schema.ts';
-import { GainSink } from '../voice/audio/gain-sink.ts';
-import { samplesToMs } from '../voice/pcm.ts';
-import { CAPTURE_SAMPLE_RATE, type AudioSink, type AudioSource, type Synthesizer, type Transcriber, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../voice/ports.ts';
-import { AudioDeviceError, describeError, isAbortError } from './errors.ts';
-import { RunEventBus, type BargeInCause, type RunRecorder, type TurnTrigger } from './events.ts';
-import type { Logger } from './log.ts';
-import type { EchoGuard } from './pipeline/echo-guard.ts';
-import { isStopPhrase } from './pipeline/transcript.ts';
-import { runTurn, type TurnInput, type TurnResult } from './pipeline/turn.ts';
-import { VoiceLoop } from './pipeline/voice-loop.ts';
-import type { Responder } from './responder.ts';
-import { initialState, transition, type AssistantEvent, type AssistantState, type Problem } from './state.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+import { GainSink } from '../../voice/audio/gain-sink.ts';
+import { samplesToMs } from '../../voice/pcm.ts';
+import { CAPTURE_SAMPLE_RATE, type AudioSink, type AudioSource, type Synthesizer, type Transcriber, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../../voice/ports.ts';
+import { AudioDeviceError, describeError, isAbortError } from '../../base/errors.ts';
+import { RunEventBus, type RunRecorder } from '../events.ts';
+import { type BargeInCause, type TurnTrigger } from '../protocol/run-events.ts';
+import type { Logger } from '../../base/log.ts';
+import type { EchoGuard } from './echo-guard.ts';
+import { isStopPhrase } from './transcript.ts';
+import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
+import { VoiceLoop } from './voice-loop.ts';
+import type { Responder } from '../responder.ts';
+import { initialState, transition, type AssistantEvent } from '../state.ts';
+import { type AssistantState, type Problem } from '../protocol/state.ts';
 
 export interface AssistantEngines {
   source: AudioSource;

@@ -1,17 +1,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { JarvisConfig } from '../config/schema.ts';
-import { MicrophoneSource } from '../voice/audio/mic-source.ts';
-import { SpeakerSink } from '../voice/audio/speaker-sink.ts';
-import { levelDbfs } from '../voice/pcm.ts';
-import { WhisperTranscriber } from '../voice/stt/whisper.ts';
-import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
-import { createSynthesizer } from '../voice/tts/select.ts';
-import { SileroVad } from '../voice/vad/silero.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+import { MicrophoneSource } from '../../voice/audio/mic-source.ts';
+import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
+import { levelDbfs } from '../../voice/pcm.ts';
+import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { EspeakSynthesizer } from '../../voice/tts/espeak.ts';
+import { createSynthesizer } from '../../voice/tts/select.ts';
+import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from './engines.ts';
-import { describeError, JarvisError } from './errors.ts';
-import { LlamaResponder } from './llm/llama-responder.ts';
-import type { Logger } from './log.ts';
+import { describeError, JarvisError } from '../../base/errors.ts';
+import { LlamaResponder } from '../llm/llama-responder.ts';
+import type { Logger } from '../../base/log.ts';
 
 /**
  * `jarvis doctor`: tries every part for real (opens the microphone, plays silence, loads every model) and says,

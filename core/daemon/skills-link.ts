@@ -1,16 +1,16 @@
 import type { JarvisConfig } from '../../config/schema.ts';
 import { GainSink } from '../../voice/audio/gain-sink.ts';
 import type { AudioSink, Synthesizer } from '../../voice/ports.ts';
-import type { Assistant, AssistantControls } from '../assistant.ts';
-import type { Logger } from '../log.ts';
-import type { TimerView } from '../protocol.ts';
+import type { Assistant, AssistantControls } from '../pipeline/assistant.ts';
+import type { Logger } from '../../base/log.ts';
+import type { TimerView } from '../protocol/wire.ts';
 import type { LiveFeed } from '../server/live-feed.ts';
-import { GpuTelemetryReader } from './gpu-telemetry.ts';
-import type { OutputLevelState } from './output-level.ts';
-import type { SkillsRuntime } from './skills-runtime.ts';
-import { spokenMoment } from './spoken.ts';
-import type { StoredTimer } from './store.ts';
-import { TimerAlert } from './timer-alert.ts';
+import { GpuTelemetryReader } from '../skills/gpu-telemetry.ts';
+import type { OutputLevelState } from '../skills/output-level.ts';
+import type { SkillsRuntime } from '../skills/skills-runtime.ts';
+import { spokenMoment } from '../skills/spoken.ts';
+import type { StoredTimer } from '../skills/store.ts';
+import { TimerAlert } from '../skills/timer-alert.ts';
 
 /**
  * The skills inside the running daemon: due timers ring through the Assistant (as alerts, so "stop" works

@@ -2,28 +2,26 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { JarvisConfig } from '../config/schema.ts';
-import { describeError } from '../core/errors.ts';
-import { LlamaResponder } from '../core/llm/llama-responder.ts';
-import type { Logger } from '../core/log.ts';
-import type { ResponseRequest } from '../core/responder.ts';
-import { SKILL_TOOLS } from '../core/skills/skill-tools.ts';
-import type { Problem } from '../core/state.ts';
-import type { Synthesizer, Transcriber } from '../voice/ports.ts';
-import { WhisperTranscriber } from '../voice/stt/whisper.ts';
-import { createSynthesizer } from '../voice/tts/select.ts';
-import { estimateResidentBytes, quantizationRetention } from './fit.ts';
-import { planFirstRun, type FirstRunPlan } from './first-run.ts';
-import { formatBytes } from './format.ts';
-import { probeMachine } from './machine.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+import { describeError } from '../../base/errors.ts';
+import { LlamaResponder } from '../llm/llama-responder.ts';
+import type { Logger } from '../../base/log.ts';
+import { SKILL_TOOLS } from '../skills/skill-tools.ts';
+import type { Problem } from '../protocol/state.ts';
+import type { Synthesizer, Transcriber } from '../../voice/ports.ts';
+import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { createSynthesizer } from '../../voice/tts/select.ts';
+import { estimateResidentBytes } from '../../models/fit.ts';
+import { planFirstRun, type FirstRunPlan } from '../../models/first-run.ts';
+import { formatBytes } from '../../models/format.ts';
+import { probeMachine } from '../../models/machine.ts';
 import { ModelPool, type PoolEvent, type PoolModel } from './pool.ts';
 import { PooledResponder } from './pooled-responder.ts';
-import { fitLlms } from './recommend.ts';
-import { applyModelSelection, readSelection, resolveModelPaths, selectionEvents, selectModel, watchSelection, type ModelSelection, type ResolvedModel } from './selection.ts';
-import { ModelStore, type PullProgress } from './store.ts';
+import { fitLlms } from '../../models/recommend.ts';
+import { applyModelSelection, readSelection, resolveModelPaths, selectionEvents, selectModel, watchSelection, type ModelSelection, type ResolvedModel } from '../../models/selection.ts';
+import { ModelStore, type PullProgress } from '../../models/store.ts';
 import { SwappableSynthesizer, SwappableTranscriber } from './swappable.ts';
-import { SELECTABLE_KINDS, type ModelEntry, type SelectableKind } from './types.ts';
-import { parseModelRequest, pickRequestedModel } from './voice-switch.ts';
+import { SELECTABLE_KINDS, type ModelEntry, type SelectableKind } from '../../models/types.ts';
 
 /**
  * The model manager inside the running daemon: it decides which files the stages open (the selection, else the
@@ -93,10 +91,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
         ),
     });
     this.pool.on('event', (event) => this.#onPoolEvent(event, headroomBytes));
-    this.responder = new PooledResponder(this.pool, poolModel(this.#paths.llm, 0), {
-      intercept: (request) => this.#interceptSwitch(request),
-      pendingMessage: () => this.#pendingMessage(),
-    });
+    this.responder = new PooledResponder(this.pool, poolModel(this.#paths.llm, 0), { pendingMessage: () => this.#pendingMessage() });
   }
 
   /** The config with the paths the stages must open now (the selection applied). */
@@ -218,37 +213,6 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
     } else if (event.type === 'unloaded') {
       this.#log.info({ model: event.key, reason: event.reason, ms: Math.round(event.ms), poolMb: [mb(event.pool.beforeBytes), mb(event.pool.afterBytes)] }, `LLM ${event.key} unloaded (${event.reason})`);
     }
-  }
-
-  /** "Use the big model": switch among the installed LLMs, answered without the LLM. */
-  #interceptSwitch(request: ResponseRequest): AsyncIterable<string> | undefined {
-    if (request.text.split(/\s+/).length > 14) return undefined;
-    const wanted = parseModelRequest(request.text);
-    if (!wanted) return undefined;
-    const installed = this.store.entries().filter((e) => e.kind === 'llm' && this.store.state(e) === 'installed');
-    const current = this.#paths.llm.entry?.id;
-    const candidates = installed.map((entry) => ({ entry, quality: (entry.llm?.parametersB ?? 0) * quantizationRetention(entry.llm?.quantization) }));
-    const entry = pickRequestedModel(wanted, candidates, current);
-    const self = this;
-    return (async function* () {
-      if (!entry) {
-        yield installed.length <= 1
-          ? 'I have no other language model installed. You can download one with jarvis models pull.'
-          : 'I do not have a model by that name. Jarvis models list shows the ones I have.';
-        return;
-      }
-      if (entry.id === current) {
-        yield `I am already using ${entry.title}.`;
-        return;
-      }
-      yield `Switching to ${entry.title}.`;
-      try {
-        const { ms } = await self.select(entry.id);
-        yield ` Done, it took ${(ms / 1000).toFixed(1)} seconds.`;
-      } catch (error) {
-        yield ` I could not load it, so I am keeping the current model. ${describeError(error).message}`;
-      }
-    })();
   }
 
   #pendingMessage(): string | undefined {

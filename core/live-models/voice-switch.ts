@@ -1,21 +1,19 @@
-import type { ModelEntry } from './types.ts';
+import type { ModelEntry } from '../../models/types.ts';
 
 /**
- * "Use the big model", "switch to the fast model", "use the qwen model": a spoken request to change the LLM,
- * answered by the model manager instead of the LLM. Only installed models are candidates.
+ * Which installed LLM a spoken switch means: the skills recognise the request ("use the big model", "switch to the
+ * fast model", "use the qwen model", core/skills/intents.ts) and hand over its target words ("big", "qwen").
  */
 
 export type ModelRequest = { readonly want: 'bigger' } | { readonly want: 'smaller' } | { readonly want: 'named'; readonly words: readonly string[] };
 
 const BIGGER = /^(big|bigger|biggest|large|larger|largest|best|better|smart|smarter|smartest|clever|cleverer|strong|stronger)$/;
 const SMALLER = /^(small|smaller|smallest|fast|faster|fastest|quick|quicker|quickest|little|light|lighter|tiny)$/;
-const FILLER = new Set(['the', 'a', 'an', 'my', 'your', 'other', 'language', 'one']);
-const REQUEST = /\b(?:use|switch to|change to|swap to|load|go to)\s+(?:the\s+|a\s+|an\s+|your\s+)?([a-z0-9 .\-]+?)\s+(?:language\s+)?(?:model|llm|brain)\b/i;
+const FILLER = new Set(['the', 'a', 'an', 'my', 'your', 'other', 'language', 'one', 'model']);
 
-export function parseModelRequest(text: string): ModelRequest | undefined {
-  const match = REQUEST.exec(text.toLowerCase().replace(/[,!?]/g, ' '));
-  if (!match) return undefined;
-  const words = match[1]!.split(/\s+/).filter((w) => w && !FILLER.has(w));
+/** "big" → bigger; "fast" → smaller; "llama 8b" → the model named so; undefined when no word is left. */
+export function interpretModelWords(target: string): ModelRequest | undefined {
+  const words = target.toLowerCase().replace(/[,!?]/g, ' ').split(/\s+/).filter((w) => w && !FILLER.has(w));
   if (words.length === 0) return undefined;
   if (words.length === 1 && BIGGER.test(words[0]!)) return { want: 'bigger' };
   if (words.length === 1 && SMALLER.test(words[0]!)) return { want: 'smaller' };

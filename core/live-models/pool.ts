@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { LlamaResponder, LlamaResponderEvent } from '../core/llm/llama-responder.ts';
+import type { LlamaResponder, LlamaResponderEvent } from '../llm/llama-responder.ts';
 
 /**
  * Keeps LLMs loaded within a memory budget (VRAM on a GPU, RAM without one), each in its own worker process,

@@ -1,4 +1,4 @@
-import type { RunEvent, RunEventType } from './events.ts';
+import type { RunEvent, RunEventType } from './run-events.ts';
 
 /**
  * Per-stage latency of one turn, computed from its run events only (the CLI, the HUD and the benchmarks all

@@ -1,4 +1,4 @@
-import type { PcmAudio, SpeechRequest, Synthesizer, Transcriber, Transcript } from '../voice/ports.ts';
+import type { PcmAudio, SpeechRequest, Synthesizer, Transcriber, Transcript } from '../../voice/ports.ts';
 
 /**
  * A stage engine that can be replaced while JARVIS runs (a new Whisper model or voice chosen with `jarvis models

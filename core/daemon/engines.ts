@@ -1,20 +1,19 @@
-import type { JarvisConfig } from '../config/schema.ts';
-import type { AudioSink, AudioSource, Synthesizer, WakeWordDetector } from '../voice/ports.ts';
-import { SileroVad } from '../voice/vad/silero.ts';
-import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
-import { PorcupineDetector } from '../voice/wake/porcupine.ts';
-import { WhisperTranscriber } from '../voice/stt/whisper.ts';
-import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
-import { createSynthesizer } from '../voice/tts/select.ts';
-import type { AssistantEngines } from './assistant.ts';
-import { describeError } from './errors.ts';
-import { LiveModels } from '../models/live-models.ts';
-import type { Logger } from './log.ts';
-import { EchoGuard } from './pipeline/echo-guard.ts';
-import { liveModelSelector } from './skills/live-model-selector.ts';
-import { liveModelStatus } from './skills/model-status.ts';
-import { SkillsRuntime } from './skills/skills-runtime.ts';
-import type { Problem } from './state.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+import type { AudioSink, AudioSource, Synthesizer, WakeWordDetector } from '../../voice/ports.ts';
+import { SileroVad } from '../../voice/vad/silero.ts';
+import { OpenWakeWordDetector } from '../../voice/wake/openwakeword.ts';
+import { PorcupineDetector } from '../../voice/wake/porcupine.ts';
+import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { EspeakSynthesizer } from '../../voice/tts/espeak.ts';
+import { createSynthesizer } from '../../voice/tts/select.ts';
+import type { AssistantEngines } from '../pipeline/assistant.ts';
+import { describeError } from '../../base/errors.ts';
+import { LiveModels } from '../live-models/live-models.ts';
+import type { Logger } from '../../base/log.ts';
+import { EchoGuard } from '../pipeline/echo-guard.ts';
+import { liveModelSelector, liveModelStatus } from '../live-models/skill-providers.ts';
+import { SkillsRuntime } from '../skills/skills-runtime.ts';
+import type { Problem } from '../protocol/state.ts';
 
 /**
  * Builds every engine the configuration asks for and loads the models once, in parallel. A model that cannot be

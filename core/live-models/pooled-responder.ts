@@ -1,18 +1,15 @@
-import type { LlamaResponderEvent } from '../core/llm/llama-responder.ts';
-import { formatLoadSummary, loadWarning } from '../core/llm/llama-responder.ts';
-import type { Responder, ResponderInfo, ResponseRequest } from '../core/responder.ts';
+import { formatLoadSummary, type LlamaResponderEvent, loadWarning } from '../llm/llama-responder.ts';
+import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
 import type { ModelPool, PoolModel } from './pool.ts';
 
 /**
  * The LLM stage the assistant talks to, whatever model is active: it forwards each question to the pool's active
  * model, so `jarvis models use`, the HUD or a spoken "use the big model" changes the model between two questions
- * without a restart. Two things are answered before the LLM: a request to switch models (`intercept`), and, while
- * the model is still being downloaded on a first run, a spoken progress report (`pendingMessage`).
+ * without a restart. While the model is still being downloaded on a first run, a spoken progress report
+ * (`pendingMessage`) answers instead.
  */
 
 export interface PooledResponderOptions {
-  /** A reply that replaces the LLM's for this request (a model switch said aloud), or undefined. */
-  readonly intercept?: (request: ResponseRequest) => AsyncIterable<string> | undefined;
   /** While the wanted model cannot be loaded yet (downloading), what to say instead. */
   readonly pendingMessage?: () => string | undefined;
 }
@@ -48,11 +45,6 @@ export class PooledResponder implements Responder {
   }
 
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
-    const intercepted = this.#options.intercept?.(request);
-    if (intercepted) {
-      yield* intercepted;
-      return;
-    }
     const pending = this.#options.pendingMessage?.();
     if (pending !== undefined) {
       yield pending;

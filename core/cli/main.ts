@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
-import { registerAsk } from './cli/ask.ts';
-import { registerDevices } from './cli/devices.ts';
-import { registerDoctor } from './cli/doctor.ts';
-import { registerMemory } from './cli/memory.ts';
-import { registerModels } from './cli/models.ts';
-import { registerStart } from './cli/start.ts';
-import { registerTimers } from './cli/timers.ts';
-import { registerTurn } from './cli/turn.ts';
-import { describeError } from './errors.ts';
+import { registerAsk } from './ask.ts';
+import { registerDevices } from './devices.ts';
+import { registerDoctor } from './doctor.ts';
+import { registerMemory } from './memory.ts';
+import { registerModels } from './models.ts';
+import { registerStart } from './start.ts';
+import { registerTimers } from './timers.ts';
+import { registerTurn } from './turn.ts';
+import { describeError } from '../../base/errors.ts';
 
 /** The `jarvis` command line; each command lives in core/cli/<name>.ts. */
 

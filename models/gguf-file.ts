@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readGgufFileInfo, type GgufTensorInfo } from 'node-llama-cpp';
-import { ModelFileError } from '../errors.ts';
+import { ModelFileError } from '../base/errors.ts';
 
 /**
  * Checks a GGUF model file in the daemon, before a worker is started for it: a missing, foreign or half-downloaded

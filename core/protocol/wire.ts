@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RunEvent } from './events.ts';
+import type { RunEvent } from './run-events.ts';
 import type { Phase, Problem } from './state.ts';
 
 /**
