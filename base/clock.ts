@@ -1,16 +1,22 @@
+import { abortError } from './errors.ts';
+
 /**
- * Wall-clock time and timeouts, injected so that timers can be tested with a clock the test moves by hand
- * (test/fixtures/manual-clock.ts) rather than by waiting.
+ * Time, passed in. The daemon runs on the system clock; tests run on clocks they move themselves: a manual one for
+ * timers (test/fixtures/manual-clock.ts), and one that advances with the audio a test room delivers
+ * (test/fixtures/audio-clock.ts), so a spoken conversation replays faster than real time and still means the same.
  */
 export interface Clock {
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds: the time of day (timers, alarms, what the screens print). */
   now(): number;
-  /** Calls `callback` after `ms`; the returned function cancels it. */
+  /** Monotonic milliseconds: run-event timestamps and durations. */
+  monotonic(): number;
+  /** Calls `callback` after `ms` of this clock; the returned function cancels it. */
   setTimeout(callback: () => void, ms: number): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(callback, ms) {
     const timer = setTimeout(callback, ms);
     // Timers must not keep a CLI process alive; the daemon is kept alive by its audio source.
@@ -18,3 +24,19 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/** Resolves after `ms` of `clock`; rejects with an AbortError when `signal` aborts first. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      cancel();
+      reject(abortError(signal));
+    };
+    const cancel = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

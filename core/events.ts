@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
+import { systemClock, type Clock } from '../base/clock.ts';
 import type { BargeInCause, RunEvent, RunEventBody, RunEventType, RunOutcome, TurnTrigger } from './protocol/run-events.ts';
 
 /**
  * The per-turn run-event log (after Home Assistant's assist pipeline). Every stage reports here with a
- * monotonic timestamp; latency figures in the CLI, the HUD and the benchmarks are computed from these events
- * and nowhere else.
+ * monotonic timestamp from the bus's clock (the system's in the daemon, the audio's in a replayed test);
+ * latency figures in the CLI, the HUD and the benchmarks are computed from these events and nowhere else.
  */
 
 /** Fan-out of run events to subscribers (CLI --json, the HUD server, benchmarks, tests). */
@@ -13,7 +13,7 @@ export class RunEventBus {
   readonly #emitter = new EventEmitter();
   #nextRunId = 1;
 
-  constructor() {
+  constructor(readonly clock: Clock = systemClock) {
     // Many subscribers (HUD clients, tests) are normal.
     this.#emitter.setMaxListeners(0);
   }
@@ -24,8 +24,8 @@ export class RunEventBus {
   }
 
   /** Starts a run: its first event is run-start; use the returned recorder for the rest. */
-  startRun(trigger: TurnTrigger, startedAt = performance.now()): RunRecorder {
-    return new RunRecorder(this.#nextRunId++, startedAt, trigger, (event) => this.#emitter.emit('event', event));
+  startRun(trigger: TurnTrigger, startedAt = this.clock.monotonic()): RunRecorder {
+    return new RunRecorder(this.#nextRunId++, startedAt, trigger, (event) => this.#emitter.emit('event', event), this.clock);
   }
 }
 
@@ -38,6 +38,8 @@ export class RunRecorder {
     readonly startedAt: number,
     readonly trigger: TurnTrigger,
     private readonly publish: (event: RunEvent) => void,
+    /** Times this run's events and the durations its stages report. */
+    readonly clock: Clock = systemClock,
   ) {
     this.emit({ type: 'run-start', trigger }, startedAt);
   }
@@ -46,7 +48,12 @@ export class RunRecorder {
     return this.#ended;
   }
 
-  emit(body: RunEventBody, t = performance.now()): RunEvent {
+  /** Milliseconds on the run's clock since `start` (a `clock.monotonic()` reading). */
+  since(start: number): number {
+    return this.clock.monotonic() - start;
+  }
+
+  emit(body: RunEventBody, t = this.clock.monotonic()): RunEvent {
     const event = { ...body, runId: this.runId, t, sinceStart: t - this.startedAt } as RunEvent;
     if (this.#ended) return event;
     if (body.type === 'run-end') this.#ended = true;
@@ -56,7 +63,7 @@ export class RunRecorder {
   }
 
   end(outcome: RunOutcome): RunEvent {
-    return this.emit({ type: 'run-end', outcome, ms: performance.now() - this.startedAt });
+    return this.emit({ type: 'run-end', outcome, ms: this.since(this.startedAt) });
   }
 
   first<T extends RunEventType>(type: T): Extract<RunEvent, { type: T }> | undefined {

@@ -1,4 +1,5 @@
 import { tensorDataBytes } from './gguf-file.ts';
+import { encodeGgufHeader, GgmlType, ggufFileBytes, type GgufEntry, type GgufTensorInfo } from './gguf-writer.ts';
 import type { LlmShape, Quantization } from './types.ts';
 
 /**
@@ -11,7 +12,6 @@ import type { LlmShape, Quantization } from './types.ts';
  * ffn_down in Q6_K. Sizes computed this way land within about 1 % of the published files.
  */
 
-const GgmlType = { F32: 0, F16: 1, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 } as const;
 const ALIGNMENT = 32;
 
 /** GGUF general.file_type (llama_ftype) of each recipe. */
@@ -85,16 +85,19 @@ export function shapeTensors(shape: LlmShape, quantization: Quantization): Tenso
   return tensors;
 }
 
-function alignedBytes(tensor: TensorSpec): number {
-  const bytes = tensorDataBytes(tensor);
-  if (bytes === undefined) throw new Error(`unknown ggml type ${tensor.ggmlType} for ${tensor.name}`);
-  return Math.ceil(bytes / ALIGNMENT) * ALIGNMENT;
+/** The tensor table with each tensor's data size, as the header lists it. */
+function tensorInfos(shape: LlmShape, quantization: Quantization): GgufTensorInfo[] {
+  return shapeTensors(shape, quantization).map((tensor) => {
+    const dataBytes = tensorDataBytes(tensor);
+    if (dataBytes === undefined) throw new Error(`unknown ggml type ${tensor.ggmlType} for ${tensor.name}`);
+    return { ...tensor, dataBytes };
+  });
 }
 
 /** The size of the whole file (header and tensor data) a model of this shape and quantisation has. */
 export function estimateGgufBytes(shape: LlmShape, quantization: Quantization, name = 'model'): number {
-  const tensors = shapeTensors(shape, quantization);
-  return buildShapeHeader(shape, quantization, name).length + tensors.reduce((sum, t) => sum + alignedBytes(t), 0);
+  const tensors = tensorInfos(shape, quantization);
+  return ggufFileBytes(shapeMetadata(shape, quantization, name), tensors);
 }
 
 /** Parameters in billions, from the tensor table. */
@@ -103,67 +106,11 @@ export function shapeParametersB(shape: LlmShape): number {
   return Math.round(elements / 1e7) / 100;
 }
 
-/** Little-endian GGUF v3 writer for the few value types a header needs. */
-class HeaderWriter {
-  readonly #parts: Buffer[] = [];
-  #length = 0;
-
-  get length(): number {
-    return this.#length;
-  }
-
-  #push(buffer: Buffer): void {
-    this.#parts.push(buffer);
-    this.#length += buffer.length;
-  }
-
-  u32(value: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(value);
-    this.#push(b);
-  }
-
-  u64(value: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(value));
-    this.#push(b);
-  }
-
-  f32(value: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(value);
-    this.#push(b);
-  }
-
-  str(value: string): void {
-    const bytes = Buffer.from(value, 'utf8');
-    this.u64(bytes.length);
-    this.#push(bytes);
-  }
-
-  raw(bytes: Buffer): void {
-    this.#push(bytes);
-  }
-
-  pad(alignment: number): void {
-    const pad = (alignment - (this.#length % alignment)) % alignment;
-    if (pad > 0) this.#push(Buffer.alloc(pad));
-  }
-
-  toBuffer(): Buffer {
-    return Buffer.concat(this.#parts);
-  }
-}
-
-const VALUE_TYPE = { u32: 4, f32: 6, str: 8 } as const;
-type Metadata = [key: string, type: keyof typeof VALUE_TYPE, value: string | number];
-
-/** The header bytes (up to where tensor data would start) of a model of this shape. */
-export function buildShapeHeader(shape: LlmShape, quantization: Quantization, name = 'model'): Buffer {
+function shapeMetadata(shape: LlmShape, quantization: Quantization, name: string): GgufEntry[] {
   const arch = shape.architecture;
   const fileType = FILE_TYPE[quantization];
   if (fileType === undefined) throw new Error(`no GGUF file type for ${quantization}`);
-  const metadata: Metadata[] = [
+  return [
     ['general.architecture', 'str', arch],
     ['general.name', 'str', name],
     ['general.file_type', 'u32', fileType],
@@ -179,28 +126,9 @@ export function buildShapeHeader(shape: LlmShape, quantization: Quantization, na
     [`${arch}.vocab_size`, 'u32', shape.vocab],
     ['tokenizer.ggml.model', 'str', 'gpt2'],
   ];
-  const tensors = shapeTensors(shape, quantization);
-  const w = new HeaderWriter();
-  w.raw(Buffer.from('GGUF', 'latin1'));
-  w.u32(3);
-  w.u64(tensors.length);
-  w.u64(metadata.length);
-  for (const [key, type, value] of metadata) {
-    w.str(key);
-    w.u32(VALUE_TYPE[type]);
-    if (type === 'str') w.str(value as string);
-    else if (type === 'u32') w.u32(value as number);
-    else w.f32(value as number);
-  }
-  let offset = 0;
-  for (const tensor of tensors) {
-    w.str(tensor.name);
-    w.u32(tensor.dimensions.length);
-    for (const d of tensor.dimensions) w.u64(d);
-    w.u32(tensor.ggmlType);
-    w.u64(offset);
-    offset += alignedBytes(tensor);
-  }
-  w.pad(ALIGNMENT);
-  return w.toBuffer();
+}
+
+/** The header bytes (up to where tensor data would start) of a model of this shape. */
+export function buildShapeHeader(shape: LlmShape, quantization: Quantization, name = 'model'): Buffer {
+  return encodeGgufHeader(shapeMetadata(shape, quantization, name), tensorInfos(shape, quantization));
 }

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { DownloadProgress } from './download.ts';
-import { formatBytes, formatDuration } from './format.ts';
+import { formatBytes, formatDuration } from '../base/format.ts';
 
 /**
  * Download progress for a person: one cli-progress bar per file with percentage, size, speed and time left on a

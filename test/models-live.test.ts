@@ -7,6 +7,9 @@ import { loadConfig } from '../config/load.ts';
 import type { JarvisConfig } from '../config/schema.ts';
 import { silentLogger } from '../base/log.ts';
 import { LiveModels, type LiveModelEvent } from '../core/live-models/live-models.ts';
+import { liveModelSelector } from '../core/live-models/skill-providers.ts';
+import type { Responder } from '../core/responder.ts';
+import { SkillsRuntime } from '../core/skills/skills-runtime.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { createSynthesizer } from '../voice/tts/select.ts';
 import { runJarvis, type JarvisProcess } from './fixtures/cli.ts';
@@ -75,9 +78,11 @@ after(async () => {
   await mirror.close();
 });
 
-async function answer(models: LiveModels, text: string): Promise<string> {
+/** `to`: the model manager's own LLM stage, or an answer chain in front of it. */
+async function answer(to: LiveModels | Responder, text: string): Promise<string> {
+  const responder = to instanceof LiveModels ? to.responder : to;
   let reply = '';
-  for await (const piece of models.responder.respond({ text, signal: new AbortController().signal })) reply += piece;
+  for await (const piece of responder.respond({ text, signal: new AbortController().signal })) reply += piece;
   return reply;
 }
 
@@ -147,12 +152,20 @@ describe('models in the running assistant (real engines, test-made models, loopb
     assert.ok((await answer(models, 'hello')).length > 0);
   });
 
-  test('"switch to the alpha model", said aloud, is answered by the model manager and switches', async () => {
-    const reply = await answer(models, 'Jarvis, switch to the alpha model.');
-    assert.match(reply, /^Switching to Tiny Alpha\. Done, it took \d+\.\d seconds\.$/);
-    assert.equal(models.pool.activeKey, 'test-alpha');
-    assert.equal(await answer(models, 'use the alpha model'), 'I am already using Tiny Alpha.');
-    assert.match(await answer(models, 'use the zebra model'), /do not have a model by that name/);
+  test('"switch to the alpha model", said aloud: the skills hear it, the model manager switches', async () => {
+    // The answer chain as the daemon builds it: local skills in front of the pooled LLM, the manager behind them.
+    const skills = new SkillsRuntime(config, silentLogger);
+    skills.providers.modelSelector = liveModelSelector(models);
+    const spoken = skills.responder(models.responder);
+    try {
+      const reply = await answer(spoken, 'Jarvis, switch to the alpha model.');
+      assert.match(reply, /^Switched to Tiny Alpha, it took \d+\.\d seconds\.$/);
+      assert.equal(models.pool.activeKey, 'test-alpha');
+      assert.equal(await answer(spoken, 'use the alpha model'), 'I am already using Tiny Alpha.');
+      assert.match(await answer(spoken, 'use the zebra model'), /I have no language model called zebra/);
+    } finally {
+      skills.dispose();
+    }
   });
 
   test('select() (the HUD\'s command) swaps the voice and the Whisper model; a broken model leaves the current one', async () => {

@@ -225,10 +225,11 @@ describe('commands from a paired phone', () => {
     assert.equal((await ended).outcome, 'interrupted');
   });
 
-  test('switch model answers that it is not available yet (no model manager)', async () => {
+  test('switching to a model that is not installed answers with the model manager\'s error and its fix', async () => {
     const ack = await phone.command('switch-model', { id: 'llama-3.2-3b' });
     assert.equal(ack.ok, false);
-    assert.equal(!ack.ok && ack.code, 'unavailable');
+    assert.equal(!ack.ok && ack.code, 'failed');
+    assert.match(!ack.ok ? ack.message : '', /llama-3\.2-3b/);
     assert.ok(!ack.ok && ack.fix);
   });
 

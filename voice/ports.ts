@@ -92,6 +92,8 @@ export interface Transcriber {
 export interface SpeechRequest {
   readonly text: string;
   readonly signal?: AbortSignal;
+  /** A voice that stands in for another (tts/fallback.ts) says here that it did, and why. */
+  readonly onFallback?: (failure: { readonly from: string; readonly to: string; readonly error: unknown }) => void;
 }
 
 /** Text to speech for one sentence. */

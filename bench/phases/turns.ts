@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Assistant } from '../../core/pipeline/assistant.ts';
-import { buildEngines } from '../../core/daemon/engines.ts';
+import { createDaemon } from '../../core/daemon/daemon.ts';
 import { JarvisError } from '../../base/errors.ts';
 import type { RunEvent, RunEventType } from '../../core/protocol/run-events.ts';
 import type { Logger } from '../../base/log.ts';
@@ -15,7 +14,7 @@ import type { BenchSetup } from '../lib/setup.ts';
 import type { TurnClip } from '../lib/speech-sets.ts';
 
 /**
- * Whole spoken turns through the daemon's own Assistant and engines (buildEngines, as `jarvis start` makes them),
+ * Whole spoken turns through the daemon as `jarvis start` assembles it (createDaemon),
  * in real time: a generated person says "hey jarvis", a pause, a question, into a live room; the answer plays on
  * a real-time virtual speaker. Every latency comes from the turn's run events; the only other clock readings are
  * the ground truth of when the person stopped speaking (the room) and when the speaker went silent (the sink).
@@ -86,17 +85,17 @@ export async function measureTurns(
   const config = { ...setup.config, llm: { ...setup.config.llm, historyTurns: 0 } };
   const room = new LiveRoom();
   const sink = new ProbeSink(new VirtualSink({ speed: 1, sampleRate: 22_050 }));
-  const engines = await buildEngines(config, options.log, { source: room, sink });
-  const broken = engines.problems.filter((p) => p.blocking || p.id === 'stt-model' || p.id === 'llm-model');
+  const daemon = await createDaemon(config, { log: options.log, source: room, sink });
+  const { assistant } = daemon;
+  const broken = assistant.state.problems.filter((p) => p.blocking || p.id === 'stt-model' || p.id === 'llm-model');
   if (broken.length > 0) {
-    await engines.dispose();
+    await daemon.dispose();
     throw new JarvisError('bench-engines', `the engines did not load: ${broken.map((p) => p.message).join('; ')}`, broken[0]!.fix);
   }
-  const assistant = new Assistant(engines, config, options.log);
   const log = new EventLog(assistant.bus);
   const controller = new AbortController();
-  const listening = assistant.listen(controller.signal);
-  const result: TurnsResult = { turns: [], bargeIns: [], wakeDelaysMs: [], incidents: [], engines: engines.summaries, warmupTurns: WARMUP_TURNS };
+  const listening = daemon.run(controller.signal);
+  const result: TurnsResult = { turns: [], bargeIns: [], wakeDelaysMs: [], incidents: [], engines: [...daemon.summaries], warmupTurns: WARMUP_TURNS };
   const until = (deadline: number) => Math.max(0, deadline - performance.now());
   let pendingWakeBargeIn: number | undefined;
   let completed = 0;
@@ -190,8 +189,7 @@ export async function measureTurns(
     room.end();
     controller.abort();
     await listening.catch(() => undefined);
-    await assistant.dispose();
-    await engines.dispose();
+    await daemon.dispose();
     await sink.close();
     log.dispose();
   }

@@ -1,15 +1,10 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { createLogger, type Logger } from '../../base/log.ts';
 import { loadConfig } from '../../config/load.ts';
-import { applyModelSelection } from '../../models/selection.ts';
-import { ModelStore } from '../../models/store.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
-import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
-import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
 import type { AudioSink } from '../../voice/ports.ts';
-import type { BuiltEngines } from '../daemon/engines.ts';
 import type { RunEventBus } from '../events.ts';
 import type { RunEvent } from '../protocol/run-events.ts';
-import { createLogger, type Logger } from '../../base/log.ts';
 import { turnTimings } from '../protocol/timings.ts';
 import { formatEvent, formatTimings } from './format.ts';
 
@@ -20,11 +15,17 @@ interface GlobalOptions {
   logLevel?: string;
 }
 
-export function setup(command: Command): { config: JarvisConfig; log: Logger } {
+/** The config (with the models chosen by `jarvis models use` in place of the configured paths) and the logger. */
+export async function setup(command: Command): Promise<{ config: JarvisConfig; log: Logger }> {
+  const { config: loaded, log } = setupConfig(command);
+  const [{ applyModelSelection }, { ModelStore }] = await Promise.all([import('../../models/selection.ts'), import('../../models/store.ts')]);
+  return { config: applyModelSelection(loaded, ModelStore.fromConfig(loaded)), log };
+}
+
+/** The config as configured, for the commands that open no model (timers, memory, devices). */
+export function setupConfig(command: Command): { config: JarvisConfig; log: Logger } {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const loaded = loadConfig(globals.config ? { file: globals.config } : {});
-  // Models chosen with `jarvis models use` replace the configured paths for every command.
-  const config = applyModelSelection(loaded, ModelStore.fromConfig(loaded));
+  const config = loadConfig(globals.config ? { file: globals.config } : {});
   return { config, log: createLogger(globals.logLevel ?? config.log.level) };
 }
 
@@ -34,22 +35,23 @@ export const positive = (value: string) => {
   return n;
 };
 
-export function openSink(config: JarvisConfig, output: string, speed: number): AudioSink {
-  if (output === 'speaker') return new SpeakerSink({ backend: config.audio.output.backend, device: config.audio.output.device });
+/** `speaker`, or a virtual speaker that keeps what it played (written to `output` as a WAV unless it is 'none'). */
+export async function openSink(config: JarvisConfig, output: string, speed: number): Promise<AudioSink> {
+  if (output === 'speaker') {
+    const { SpeakerSink } = await import('../../voice/audio/speaker-sink.ts');
+    return new SpeakerSink({ backend: config.audio.output.backend, device: config.audio.output.device });
+  }
+  const { VirtualSink } = await import('../../voice/audio/virtual-sink.ts');
   return new VirtualSink({ speed, sampleRate: 22_050 });
 }
 
 export async function closeSink(sink: AudioSink, output: string, log: Logger): Promise<void> {
+  const { VirtualSink } = await import('../../voice/audio/virtual-sink.ts');
   if (sink instanceof VirtualSink && output !== 'none') {
     await sink.writeWav(output);
     log.info(`answer audio written to ${output}`);
   }
   await sink.close();
-}
-
-export function reportStartup(engines: BuiltEngines, log: Logger): void {
-  for (const line of engines.summaries) log.info(line);
-  for (const problem of engines.problems) log.warn({ fix: problem.fix }, problem.message);
 }
 
 /** Prints run events: every event as JSON, or a readable line per event. */

@@ -9,7 +9,7 @@ export function registerDoctor(program: Command): void {
     .description('check microphone, speaker, GPU and every model, and say how to fix what is wrong')
     .option('--json', 'machine-readable result')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const { config, log } = setup(command);
+      const { config, log } = await setup(command);
       const ok = await runDoctor(config, log, { json: options.json === true });
       process.exitCode = ok ? 0 : 1;
     });

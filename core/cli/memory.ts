@@ -4,7 +4,7 @@ import { systemClock } from '../../base/clock.ts';
 import { HouseholdMemory } from '../skills/household-memory.ts';
 import { skillsDatabasePath } from '../skills/skills-runtime.ts';
 import { SkillStore } from '../skills/store.ts';
-import { setup } from './common.ts';
+import { setupConfig } from './common.ts';
 
 /**
  * `jarvis memory list|forget`: the household notes JARVIS was asked to remember ("remember that the wifi password
@@ -68,7 +68,7 @@ export function registerMemory(program: Command): void {
 }
 
 function withMemory(command: Command, body: (memory: HouseholdMemory) => void): void {
-  const { config } = setup(command);
+  const { config } = setupConfig(command);
   const store = SkillStore.open(skillsDatabasePath(config));
   try {
     body(new HouseholdMemory(store, systemClock));

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { CONVERSATIONAL_TOKENS_PER_SECOND, type MachineResources } from '../../models/fit.ts';
 import { planFirstRun } from '../../models/first-run.ts';
-import { formatBytes } from '../../models/format.ts';
+import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { DownloadProgressView } from '../../models/progress-bar.ts';
 import { fitLlms, type CatalogFit, type LlmFitRow } from '../../models/recommend.ts';
@@ -31,7 +31,7 @@ export function registerModels(program: Command): void {
     .option('--fits', 'also estimate, for this machine, each LLM\'s memory, GPU layers and speed, and say which fits best')
     .option('--json', 'machine-readable')
     .action(async (options: { fits?: boolean; json?: boolean }, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const active = activeIds(config, store);
       const fits = options.fits ? await fitForMachine(config, store) : undefined;
@@ -47,7 +47,7 @@ export function registerModels(program: Command): void {
     .description('download models (verified, resumable); without ids, the best set for this machine')
     .argument('[ids...]', 'model ids from `jarvis models list`')
     .action(async (ids: string[], _options: unknown, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const entries = ids.length > 0 ? ids.map((id) => store.find(id)) : await defaultSet(config, store);
       if (entries.length === 0) {
@@ -104,7 +104,7 @@ export function registerModels(program: Command): void {
     .description('check downloaded and imported models again: size, hash, format')
     .argument('[ids...]', 'model ids (default: every installed model)')
     .action(async (ids: string[], _options: unknown, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const entries = ids.length > 0 ? ids.map((id) => store.find(id)) : store.entries().filter((e) => store.state(e) === 'installed' || store.state(e) === 'partial');
       if (entries.length === 0) console.log(`No models in ${store.dir} yet.`);
@@ -126,7 +126,7 @@ export function registerModels(program: Command): void {
     .argument('<id>', 'model id')
     .option('--force', 'also when it is the active model (the configured one is used again)')
     .action(async (id: string, options: { force?: boolean }, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const entry = store.find(id);
       const selection = readSelection(config.dataDir);
@@ -146,7 +146,7 @@ export function registerModels(program: Command): void {
     .description('make a model the active LLM, Whisper model or voice (a running JARVIS switches at once)')
     .argument('<id>', 'model id')
     .action(async (id: string, _options: unknown, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const { entry, kind, previous } = await selectModel(store, config.dataDir, id);
       console.log(`The ${KIND_NAMES[kind]} is now ${entry.id}${previous && previous !== entry.id ? ` (was ${previous})` : ''}: ${store.mainPath(entry)}`);
@@ -160,7 +160,7 @@ export function registerModels(program: Command): void {
     .option('--id <id>', 'the id to give it (default: user-<file name>)')
     .option('--use', 'also make it the active model of its kind')
     .action(async (file: string, options: { id?: string; use?: boolean }, command: Command) => {
-      const { config } = setup(command);
+      const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
       const entry = await store.import(file, options.id ? { id: options.id } : {});
       const size = entry.files.reduce((sum, f) => sum + f.bytes, 0);

@@ -5,7 +5,7 @@ import { spokenRemaining } from '../skills/durations.ts';
 import { skillsDatabasePath } from '../skills/skills-runtime.ts';
 import { SkillStore } from '../skills/store.ts';
 import { TimerService } from '../skills/timer-service.ts';
-import { setup } from './common.ts';
+import { setupConfig } from './common.ts';
 
 /**
  * `jarvis timers list|cancel`: the timers, alarms and reminders set by voice, from the command line. A running
@@ -59,7 +59,7 @@ export function registerTimers(program: Command): void {
 }
 
 function withTimers(command: Command, body: (timers: TimerService) => void): void {
-  const { config } = setup(command);
+  const { config } = setupConfig(command);
   const store = SkillStore.open(skillsDatabasePath(config));
   const service = new TimerService(store, systemClock, { missedGraceMs: config.skills.missedGraceMs });
   try {

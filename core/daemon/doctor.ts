@@ -5,10 +5,9 @@ import { MicrophoneSource } from '../../voice/audio/mic-source.ts';
 import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
 import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
-import { EspeakSynthesizer } from '../../voice/tts/espeak.ts';
-import { createSynthesizer } from '../../voice/tts/select.ts';
+import { createEspeak, createSynthesizer } from '../../voice/tts/select.ts';
 import { SileroVad } from '../../voice/vad/silero.ts';
-import { createWakeDetector } from './engines.ts';
+import { createWakeDetector } from '../../voice/wake/select.ts';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
 import type { Logger } from '../../base/log.ts';
@@ -79,7 +78,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       return `${vad.engine} loaded`;
     }),
     check('speech to text', async () => {
-      const whisper = new WhisperTranscriber({ model: config.stt.model, threads: config.stt.threads, language: config.stt.language, useGpu: config.stt.useGpu });
+      const whisper = new WhisperTranscriber(config.stt);
       try {
         await whisper.load();
         return whisper.description;
@@ -109,7 +108,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       return choice.reason;
     }, true),
     check('fallback voice (espeak-ng)', async () => {
-      const espeak = new EspeakSynthesizer({ voice: config.tts.espeakVoice, rate: config.tts.rate });
+      const espeak = createEspeak(config.tts);
       await espeak.load();
       return `espeak-ng voice ${config.tts.espeakVoice}`;
     }),

@@ -1,7 +1,7 @@
 import type { JarvisConfig } from '../../config/schema.ts';
 import { GainSink } from '../../voice/audio/gain-sink.ts';
-import type { AudioSink, Synthesizer } from '../../voice/ports.ts';
 import type { Assistant, AssistantControls } from '../pipeline/assistant.ts';
+import type { SpeechOutputDeps } from '../pipeline/speech-output.ts';
 import type { Logger } from '../../base/log.ts';
 import type { TimerView } from '../protocol/wire.ts';
 import type { LiveFeed } from '../server/live-feed.ts';
@@ -30,7 +30,7 @@ export interface SkillsLink {
 export function connectSkills(
   skills: SkillsRuntime,
   assistant: Assistant,
-  voice: { synthesizer: Synthesizer; fallbackSynthesizer?: Synthesizer; sink: AudioSink },
+  voice: SpeechOutputDeps,
   config: JarvisConfig,
   log: Logger,
   feed?: LiveFeed,
@@ -62,7 +62,8 @@ export function connectSkills(
     sink.gain = Math.max(ALERT_MIN_GAIN, output.state.level / 100);
     assistant.alert(
       new TimerAlert(due, timers, {
-        voice: { synthesizer: voice.synthesizer, sink, ...(voice.fallbackSynthesizer ? { fallback: voice.fallbackSynthesizer } : {}) },
+        voice: { synthesizer: voice.synthesizer, sink },
+        clock: assistant.clock,
         ringTimeoutMs: config.skills.ringTimeoutMs,
         pauseMs: config.skills.ringPauseMs,
         snoozeMs: config.skills.snoozeMs,

@@ -1,7 +1,7 @@
 import type { Logger } from '../../base/log.ts';
 import type { Problem } from '../protocol/state.ts';
 import type { FirstRunPlan } from '../../models/first-run.ts';
-import { formatBytes, formatDuration } from '../../models/format.ts';
+import { formatBytes, formatDuration } from '../../base/format.ts';
 import type { LiveModelEvent, LiveModels } from './live-models.ts';
 
 /**

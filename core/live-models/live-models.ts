@@ -13,7 +13,7 @@ import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
 import { createSynthesizer } from '../../voice/tts/select.ts';
 import { estimateResidentBytes } from '../../models/fit.ts';
 import { planFirstRun, type FirstRunPlan } from '../../models/first-run.ts';
-import { formatBytes } from '../../models/format.ts';
+import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { ModelPool, type PoolEvent, type PoolModel } from './pool.ts';
 import { PooledResponder } from './pooled-responder.ts';
@@ -44,6 +44,8 @@ export type LiveModelEvent =
   | { readonly type: 'problem'; readonly problem: Problem }
   | { readonly type: 'problem-cleared'; readonly id: string };
 
+/** The problem a model that loaded degraded is reported as (the CPU answering for a crashed GPU backend, say). */
+const LOAD_WARNING = 'llm-gpu-fallback';
 const PROBLEM_FOR: Record<SelectableKind, string> = { llm: 'llm-model', stt: 'stt-model', tts: 'tts-voice' };
 const SPOKEN_KIND: Record<SelectableKind, string> = { llm: 'language model', stt: 'speech recognition model', tts: 'voice' };
 
@@ -163,8 +165,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
       if (kind === 'llm') {
         await this.responder.use(await this.#poolModel(target));
       } else if (kind === 'stt') {
-        const stt = this.#config.stt;
-        await this.#transcriber?.swap(new WhisperTranscriber({ model: target.path, threads: stt.threads, language: stt.language, useGpu: stt.useGpu, log: this.#log }));
+        await this.#transcriber?.swap(new WhisperTranscriber({ ...this.#config.stt, model: target.path, log: this.#log }));
       } else {
         const choice = createSynthesizer({ ...this.#config.tts, voice: target.path }, this.#log);
         if (choice.engine !== 'piper') throw new Error(choice.reason);
@@ -192,6 +193,9 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   #onPoolEvent(event: PoolEvent, headroomBytes: number): void {
     this.emit('event', { type: 'pool', event });
     if (event.type === 'loaded') {
+      // Whichever model loads (at start, on a switch, on a first question): a degraded load is the user's to know.
+      if (event.warning) this.emit('event', { type: 'problem', problem: { id: LOAD_WARNING, ...event.warning, blocking: false } });
+      else this.emit('event', { type: 'problem-cleared', id: LOAD_WARNING });
       this.#onGpu = event.device !== 'cpu';
       if (!this.#budgetKnown) {
         this.#budgetKnown = true;
@@ -221,7 +225,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
     const progress = download.progress;
     const done = progress?.totalBytes ? Math.floor((progress.receivedBytes / progress.totalBytes) * 100) : undefined;
     return (
-      `I am still downloading my language model${done !== undefined ? `: ${done} percent of ${formatBytes(progress!.totalBytes!, 'spoken')}` : ''}. ` +
+      `I am still downloading my language model${done !== undefined ? `: ${done} percent of ${formatBytes(progress!.totalBytes!, { style: 'spoken' })}` : ''}. ` +
       'Please ask me again in a few minutes.'
     );
   }

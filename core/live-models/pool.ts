@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { LlamaResponder, LlamaResponderEvent } from '../llm/llama-responder.ts';
+import { loadWarning, type LlamaResponder, type LlamaResponderEvent } from '../llm/llama-responder.ts';
+import type { ResponderInfo } from '../responder.ts';
 
 /**
  * Keeps LLMs loaded within a memory budget (VRAM on a GPU, RAM without one), each in its own worker process,
@@ -40,6 +41,8 @@ export type PoolEvent =
       /** The pool's total for its residents, before and after (including evictions). */
       readonly pool: MemoryFigures & { readonly budgetBytes: number };
       readonly evicted: readonly string[];
+      /** Loaded, but not as configured (the CPU standing in for a crashed GPU backend, say). */
+      readonly warning: ResponderInfo['warning'];
     }
   | { readonly type: 'load-failed'; readonly key: string; readonly path: string; readonly error: Error; readonly ms: number }
   | { readonly type: 'unloaded'; readonly key: string; readonly reason: 'lru' | 'idle' | 'dispose' | 'removed'; readonly ms: number; readonly pool: MemoryFigures & { readonly budgetBytes: number } }
@@ -171,6 +174,7 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
         vramTotalBytes: info.vramTotalBytes,
         pool: { beforeBytes: poolBefore, afterBytes: this.usedBytes, budgetBytes: this.#budgetBytes },
         evicted,
+        warning: loadWarning(info),
       });
       return resident;
     } catch (error) {

@@ -42,9 +42,9 @@ export function liveModelSelector(models: LiveModels): ModelSelector {
           'Run jarvis models list to see the models, and jarvis models pull to get another.',
         );
       }
-      if (entry.id === current) return { name: entry.title, detail: 'which I was already using' };
+      if (entry.id === current) return { name: entry.title, already: true };
       const { ms } = await models.select(entry.id);
-      return { name: entry.title, detail: `it took ${(ms / 1000).toFixed(1)} seconds` };
+      return { name: entry.title, already: false, ms };
     },
   };
 }

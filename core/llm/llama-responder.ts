@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
+import { formatBytes } from '../../base/format.ts';
 import type { RunRecorder } from '../events.ts';
 import { type Responder, type ResponderInfo, type ResponseRequest, type ToolDefinition, type ToolHost } from '../responder.ts';
 import { AsyncQueue } from './async-queue.ts';
@@ -612,7 +613,7 @@ export function formatLoadSummary(info: WorkerLoadInfo, modelPath: string): stri
   const device = info.device === 'cpu' ? 'CPU' : `${deviceName(info.device)}${info.gpuNames.length > 0 ? ` (${info.gpuNames.join(', ')})` : ''}`;
   const fallback = info.gpuFallback ? ` (${deviceName(info.gpuFallback.from)} crashed while loading, so the CPU answers)` : '';
   return (
-    `${device}${fallback}, ${info.layersOnGpu}/${info.totalLayers} layers on GPU, ${formatBytes(info.vramUsedBytes)} VRAM, ` +
+    `${device}${fallback}, ${info.layersOnGpu}/${info.totalLayers} layers on GPU, ${formatBytes(info.vramUsedBytes, { binary: true, smallest: 'MB' })} VRAM, ` +
     `model ${path.basename(modelPath)} loaded in ${info.loadMs} ms`
   );
 }
@@ -633,11 +634,6 @@ export function loadWarning(info: WorkerLoadInfo | undefined): ResponderInfo['wa
     };
   }
   return undefined;
-}
-
-function formatBytes(bytes: number): string {
-  const mb = bytes / (1024 * 1024);
-  return mb >= 1024 ? `${(mb / 1024).toFixed(1)} GB` : `${Math.round(mb)} MB`;
 }
 
 /** A native abort prints its reason and then a backtrace; the reason is what a user can act on. */

@@ -1,32 +1,46 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep, systemClock, type Clock } from '../../base/clock.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { GainSink } from '../../voice/audio/gain-sink.ts';
 import { samplesToMs } from '../../voice/pcm.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSink, type AudioSource, type Synthesizer, type Transcriber, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../../voice/ports.ts';
 import { AudioDeviceError, describeError, isAbortError } from '../../base/errors.ts';
 import { RunEventBus, type RunRecorder } from '../events.ts';
-import { type BargeInCause, type TurnTrigger } from '../protocol/run-events.ts';
+import type { BargeInCause, TurnTrigger } from '../protocol/run-events.ts';
 import type { Logger } from '../../base/log.ts';
 import type { EchoGuard } from './echo-guard.ts';
+import type { RecordedRequest } from './request.ts';
 import { isStopPhrase } from './transcript.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
 import { VoiceLoop } from './voice-loop.ts';
 import type { Responder } from '../responder.ts';
 import { initialState, transition, type AssistantEvent } from '../state.ts';
-import { type AssistantState, type Problem } from '../protocol/state.ts';
+import type { AssistantState, Problem } from '../protocol/state.ts';
 
+/**
+ * Only the responder is always needed. Without a source, wake word and VAD the assistant does not listen (it
+ * answers typed and recorded requests); without a transcriber it takes no audio requests; without a synthesizer
+ * and a sink its answers are text (run events) only.
+ */
 export interface AssistantEngines {
-  source: AudioSource;
-  sink: AudioSink;
-  wake: WakeWordDetector;
-  vad: VoiceActivityDetector;
-  transcriber: Transcriber;
+  source?: AudioSource;
+  sink?: AudioSink;
+  wake?: WakeWordDetector;
+  vad?: VoiceActivityDetector;
+  transcriber?: Transcriber;
   responder: Responder;
-  synthesizer: Synthesizer;
-  /** Speaks a sentence the main voice failed on. */
-  fallbackSynthesizer?: Synthesizer;
+  /** With a fallback voice behind it where there is one (voice/tts/fallback.ts). */
+  synthesizer?: Synthesizer;
   echoGuard?: EchoGuard;
+}
+
+export interface AssistantEvents {
+  state: [AssistantState];
+  controls: [AssistantControls];
+  /** The answer as the responder writes it (run events carry whole sentences only): for the screens. */
+  'answer-piece': [piece: string, runId: number];
+  /** What the microphone delivered (silence while muted): for the screens' level meter. */
+  'microphone-audio': [samples: Int16Array];
 }
 
 /** Mute and volume, as set from the remote. */
@@ -75,10 +89,12 @@ interface ActiveTurn {
  * handles barge-in (a wake word or a stop phrase while thinking or speaking), the follow-up window, and a
  * microphone that is missing or goes away (degraded, retried until it is back).
  */
-export class Assistant extends EventEmitter<{ state: [AssistantState]; controls: [AssistantControls] }> {
-  readonly bus = new RunEventBus();
-  /** Where answers are played, with the remote's volume applied. */
-  readonly #output: GainSink;
+export class Assistant extends EventEmitter<AssistantEvents> {
+  readonly bus: RunEventBus;
+  readonly clock: Clock;
+  /** Where answers are played, with the remote's volume applied; none: text answers only. */
+  readonly #output: GainSink | undefined;
+  #volume = 1;
   #muted = false;
   #state: AssistantState = initialState;
   #turn: ActiveTurn | undefined;
@@ -87,16 +103,20 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
   #checkingStopPhrase = false;
   /** Alerts waiting for the turn in progress to end. */
   readonly #alerts: Alert[] = [];
-  readonly #loop: VoiceLoop;
+  readonly #loop: VoiceLoop | undefined;
 
+  /** `clock`: run-event times, retries and alerts (the system clock; audio time in a replayed test). */
   constructor(
     private readonly engines: AssistantEngines,
     private readonly config: JarvisConfig,
     private readonly log: Logger,
+    options: { clock?: Clock } = {},
   ) {
     super();
-    this.#output = new GainSink(engines.sink);
-    this.#loop = new VoiceLoop(
+    this.clock = options.clock ?? systemClock;
+    this.bus = new RunEventBus(this.clock);
+    this.#output = engines.sink && new GainSink(engines.sink);
+    this.#loop = engines.wake && engines.vad && new VoiceLoop(
       engines.wake,
       engines.vad,
       {
@@ -151,17 +171,19 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
    * that fails is reported as a blocking problem and retried every audio.input.retryMs.
    */
   async listen(signal: AbortSignal): Promise<void> {
+    const loop = this.#loop;
+    if (!loop) throw new Error('this assistant was built without a wake word detector and VAD, so it cannot listen');
     this.dispatch({ type: 'ready' });
     while (!signal.aborted) {
       try {
-        await this.#loop.run(this.#watchedSource(), signal);
+        await loop.run(this.#watchedSource(), signal);
         break; // the source ended: a recording was played to the end
       } catch (error) {
         if (signal.aborted || isAbortError(error)) break;
         if (!(error instanceof AudioDeviceError)) throw error;
         this.#abortTurn('command');
         this.reportProblem({ id: 'microphone', message: error.message, fix: error.fix, blocking: true });
-        await sleep(this.config.audio.input.retryMs, undefined, { signal }).catch(() => {});
+        await sleep(this.clock, this.config.audio.input.retryMs, signal).catch(() => {});
       }
     }
     await this.#turn?.done;
@@ -175,14 +197,25 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     return this.#startTurn(run, { text }).done;
   }
 
+  /** A request found in a recording (`jarvis turn`): reported as if it had just been heard, then answered. */
+  answerRecording(request: RecordedRequest): Promise<TurnResult> {
+    this.#abortTurn('command');
+    const run = this.bus.startRun(request.wake ? 'wake' : 'file');
+    if (request.wake) run.emit({ type: 'wake', keyword: request.wake.keyword, score: request.wake.score, engine: this.engines.wake?.engine ?? 'recording' });
+    run.emit({ type: 'vad-start' });
+    run.emit({ type: 'vad-end', reason: request.reason, speechMs: request.speechMs });
+    this.dispatch({ type: 'text-request' });
+    return this.#startTurn(run, { audio: request.audio, includesWakeWord: request.wake !== undefined }).done;
+  }
+
   /** The stop command (CLI, phone): silence now. */
   stop(): void {
     this.#abortTurn('command');
-    this.#loop.listenForWake();
+    this.#loop?.listenForWake();
   }
 
   get controls(): AssistantControls {
-    return { muted: this.#muted, volume: this.#output.gain };
+    return { muted: this.#muted, volume: this.#volume };
   }
 
   /**
@@ -199,7 +232,8 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
   }
 
   setVolume(volume: number): void {
-    this.#output.gain = volume;
+    this.#volume = volume;
+    if (this.#output) this.#output.gain = volume;
     this.emit('controls', this.controls);
   }
 
@@ -251,8 +285,10 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
 
   #watchedSource(): AudioSource {
     const source = this.engines.source;
+    if (!source) throw new Error('this assistant was built without an audio source, so it cannot listen');
     const onFlowing = () => this.clearProblem('microphone');
     const isMuted = () => this.#muted;
+    const heard = (samples: Int16Array) => this.emit('microphone-audio', samples);
     return {
       description: source.description,
       async *chunks(signal) {
@@ -262,7 +298,9 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
             first = false;
             onFlowing();
           }
-          yield isMuted() ? new Int16Array(chunk.length) : chunk;
+          const samples = isMuted() ? new Int16Array(chunk.length) : chunk;
+          heard(samples);
+          yield samples;
         }
       },
     };
@@ -276,11 +314,11 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     this.#abortTurn('wake');
     this.#listeningRun?.end('interrupted');
     const run = this.bus.startRun('wake');
-    run.emit({ type: 'wake', keyword: detection.keyword, score: detection.score, engine: this.engines.wake.engine });
+    run.emit({ type: 'wake', keyword: detection.keyword, score: detection.score, engine: this.engines.wake!.engine });
     this.log.info({ run: run.runId, score: Number(detection.score.toFixed(3)), audioMs: Math.round(audioMs) }, 'wake word');
     this.#listeningRun = run;
     this.dispatch({ type: 'wake' });
-    this.#loop.capture();
+    this.#loop?.capture();
   }
 
   #onSpeechStart(trigger: 'wake' | 'follow-up'): void {
@@ -313,13 +351,14 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     if (!turn || this.#state.phase !== 'speaking' || this.#checkingStopPhrase) return;
     this.#checkingStopPhrase = true;
     try {
+      if (!this.engines.transcriber) return;
       const { text } = await this.engines.transcriber.transcribe(audio, turn.controller.signal);
       const stop = isStopPhrase(text, this.config.conversation.stopPhrases) || turn.alert?.hears(text) === true;
       const echo = this.engines.echoGuard?.isWordEcho(text) ?? false;
       this.log.debug({ text, stop, echo }, 'heard while speaking');
       if (stop && !echo && this.#turn === turn) {
         this.#abortTurn('stop-phrase', text);
-        this.#loop.listenForWake();
+        this.#loop?.listenForWake();
       }
     } catch (error) {
       if (!isAbortError(error)) this.log.warn({ err: describeError(error) }, 'could not check for a stop phrase');
@@ -330,13 +369,13 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
 
   #startTurn(run: RunRecorder, input: TurnInput): ActiveTurn {
     const controller = new AbortController();
-    const { transcriber, responder, synthesizer, fallbackSynthesizer } = this.engines;
-    const sink = this.#output;
+    const { transcriber, responder, synthesizer } = this.engines;
     const deps = {
       transcriber,
       responder,
-      voice: { synthesizer, sink, ...(fallbackSynthesizer ? { fallback: fallbackSynthesizer } : {}) },
+      ...(synthesizer && this.#output ? { voice: { synthesizer, sink: this.#output } } : {}),
       verifyWakeWord: this.config.wake.verifyTranscript,
+      onPiece: (piece: string) => this.emit('answer-piece', piece, run.runId),
     };
     const done = runTurn(deps, run, input, controller.signal, () => {
       if (this.#turn?.run === run) this.dispatch({ type: 'speaking' });
@@ -351,7 +390,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     const run = this.bus.startRun('alert');
     this.dispatch({ type: 'text-request' });
     // Busy: the microphone listens for a short "stop" without the wake word.
-    this.#loop.busy();
+    this.#loop?.busy();
     const controller = new AbortController();
     // Started a microtask later, once it is the active turn, so that its first sound counts as speaking.
     const done = Promise.resolve().then(() =>
@@ -386,7 +425,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     // A typed question does not open the microphone; a spoken one invites a follow-up.
     const invitesFollowUp = result.outcome === 'answered' || result.outcome === 'empty-transcript';
     const followUp = invitesFollowUp && trigger !== 'text' && trigger !== 'alert' ? this.config.conversation.followUpMs : 0;
-    if (this.#loop.mode === 'busy') this.#loop.followUp(followUp);
+    if (this.#loop?.mode === 'busy') this.#loop.followUp(followUp);
   }
 
   #abortTurn(cause: BargeInCause, detail?: string): void {
@@ -395,7 +434,7 @@ export class Assistant extends EventEmitter<{ state: [AssistantState]; controls:
     this.#turn = undefined;
     turn.run.emit({ type: 'barge-in', cause, ...(detail ? { detail } : {}) });
     turn.controller.abort();
-    this.#output.stop();
+    this.#output?.stop();
     this.dispatch({ type: 'interrupted' });
   }
 }

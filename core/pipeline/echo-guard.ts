@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { systemClock, type Clock } from '../../base/clock.ts';
 import { type AudioSink, CAPTURE_SAMPLE_RATE, type PcmAudio, type WakeWordDetector } from '../../voice/ports.ts';
 import { resampleInt16 } from '../../voice/wav.ts';
 import { words } from './transcript.ts';
@@ -20,6 +20,8 @@ export interface EchoGuardOptions {
   lookbackMs?: number;
   /** And how far ahead (the reference is scored as soon as a chunk starts, faster than it plays). */
   lookaheadMs?: number;
+  /** The clock the microphone's detections are timed on (the assistant's). */
+  clock?: Clock;
 }
 
 export class EchoGuard {
@@ -29,6 +31,7 @@ export class EchoGuard {
   #spokenWords: { word: string; at: number }[] = [];
   readonly #lookbackMs: number;
   readonly #lookaheadMs: number;
+  readonly #clock: Clock;
   readonly #unsubscribe: () => void;
 
   constructor(
@@ -38,23 +41,24 @@ export class EchoGuard {
   ) {
     this.#lookbackMs = options.lookbackMs ?? 3000;
     this.#lookaheadMs = options.lookaheadMs ?? 500;
-    this.#unsubscribe = sink.onPlayed((audio) => this.#reference(audio, performance.now()));
+    this.#clock = options.clock ?? systemClock;
+    this.#unsubscribe = sink.onPlayed((audio) => this.#reference(audio, this.#clock.monotonic()));
   }
 
   /** Remembers text as it is spoken (for word echoes). */
-  noteSpoken(text: string, at = performance.now()): void {
+  noteSpoken(text: string, at = this.#clock.monotonic()): void {
     for (const word of words(text)) this.#spokenWords.push({ word, at });
     this.#forget(at);
   }
 
-  /** True when a wake word heard at `at` (performance.now() ms) was our own playback. */
-  async isWakeEcho(at = performance.now()): Promise<boolean> {
+  /** True when a wake word heard at `at` (the clock's monotonic ms) was our own playback. */
+  async isWakeEcho(at = this.#clock.monotonic()): Promise<boolean> {
     await this.#queue;
     return this.#referenceHits.some((hit) => hit >= at - this.#lookbackMs && hit <= at + this.#lookaheadMs);
   }
 
   /** True when every word heard is among the words spoken in the last moments. */
-  isWordEcho(heard: string, at = performance.now()): boolean {
+  isWordEcho(heard: string, at = this.#clock.monotonic()): boolean {
     const heardWords = words(heard);
     if (heardWords.length === 0) return false;
     const recent = new Set(this.#spokenWords.filter((w) => w.at >= at - 15_000).map((w) => w.word));

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { describeError, isAbortError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
 import type { AudioSink, PcmAudio, Synthesizer } from '../../voice/ports.ts';
@@ -6,16 +5,15 @@ import { durationMs } from '../../voice/wav.ts';
 import { toSpokenText } from '../sentences.ts';
 
 export interface SpeechOutputDeps {
+  /** With a fallback voice behind it where there is one (voice/tts/fallback.ts). */
   synthesizer: Synthesizer;
-  /** Used for a sentence the main voice fails on (espeak-ng behind Piper). */
-  fallback?: Synthesizer;
   sink: AudioSink;
 }
 
 /**
  * Speaks the sentences of one answer in order, synthesizing sentence n+1 while sentence n plays, so speech starts
- * as soon as the first sentence is ready. A sentence whose synthesis fails is retried on the fallback voice; if
- * that fails too it is reported and skipped, and the answer still exists as text in the run events.
+ * as soon as the first sentence is ready. A sentence whose synthesis fails is reported and skipped (after the
+ * fallback voice, if the synthesizer has one, failed on it too); the answer still exists as text in the run events.
  */
 export class SpeechOutput {
   #synthesisChain: Promise<void> = Promise.resolve();
@@ -75,20 +73,30 @@ export class SpeechOutput {
 
   async #synthesize(index: number, text: string): Promise<PcmAudio | undefined> {
     if (this.signal.aborted) return undefined;
-    const voices = [this.deps.synthesizer, ...(this.deps.fallback ? [this.deps.fallback] : [])];
-    for (const voice of voices) {
-      const started = performance.now();
-      this.run.emit({ type: 'tts-start', index, text });
-      try {
-        const audio = await voice.synthesize({ text, signal: this.signal });
-        this.run.emit({ type: 'tts-end', index, ms: performance.now() - started, audioMs: durationMs(audio), engine: voice.engine });
-        return audio;
-      } catch (error) {
-        if (isAbortError(error) || this.signal.aborted) return undefined;
-        const { code, message, fix } = describeError(error);
-        this.run.emit({ type: 'error', stage: 'tts', code, message: `${voice.engine}: ${message}`, fix });
-      }
+    const { synthesizer } = this.deps;
+    let engine = synthesizer.engine;
+    const reportFailure = (failedEngine: string, error: unknown) => {
+      const { code, message, fix } = describeError(error);
+      this.run.emit({ type: 'error', stage: 'tts', code, message: `${failedEngine}: ${message}`, fix });
+    };
+    let started = this.run.clock.monotonic();
+    this.run.emit({ type: 'tts-start', index, text });
+    try {
+      const audio = await synthesizer.synthesize({
+        text,
+        signal: this.signal,
+        onFallback: ({ from, to, error }) => {
+          reportFailure(from, error);
+          engine = to;
+          started = this.run.clock.monotonic();
+          this.run.emit({ type: 'tts-start', index, text });
+        },
+      });
+      this.run.emit({ type: 'tts-end', index, ms: this.run.since(started), audioMs: durationMs(audio), engine });
+      return audio;
+    } catch (error) {
+      if (!isAbortError(error) && !this.signal.aborted) reportFailure(engine, error);
+      return undefined;
     }
-    return undefined;
   }
 }

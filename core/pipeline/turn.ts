@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
 import type { RunOutcome } from '../protocol/run-events.ts';
@@ -17,6 +16,8 @@ export interface TurnDeps {
   voice?: SpeechOutputDeps;
   /** Drop a turn whose audio began with a wake detection but whose transcript has no "Jarvis" in it. */
   verifyWakeWord: boolean;
+  /** Each piece of the answer as it streams (the screens show it growing). */
+  onPiece?: (piece: string) => void;
 }
 
 /** `includesWakeWord`: the audio starts with the wake word that opened the turn. */
@@ -60,7 +61,7 @@ export async function runTurn(
   if ('audio' in input) {
     const audioMs = samplesToMs(input.audio.length, CAPTURE_SAMPLE_RATE);
     run.emit({ type: 'stt-start', audioMs });
-    const started = performance.now();
+    const started = run.clock.monotonic();
     let raw: string;
     try {
       if (!deps.transcriber) throw new Error('no speech-to-text engine for an audio request');
@@ -74,7 +75,7 @@ export async function runTurn(
     }
     const heard = input.includesWakeWord ? splitAtWakeWord(raw) : { heardWakeWord: false, request: cleanTranscript(raw) };
     text = heard.request;
-    run.emit({ type: 'stt-end', text, ms: performance.now() - started });
+    run.emit({ type: 'stt-end', text, ms: run.since(started) });
     if (input.includesWakeWord && deps.verifyWakeWord && !heard.heardWakeWord) {
       run.emit({ type: 'wake-rejected', heard: raw.trim() });
       return finish({ outcome: 'false-wake', transcript: text });
@@ -87,7 +88,7 @@ export async function runTurn(
     text = input.text.trim();
   }
 
-  const answer = await streamAnswer(deps.responder, run, text, signal, say);
+  const answer = await streamAnswer(deps, run, text, signal, say);
   if (answer.error) {
     const { code, message, fix } = describeError(answer.error);
     run.emit({ type: 'error', stage: 'llm', code, message, fix });
@@ -100,7 +101,7 @@ export async function runTurn(
 }
 
 async function streamAnswer(
-  responder: Responder,
+  { responder, onPiece }: TurnDeps,
   run: RunRecorder,
   question: string,
   signal: AbortSignal,
@@ -115,20 +116,21 @@ async function streamAnswer(
     }
   };
   run.emit({ type: 'llm-start', text: question });
-  const started = performance.now();
+  const started = run.clock.monotonic();
   let text = '';
   let pieces = 0;
   let error: unknown;
   try {
     for await (const piece of responder.respond({ text: question, signal, run })) {
-      if (pieces++ === 0) run.emit({ type: 'first-token', ms: performance.now() - started });
+      if (pieces++ === 0) run.emit({ type: 'first-token', ms: run.since(started) });
       text += piece;
+      onPiece?.(piece);
       emitSentences(splitter.push(piece));
     }
   } catch (caught) {
     if (!isAbortError(caught) && !signal.aborted) error = caught;
   }
   if (!error && !signal.aborted) emitSentences(splitter.flush());
-  run.emit({ type: 'llm-end', text: text.trim(), ms: performance.now() - started, pieces, aborted: signal.aborted });
+  run.emit({ type: 'llm-end', text: text.trim(), ms: run.since(started), pieces, aborted: signal.aborted });
   return error ? { text, error } : { text };
 }

@@ -42,7 +42,7 @@ export type Stage = 'audio' | 'wake' | 'vad' | 'stt' | 'llm' | 'tts' | 'playback
 
 export type RunEvent = RunEventBody & {
   runId: number;
-  /** Monotonic milliseconds (performance.now() of this process). */
+  /** Monotonic milliseconds on the daemon's clock (performance.now() of its process; audio time in a replayed test). */
   t: number;
   /** Milliseconds since this run's run-start. */
   sinceStart: number;

@@ -15,8 +15,7 @@ import { TokenBucket } from './rate-limit.ts';
  */
 
 export interface ModelSwitcher extends ModelsSource {
-  /** Absent until the model manager can switch models. */
-  switchModel?(id: string): Promise<void>;
+  switchModel(id: string): Promise<void>;
 }
 
 /** One connected client, as the command handlers see it. */
@@ -172,12 +171,8 @@ export class CommandHandlers {
   }
 
   async #switchModel(id: string): Promise<Ack> {
-    const switchModel = this.deps.models.switchModel?.bind(this.deps.models);
-    if (!switchModel) {
-      return fail('unavailable', 'model switching is not available yet', 'Change llm.model in the config file and restart JARVIS.');
-    }
     try {
-      await switchModel(id);
+      await this.deps.models.switchModel(id);
       return { ok: true };
     } catch (error) {
       const { message, fix } = describeError(error);

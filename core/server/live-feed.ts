@@ -4,11 +4,11 @@ import type { RunEvent } from '../protocol/run-events.ts';
 import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
-import type { PcmAudio } from '../../voice/ports.ts';
+import type { AudioSink, PcmAudio } from '../../voice/ports.ts';
 
 /**
- * What the screens show, kept up to date from the assistant (state, run events, mute/volume), the streamed
- * answer, audio levels, telemetry and the models. `snapshot()` is what a client gets on connect; the events are
+ * What the screens show, kept up to date from the assistant (state, run events, mute/volume, the streamed
+ * answer, the microphone), the speaker, telemetry and the models. `snapshot()` is what a client gets on connect; the events are
  * the deltas after it. Knows nothing about sockets.
  */
 
@@ -50,18 +50,30 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
   #timersSent = '[]';
   readonly #unsubscribe: (() => void)[] = [];
 
+  /** `speaker`: the sink everything is played on (answers and timers alike), for its level. */
   constructor(
     private readonly assistant: Assistant,
     private readonly models: ModelsSource,
     private readonly telemetry?: Telemetry,
+    speaker?: AudioSink,
   ) {
     super();
     this.setMaxListeners(0);
     const onState = () => this.emit('assistant', this.#assistantView());
+    const onPiece = (piece: string) => this.#answerPiece(piece);
+    const onMicrophone = (samples: Int16Array) => this.#microphoneAudio(samples);
     assistant.on('state', onState);
     assistant.on('controls', onState);
-    this.#unsubscribe.push(() => assistant.off('state', onState), () => assistant.off('controls', onState));
+    assistant.on('answer-piece', onPiece);
+    assistant.on('microphone-audio', onMicrophone);
+    this.#unsubscribe.push(
+      () => assistant.off('state', onState),
+      () => assistant.off('controls', onState),
+      () => assistant.off('answer-piece', onPiece),
+      () => assistant.off('microphone-audio', onMicrophone),
+    );
     this.#unsubscribe.push(assistant.bus.subscribe((event) => this.#onRunEvent(event)));
+    if (speaker) this.#unsubscribe.push(speaker.onPlayed((audio) => this.#speakerAudio(audio)));
     if (telemetry) {
       const onSample = (sample: TelemetrySample) => this.emit('telemetry', sample);
       telemetry.on('sample', onSample);
@@ -105,15 +117,15 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
   }
 
   /** A piece of the answer as the LLM writes it; it belongs to the run whose llm-start came last. */
-  answerPiece(text: string): void {
+  #answerPiece(text: string): void {
     const turn = this.#turns.find((t) => t.runId === this.#answerRun);
     if (!turn) return;
     if (turn.answer.length < MAX_ANSWER_CHARS) turn.answer += text;
     this.emit('answer-delta', { runId: turn.runId, text });
   }
 
-  /** Microphone audio as it is heard; sent as the loudest 10 ms level of each 100 ms. */
-  microphoneAudio(samples: Int16Array): void {
+  /** Microphone audio as it is heard (silence while muted); sent as the loudest 10 ms level of each 100 ms. */
+  #microphoneAudio(samples: Int16Array): void {
     for (let i = 0; i < samples.length; i += 160) this.#micPeak = Math.max(this.#micPeak, levelDbfs(samples.subarray(i, i + 160)));
     const now = performance.now();
     if (now - this.#micWindowStart < 1000 / MIC_LEVEL_HZ) return;
@@ -123,7 +135,7 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
   }
 
   /** A chunk the speaker starts playing: its envelope, for the indicator to follow while it plays. */
-  speakerAudio(audio: PcmAudio): void {
+  #speakerAudio(audio: PcmAudio): void {
     const step = Math.max(1, Math.round((audio.sampleRate * SPEAKER_FRAME_MS) / 1000));
     const dbfs: number[] = [];
     for (let i = 0; i < audio.samples.length; i += step) dbfs.push(Math.round(levelDbfs(audio.samples.subarray(i, i + step))));

@@ -6,9 +6,8 @@ import type { Problem } from '../protocol/state.ts';
 import type { ModelSwitcher } from './commands.ts';
 
 /**
- * The models as the HUD lists them. With the model manager (models/, issue #4) running in the daemon: the files
- * the stages use now, downloads with their progress, the installed models a controller may switch to, and
- * switching through it. Without it (tests, a bare assistant): the configured files, and no switching.
+ * The models as the HUD lists them, from the daemon's model manager (core/live-models): the files the stages use
+ * now, downloads with their progress, the installed models a controller may switch to, and switching through it.
  */
 
 const KINDS: readonly ModelKind[] = ['stt', 'llm', 'tts'];
@@ -20,21 +19,6 @@ function stageView(kind: ModelKind, name: string, problems: readonly Problem[]):
   const problem = problems.find((p) => p.id === STAGE_PROBLEMS[kind]);
   if (!problem) return { kind, name, state: 'ready' };
   return { kind, name, state: /missing|not found|no such|download/i.test(problem.message) ? 'missing' : 'error', detail: problem.message };
-}
-
-export class ConfiguredModels implements ModelSwitcher {
-  constructor(
-    private readonly config: Pick<JarvisConfig, 'stt' | 'llm' | 'tts'>,
-    private readonly assistant: Pick<Assistant, 'state'>,
-  ) {}
-
-  view(): ModelsView {
-    const files: Record<ModelKind, string> = { stt: this.config.stt.model, llm: this.config.llm.model, tts: this.config.tts.voice };
-    const active = KINDS.map((kind) =>
-      stageView(kind, kind === 'tts' && this.config.tts.engine === 'espeak' ? `espeak-ng ${this.config.tts.espeakVoice}` : path.basename(files[kind]), this.assistant.state.problems),
-    );
-    return { active, choices: [], switchAvailable: false };
-  }
 }
 
 /** What the HUD needs of the model manager (models/live-models.ts LiveModels), by shape. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
-import type { AudioSource } from '../../voice/ports.ts';
-import type { Assistant, AssistantEngines } from '../pipeline/assistant.ts';
+import type { AudioSink } from '../../voice/ports.ts';
+import type { Assistant } from '../pipeline/assistant.ts';
 import { describeError } from '../../base/errors.ts';
 import type { Logger } from '../../base/log.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
@@ -11,30 +11,32 @@ import { DeviceStore, devicesDbPath } from './device-store.ts';
 import { buildHud, hudBuildIsCurrent, hudDistDir, repoRoot } from './hud-build.ts';
 import { HudServer } from './hud-server.ts';
 import { LiveFeed } from './live-feed.ts';
-import { ConfiguredModels, ManagedModels, type ModelManager } from './models-view.ts';
+import { ManagedModels, type ModelManager } from './models-view.ts';
 import type { HudFiles } from './static-files.ts';
-import { AnswerTap, SourceTap } from './taps.ts';
 import { ensureCertificate } from './tls.ts';
 
 /**
- * Everything the daemon needs for its screens, in three steps around the assistant's construction:
- * `tapSource` and `tapEngines` put the taps in (before), `start` brings up telemetry, the device store and the
- * server (after), `close` takes them down.
+ * Everything the daemon needs for its screens: `start` brings up telemetry, the device store and the server
+ * around a running assistant, `close` takes them down.
  */
 
 export interface RemoteAccessOptions {
   /** Folder of the built HUD (default hud/dist) and whether to build it when missing or stale. */
   hudDir?: string;
   buildHud?: boolean;
-  /** Replaces the configured models view (the model manager's, or a test's). */
+  /** Replaces the model manager's view (a test's). */
   models?: ModelSwitcher;
   nvidiaSmi?: string;
 }
 
+export interface ScreensOf {
+  /** The model manager: what the screens list, switching, and the LLM worker's pid for the GPU panel. */
+  readonly manager: ModelManager;
+  /** The sink everything is played on, for the speaker's level. */
+  readonly speaker?: AudioSink;
+}
+
 export class RemoteAccess {
-  #sourceTap: SourceTap | undefined;
-  #answerTap: AnswerTap | undefined;
-  #original: AssistantEngines | undefined;
   #devices: DeviceStore | undefined;
   #telemetry: Telemetry | undefined;
   #feed: LiveFeed | undefined;
@@ -55,24 +57,13 @@ export class RemoteAccess {
     return this.#feed;
   }
 
-  tapSource(source: AudioSource): AudioSource {
-    this.#sourceTap = new SourceTap(source);
-    return this.#sourceTap;
-  }
-
-  tapEngines<E extends AssistantEngines>(engines: E): E {
-    this.#original = engines;
-    this.#answerTap = new AnswerTap(engines.responder);
-    return { ...engines, responder: this.#answerTap };
-  }
-
   /**
    * Starts telemetry and the server and logs where the HUD is. A server that cannot start (port taken) is a
    * problem on the assistant's list, not the end of the daemon: it goes on listening without screens.
    */
-  async start(assistant: Assistant, manager?: ModelManager): Promise<HudServer | undefined> {
+  async start(assistant: Assistant, of: ScreensOf): Promise<HudServer | undefined> {
     try {
-      return await this.#start(assistant, manager);
+      return await this.#start(assistant, of);
     } catch (error) {
       const { message, fix } = describeError(error);
       assistant.reportProblem({ id: 'hud-server', message: `the HUD server did not start: ${message}`, fix: fix ?? 'See the log for details.', blocking: false });
@@ -81,13 +72,12 @@ export class RemoteAccess {
     }
   }
 
-  async #start(assistant: Assistant, manager: ModelManager | undefined): Promise<HudServer> {
+  async #start(assistant: Assistant, { manager, speaker }: ScreensOf): Promise<HudServer> {
     const { config, log } = this;
     const serverConfig = config.server;
     this.#devices = new DeviceStore(devicesDbPath(config.dataDir), { codeTtlMs: serverConfig.pairingCodeTtlMs });
-    // The LLM worker: the model manager's active one, else the engine's own.
-    const llmWorker = () => manager?.pool?.activeResponder?.workerPid ?? (this.#original?.responder as { workerPid?: number } | undefined)?.workerPid;
-    const llmName = () => manager?.paths.llm.entry?.title ?? path.basename(manager?.paths.llm.path ?? config.llm.model);
+    const llmWorker = () => manager.pool?.activeResponder?.workerPid;
+    const llmName = () => manager.paths.llm.entry?.title ?? path.basename(manager.paths.llm.path);
     this.#telemetry = new Telemetry({
       intervalMs: serverConfig.telemetryIntervalMs,
       log,
@@ -99,15 +89,10 @@ export class RemoteAccess {
       },
       ...(this.options.nvidiaSmi ? { nvidiaSmi: this.options.nvidiaSmi } : {}),
     });
-    const managed = manager ? new ManagedModels(manager, assistant) : undefined;
-    const models = this.options.models ?? managed ?? new ConfiguredModels(config, assistant);
-    const feed = (this.#feed = new LiveFeed(assistant, models, this.#telemetry));
-    if (managed) this.#unsubscribe.push(managed.onChange(throttle(() => feed.modelsChanged(), MODELS_UPDATE_MS)));
-    if (this.#answerTap) this.#unsubscribe.push(this.#answerTap.onPiece((piece) => feed.answerPiece(piece)));
-    if (this.#sourceTap) {
-      this.#unsubscribe.push(this.#sourceTap.onAudio((samples) => feed.microphoneAudio(assistant.controls.muted ? new Int16Array(samples.length) : samples)));
-    }
-    if (this.#original) this.#unsubscribe.push(this.#original.sink.onPlayed((audio) => feed.speakerAudio(audio)));
+    const managed = new ManagedModels(manager, assistant);
+    const models = this.options.models ?? managed;
+    const feed = (this.#feed = new LiveFeed(assistant, models, this.#telemetry, speaker));
+    this.#unsubscribe.push(managed.onChange(throttle(() => feed.modelsChanged(), MODELS_UPDATE_MS)));
     let problems = assistant.state.problems;
     const onProblems = () => {
       if (assistant.state.problems === problems) return;

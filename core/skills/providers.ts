@@ -40,7 +40,10 @@ export interface ModelStatusProvider {
 export interface ModelSelection {
   /** The model now in use, as it should be said. */
   readonly name: string;
-  readonly detail?: string;
+  /** It was in use already: nothing was switched. */
+  readonly already: boolean;
+  /** How long the switch took. */
+  readonly ms?: number;
 }
 
 export interface ModelSelector {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { describeError } from '../../base/errors.ts';
+import { formatBytes } from '../../base/format.ts';
 import type { RunRecorder } from '../events.ts';
 import type { IntentSource } from '../protocol/run-events.ts';
 import type { Clock } from '../../base/clock.ts';
@@ -267,8 +268,7 @@ export class SkillRunner {
     }
     const known = gpus.filter((g) => g.memoryUsedBytes !== undefined && g.memoryTotalBytes !== undefined);
     if (known.length === 0) return failed('no-gpu-memory', 'The graphics card does not report its memory.');
-    const used = (g: GpuReading) => (g.memoryUsedBytes! >= 1024 ** 3 ? (g.memoryUsedBytes! / 1024 ** 3).toFixed(1).replace(/\.0$/, '') : gigabytes(g.memoryUsedBytes!));
-    const sentences = known.map((g) => `The ${g.name} is using ${used(g)} of ${gigabytes(g.memoryTotalBytes!)} of graphics memory.`);
+    const sentences = known.map((g) => `The ${g.name} is using ${memoryShare(g.memoryUsedBytes!, g.memoryTotalBytes!)} of graphics memory.`);
     return done(sentences.join(' ') + modelPart, { gpus: known.map((g) => ({ name: g.name, usedBytes: g.memoryUsedBytes, totalBytes: g.memoryTotalBytes })) });
   }
 
@@ -300,7 +300,9 @@ export class SkillRunner {
     }
     if (!target) return { ok: true, say: 'Which model? Say, for example, switch to the small model.' };
     const selected = await selector.selectModel(target);
-    return done(`Switched to ${selected.name}${selected.detail ? `, ${selected.detail}` : ''}.`, { model: selected.name });
+    if (selected.already) return done(`I am already using ${selected.name}.`, { model: selected.name });
+    const took = selected.ms === undefined ? '' : `, it took ${(selected.ms / 1000).toFixed(1)} seconds`;
+    return done(`Switched to ${selected.name}${took}.`, { model: selected.name });
   }
 
   #recall(about: string | undefined): SkillResult {
@@ -319,9 +321,16 @@ export class SkillRunner {
   }
 }
 
+/** Memory as nvidia-smi and llama.cpp count it, spoken: "11 gigabytes" for an 11 GiB card, "512 megabytes". */
 function gigabytes(bytes: number): string {
-  const gb = bytes / 1024 ** 3;
-  return gb >= 1 ? `${gb.toFixed(1).replace(/\.0$/, '')} gigabytes` : `${Math.round(bytes / 1024 ** 2)} megabytes`;
+  return formatBytes(bytes, { style: 'spoken', binary: true, smallest: 'MB' });
+}
+
+/** "5.3 of 11 gigabytes": the unit is said once where both amounts are in it. */
+function memoryShare(used: number, total: number): string {
+  const [amount, unit] = gigabytes(used).split(' ');
+  const whole = gigabytes(total);
+  return whole.endsWith(` ${unit}`) ? `${amount} of ${whole}` : `${gigabytes(used)} of ${whole}`;
 }
 
 /** "the pasta timer", "your 5 minute timer", "your alarm for 7 AM", "the reminder: call mum" */

@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep, type Clock } from '../../base/clock.ts';
 import type { Alert } from '../pipeline/assistant.ts';
 import { isAbortError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
@@ -20,6 +19,8 @@ import type { TimerService } from './timer-service.ts';
 
 export interface TimerAlertOptions {
   readonly voice: SpeechOutputDeps;
+  /** Paces the rounds and the ring timeout (the daemon's clock). */
+  readonly clock: Clock;
   readonly ringTimeoutMs: number;
   readonly pauseMs: number;
   readonly snoozeMs: number;
@@ -67,7 +68,8 @@ export class TimerAlert implements Alert {
   }
 
   async play(run: RunRecorder, signal: AbortSignal, onSpeaking: () => void): Promise<TurnResult> {
-    const started = performance.now();
+    const { clock } = this.options;
+    const started = clock.monotonic();
     const ids = this.timers.map((t) => t.id);
     const text = this.announcement;
     run.emit({
@@ -79,12 +81,12 @@ export class TimerAlert implements Alert {
     run.emit({ type: 'sentence', index: 0, text });
     const bell = chime();
     let first = true;
-    while (!signal.aborted && performance.now() - started < this.options.ringTimeoutMs) {
+    while (!signal.aborted && clock.monotonic() - started < this.options.ringTimeoutMs) {
       if (first) onSpeaking();
       first = false;
       await this.#round(run, signal, bell, text);
       if (signal.aborted) break;
-      await sleep(this.options.pauseMs, undefined, { signal }).catch(() => {});
+      await sleep(clock, this.options.pauseMs, signal).catch(() => {});
     }
     const stopped = signal.aborted;
     if (stopped && this.#snoozed) for (const id of ids) this.service.snooze(id, this.options.snoozeMs);
@@ -93,7 +95,7 @@ export class TimerAlert implements Alert {
       type: 'intent-end',
       skill: 'timer.ring',
       ok: true,
-      ms: performance.now() - started,
+      ms: clock.monotonic() - started,
       said: text,
       ...(stopped ? {} : { code: 'unanswered' }),
     });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { ByteWriter } from './byte-writer.ts';
+import { encodeGguf, GgmlType, type GgufEntry } from '../../models/gguf-writer.ts';
 import { cachedModel, TEST_MODELS_DIR } from './cache.ts';
 import { seededRandom } from './random.ts';
 
@@ -119,51 +119,6 @@ function buildVocab(extraPieces: readonly string[] = []): Vocab {
   return { tokens, scores, types, silenced, ids: new Map(tokens.map((t, i) => [t, i])) };
 }
 
-const ValueType = { uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10 } as const;
-
-type MetadataValue =
-  | { type: 'u32'; value: number }
-  | { type: 'f32'; value: number }
-  | { type: 'bool'; value: boolean }
-  | { type: 'str'; value: string }
-  | { type: 'str[]'; value: readonly string[] }
-  | { type: 'f32[]'; value: readonly number[] }
-  | { type: 'i32[]'; value: readonly number[] };
-
-function writeMetadataValue(w: ByteWriter, entry: MetadataValue): void {
-  switch (entry.type) {
-    case 'u32':
-      w.u32(ValueType.uint32);
-      w.u32(entry.value);
-      return;
-    case 'f32':
-      w.u32(ValueType.float32);
-      w.f32(entry.value);
-      return;
-    case 'bool':
-      w.u32(ValueType.bool);
-      w.bytes(Buffer.from([entry.value ? 1 : 0]));
-      return;
-    case 'str':
-      w.u32(ValueType.string);
-      w.str(entry.value);
-      return;
-    case 'str[]':
-      return writeArray(w, ValueType.string, entry.value, (s) => w.str(s));
-    case 'f32[]':
-      return writeArray(w, ValueType.float32, entry.value, (f) => w.f32(f));
-    case 'i32[]':
-      return writeArray(w, ValueType.int32, entry.value, (i) => w.i32(i));
-  }
-}
-
-function writeArray<T>(w: ByteWriter, elementType: number, values: readonly T[], write: (value: T) => void): void {
-  w.u32(ValueType.array);
-  w.u32(elementType);
-  w.u64(values.length);
-  for (const value of values) write(value);
-}
-
 interface Tensor {
   name: string;
   /** ggml order: the innermost (contiguous) dimension first. */
@@ -233,59 +188,37 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   }
 
   const id = (token: string) => vocab.ids.get(token)!;
-  const metadata: [string, MetadataValue][] = [
-    ['general.architecture', { type: 'str', value: 'llama' }],
-    ['general.name', { type: 'str', value: options.name ?? `tiny random ${template}` }],
-    ['general.file_type', { type: 'u32', value: 0 }], // ALL_F32
-    ['general.alignment', { type: 'u32', value: ALIGNMENT }],
-    ['llama.context_length', { type: 'u32', value: options.contextLength ?? 4096 }],
-    ['llama.embedding_length', { type: 'u32', value: shape.embedding }],
-    ['llama.block_count', { type: 'u32', value: shape.layers }],
-    ['llama.feed_forward_length', { type: 'u32', value: shape.feedForward }],
-    ['llama.attention.head_count', { type: 'u32', value: shape.heads }],
-    ['llama.attention.head_count_kv', { type: 'u32', value: shape.kvHeads }],
-    ['llama.rope.dimension_count', { type: 'u32', value: shape.embedding / shape.heads }],
-    ['llama.rope.freq_base', { type: 'f32', value: 10000 }],
-    ['llama.attention.layer_norm_rms_epsilon', { type: 'f32', value: 1e-5 }],
-    ['llama.vocab_size', { type: 'u32', value: nVocab }],
-    ['tokenizer.ggml.model', { type: 'str', value: 'llama' }],
-    ['tokenizer.ggml.tokens', { type: 'str[]', value: vocab.tokens }],
-    ['tokenizer.ggml.scores', { type: 'f32[]', value: vocab.scores }],
-    ['tokenizer.ggml.token_type', { type: 'i32[]', value: vocab.types }],
-    ['tokenizer.ggml.bos_token_id', { type: 'u32', value: template === 'llama3' ? id('<|begin_of_text|>') : id('<s>') }],
-    ['tokenizer.ggml.eos_token_id', { type: 'u32', value: template === 'llama3' ? id('<|eot_id|>') : id('</s>') }],
-    ['tokenizer.ggml.unknown_token_id', { type: 'u32', value: id('<unk>') }],
-    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
-    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+  const metadata: GgufEntry[] = [
+    ['general.architecture', 'str', 'llama'],
+    ['general.name', 'str', options.name ?? `tiny random ${template}`],
+    ['general.file_type', 'u32', 0], // ALL_F32
+    ['general.alignment', 'u32', ALIGNMENT],
+    ['llama.context_length', 'u32', options.contextLength ?? 4096],
+    ['llama.embedding_length', 'u32', shape.embedding],
+    ['llama.block_count', 'u32', shape.layers],
+    ['llama.feed_forward_length', 'u32', shape.feedForward],
+    ['llama.attention.head_count', 'u32', shape.heads],
+    ['llama.attention.head_count_kv', 'u32', shape.kvHeads],
+    ['llama.rope.dimension_count', 'u32', shape.embedding / shape.heads],
+    ['llama.rope.freq_base', 'f32', 10000],
+    ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5],
+    ['llama.vocab_size', 'u32', nVocab],
+    ['tokenizer.ggml.model', 'str', 'llama'],
+    ['tokenizer.ggml.tokens', 'str[]', vocab.tokens],
+    ['tokenizer.ggml.scores', 'f32[]', vocab.scores],
+    ['tokenizer.ggml.token_type', 'i32[]', vocab.types],
+    ['tokenizer.ggml.bos_token_id', 'u32', template === 'llama3' ? id('<|begin_of_text|>') : id('<s>')],
+    ['tokenizer.ggml.eos_token_id', 'u32', template === 'llama3' ? id('<|eot_id|>') : id('</s>')],
+    ['tokenizer.ggml.unknown_token_id', 'u32', id('<unk>')],
+    ['tokenizer.ggml.add_bos_token', 'bool', true],
+    ['tokenizer.ggml.add_eos_token', 'bool', false],
   ];
-  if (template !== 'none') metadata.push(['tokenizer.chat_template', { type: 'str', value: CHAT_TEMPLATES[template] }]);
+  if (template !== 'none') metadata.push(['tokenizer.chat_template', 'str', CHAT_TEMPLATES[template]]);
 
-  const w = new ByteWriter();
-  w.bytes(Buffer.from('GGUF', 'latin1'));
-  w.u32(3);
-  w.u64(tensors.length);
-  w.u64(metadata.length);
-  for (const [key, value] of metadata) {
-    w.str(key);
-    writeMetadataValue(w, value);
-  }
-  let offset = 0;
-  const offsets: number[] = [];
-  for (const tensor of tensors) {
-    w.str(tensor.name);
-    w.u32(tensor.dims.length);
-    for (const d of tensor.dims) w.u64(d);
-    w.u32(0); // GGML_TYPE_F32
-    w.u64(offset);
-    offsets.push(offset);
-    offset += Math.ceil(tensor.data.byteLength / ALIGNMENT) * ALIGNMENT;
-  }
-  w.padTo(ALIGNMENT);
-  for (const tensor of tensors) {
-    w.bytes(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
-    w.padTo(ALIGNMENT);
-  }
-  return w.toBuffer();
+  return encodeGguf(
+    metadata,
+    tensors.map((t) => ({ name: t.name, dimensions: t.dims, ggmlType: GgmlType.F32, data: t.data })),
+  );
 }
 
 /** Writes the tiny model for `options` into .cache/test-models once and returns its path. */

@@ -8,7 +8,7 @@ import {
   type WhisperHparams,
   type WhisperTensorSpec,
 } from '../../voice/stt/whisper-model-file.ts';
-import { ByteWriter } from './byte-writer.ts';
+import { ByteWriter } from '../../models/byte-writer.ts';
 import { cachedModel, TEST_MODELS_DIR } from './cache.ts';
 import { seededRandom } from './random.ts';
 

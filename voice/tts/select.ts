@@ -19,8 +19,13 @@ export interface SynthesizerChoice {
   readonly fix?: string;
 }
 
+/** The configured espeak-ng voice: the voice of last resort (it needs no model file). */
+export function createEspeak(tts: JarvisConfig['tts']): EspeakSynthesizer {
+  return new EspeakSynthesizer({ voice: tts.espeakVoice, rate: tts.rate });
+}
+
 export function createSynthesizer(tts: JarvisConfig['tts'], log?: TtsLog): SynthesizerChoice {
-  const espeak = () => new EspeakSynthesizer({ voice: tts.espeakVoice, rate: tts.rate });
+  const espeak = () => createEspeak(tts);
   let choice: SynthesizerChoice;
   if (tts.engine === 'espeak') {
     choice = { synthesizer: espeak(), engine: 'espeak', reason: `tts.engine is "espeak" (voice ${tts.espeakVoice})` };

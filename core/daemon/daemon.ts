@@ -1,0 +1,252 @@
+import { systemClock, type Clock } from '../../base/clock.ts';
+import { DisposalStack } from '../../base/disposal.ts';
+import { describeError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+import type { AudioSink, AudioSource, Synthesizer, Transcriber, VoiceActivityDetector, WakeWordDetector } from '../../voice/ports.ts';
+import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { FallbackSynthesizer } from '../../voice/tts/fallback.ts';
+import { createEspeak, createSynthesizer } from '../../voice/tts/select.ts';
+import { SileroVad } from '../../voice/vad/silero.ts';
+import { createWakeDetector } from '../../voice/wake/select.ts';
+import { connectModelManager, firstRunDownloads } from '../live-models/daemon-hooks.ts';
+import { LiveModels } from '../live-models/live-models.ts';
+import { liveModelSelector, liveModelStatus } from '../live-models/skill-providers.ts';
+import { Assistant } from '../pipeline/assistant.ts';
+import { EchoGuard } from '../pipeline/echo-guard.ts';
+import type { Problem } from '../protocol/state.ts';
+import type { Responder } from '../responder.ts';
+import { RemoteAccess, type RemoteAccessOptions } from '../server/remote-access.ts';
+import { SkillsRuntime } from '../skills/skills-runtime.ts';
+import { connectSkills } from './skills-link.ts';
+
+/**
+ * The one place JARVIS is put together: the engines the config asks for, the model manager, the answer chain
+ * (local skills in front of the pooled LLM), the assistant, and, when asked, the HUD server. Every command
+ * (`jarvis start`, `turn`, `ask`) and the benchmark build it here, differing only in the options below; tests
+ * put their own engines in through `engines`. What it opens goes on one disposal stack, closed in reverse.
+ *
+ * A model that cannot be loaded does not stop JARVIS: it becomes a problem (what is wrong, how to fix it) and that
+ * stage apologises until the file is there, while the rest works. Only a wake word or VAD that cannot run at all
+ * is fatal for a daemon that listens, since without them there is nothing to listen with.
+ */
+
+export interface DaemonOptions {
+  readonly log: Logger;
+  /** Where requests are heard (microphone, recording, stdin). None: typed and recorded requests only. */
+  readonly source?: AudioSource;
+  /** Where answers are played. None: text answers only. The caller owns it (and closes it). */
+  readonly sink?: AudioSink;
+  /** Wake word, VAD and speech to text: for a live source or a recorded request. Default: with a source. */
+  readonly hear?: boolean;
+  /**
+   * Load the LLM at start (a daemon: the first question must not wait for it), or on the first question the local
+   * skills do not answer (`jarvis ask "what time is it"` never loads it).
+   */
+  readonly loadLlm?: 'at-start' | 'when-asked';
+  /** Serve the HUD and the phone remote. */
+  readonly screens?: boolean | RemoteAccessOptions;
+  /** On run(): download missing models in the background (a first run), or say what to fetch and why not. */
+  readonly firstRun?: { readonly download: boolean; readonly why: string };
+  /** Run-event times, retries and ringing (the system clock; audio time in a replayed test). */
+  readonly clock?: Clock;
+  /**
+   * Engines to use instead of the configured ones (tests). `llm` replaces the pooled LLM. They stay the caller's:
+   * the daemon does not dispose them, and the model manager does not swap them.
+   */
+  readonly engines?: {
+    readonly wake?: WakeWordDetector;
+    readonly vad?: VoiceActivityDetector;
+    readonly transcriber?: Transcriber;
+    readonly synthesizer?: Synthesizer;
+    readonly llm?: Responder;
+  };
+}
+
+export interface Daemon {
+  /** The config with the models chosen by `jarvis models use` applied. */
+  readonly config: JarvisConfig;
+  readonly assistant: Assistant;
+  /** The wake word and VAD the assistant listens with (with `hear`). */
+  readonly listening: ListeningEngines;
+  readonly models: LiveModels;
+  /** Off with skills.enabled = false. */
+  readonly skills: SkillsRuntime | undefined;
+  /** With `screens`, once its server started. */
+  readonly remote: RemoteAccess | undefined;
+  /** One line per stage, for the start-up log. */
+  readonly summaries: readonly string[];
+  /**
+   * Starts what a running daemon does besides listening: timers ring, the stored speaker level applies, the model
+   * choice of other processes is followed, first-run models download. Once; run() calls it.
+   */
+  start(): void;
+  /** start(), then listens until `signal` aborts or the source ends (a recording). */
+  run(signal: AbortSignal): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function createDaemon(config: JarvisConfig, options: DaemonOptions): Promise<Daemon> {
+  const { log, source, sink } = options;
+  const clock = options.clock ?? systemClock;
+  const stack = new DisposalStack((error) => log.warn({ err: describeError(error) }, 'error while shutting down'));
+  try {
+    return await assemble(config, options, clock, stack);
+  } catch (error) {
+    await stack.dispose();
+    throw error;
+  }
+
+  async function assemble(config: JarvisConfig, options: DaemonOptions, clock: Clock, stack: DisposalStack): Promise<Daemon> {
+    const given = options.engines ?? {};
+    const hear = options.hear ?? source !== undefined;
+    const problems: Problem[] = [];
+    const summaries: string[] = [];
+    const problem = (id: string, error: unknown) => {
+      const { message, fix } = describeError(error);
+      problems.push({ id, message, fix: fix ?? 'See the log for details.', blocking: false });
+    };
+
+    // The model files come from `jarvis models use` when a model was chosen there, else from the config.
+    const models = stack.use(new LiveModels(config, log));
+    const chosen = models.effectiveConfig;
+
+    const listening = hear ? await listeningEngines(config, log, given, stack, sink !== undefined) : {};
+    if (listening.wake && listening.vad) {
+      summaries.push(`wake word: ${listening.wake.engine} "${listening.wake.keyword}" (threshold ${config.wake.threshold})`, `VAD: ${listening.vad.engine}`);
+    }
+    const whisper = hear && !given.transcriber ? new WhisperTranscriber({ ...chosen.stt, log }) : undefined;
+    const transcriber = whisper ? stack.use(models.wrapTranscriber(whisper)) : given.transcriber;
+
+    // Everyday requests are answered by local skills before (and without) the LLM; the LLM may call them too.
+    const skills = config.skills.enabled ? stack.use(new SkillsRuntime(config, log, { clock })) : undefined;
+    if (skills) {
+      problems.push(...skills.problems);
+      skills.providers.models = liveModelStatus(models);
+      skills.providers.modelSelector = liveModelSelector(models);
+    }
+    const llm = given.llm ?? models.responder;
+    const responder = skills ? skills.responder(llm) : llm;
+    models.responder.subscribe((event) => {
+      if (event.type === 'restarted') log.warn({ ms: Math.round(event.ms), attempt: event.attempt }, `LLM worker restarted: ${event.summary}`);
+      else if (event.type === 'worker-exit') log.error({ during: event.during }, `LLM worker stopped: ${event.detail}`);
+      else if (event.type === 'restart-failed') log.error({ err: describeError(event.error) }, 'LLM worker restart failed');
+    });
+
+    const voice = sink && !given.synthesizer ? createSynthesizer(chosen.tts, log) : undefined;
+    if (voice?.fix) problems.push({ id: 'tts-voice', message: voice.reason, fix: voice.fix, blocking: false });
+
+    const [stt, answer, tts] = await Promise.allSettled([
+      whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
+      options.loadLlm === 'when-asked' ? undefined : responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
+      voice?.synthesizer.load().then(() => summaries.push(`TTS: ${voice.reason}`)),
+    ]);
+    if (stt.status === 'rejected') problem('stt-model', stt.reason);
+    if (answer.status === 'rejected') problem('llm-model', answer.reason);
+    const synthesizer = voice ? await speakingVoice(voice.synthesizer, tts) : sink && given.synthesizer;
+
+    /** The voice, swappable by the model manager, with espeak-ng behind it; espeak-ng alone if it failed to load. */
+    async function speakingVoice(loaded: Synthesizer, result: PromiseSettledResult<unknown>): Promise<Synthesizer> {
+      const espeak = createEspeak(config.tts);
+      if (result.status === 'rejected') {
+        // A broken Piper voice must not leave JARVIS mute.
+        problem('tts-voice', result.reason);
+        await loaded.dispose().catch(() => {});
+        await espeak.load().catch((error: unknown) => problem('tts-espeak', error));
+        summaries.push(`TTS: espeak-ng voice ${config.tts.espeakVoice} (the configured voice failed to load)`);
+        return stack.use(espeak);
+      }
+      const swappable = stack.use(models.wrapSynthesizer(loaded));
+      if (loaded.engine === espeak.engine) return swappable;
+      await espeak.load().catch((error: unknown) => problem('tts-espeak', error));
+      return new FallbackSynthesizer(swappable, stack.use(espeak));
+    }
+
+    const echoGuard = listening.reference && sink ? stack.use(new EchoGuard(sink, listening.reference, { clock })) : undefined;
+    if (source) summaries.push(`audio in: ${source.description}`);
+    if (sink) summaries.push(`audio out: ${sink.description}`);
+
+    const assistant = new Assistant(
+      {
+        ...(source ? { source } : {}),
+        ...(sink ? { sink } : {}),
+        ...(listening.wake ? { wake: listening.wake } : {}),
+        ...(listening.vad ? { vad: listening.vad } : {}),
+        ...(transcriber ? { transcriber } : {}),
+        responder,
+        ...(synthesizer ? { synthesizer } : {}),
+        ...(echoGuard ? { echoGuard } : {}),
+      },
+      config,
+      log,
+      { clock },
+    );
+    stack.defer(() => assistant.dispose());
+    for (const line of summaries) log.info(line);
+    for (const found of problems) assistant.reportProblem(found);
+    stack.defer(connectModelManager(models, assistant, log));
+
+    let remote: RemoteAccess | undefined;
+    if (options.screens) {
+      remote = new RemoteAccess(config, log, options.screens === true ? {} : options.screens);
+      stack.defer(() => remote?.close());
+      await remote.start(assistant, { manager: models, ...(sink ? { speaker: sink } : {}) });
+    }
+
+    let started = false;
+    const daemon: Daemon = {
+      config: chosen,
+      assistant,
+      listening: { ...(listening.wake ? { wake: listening.wake } : {}), ...(listening.vad ? { vad: listening.vad } : {}) },
+      models,
+      skills,
+      remote,
+      summaries,
+      start() {
+        if (started) return;
+        started = true;
+        models.watch();
+        if (options.firstRun) {
+          // In the background: the daemon listens (and says it is still downloading) while the models arrive.
+          void firstRunDownloads(models, log, options.firstRun).catch((error: unknown) => log.error({ err: error }, 'first-run model downloads failed'));
+        }
+        // Timers ring through the assistant; the stored speaker level sets its volume; GPU answers read the HUD's telemetry.
+        const link = skills && synthesizer && sink ? connectSkills(skills, assistant, { synthesizer, sink }, config, log, remote?.feed) : undefined;
+        if (link) {
+          stack.defer(() => link.dispose());
+          link.start();
+        }
+      },
+      async run(signal) {
+        const listened = assistant.listen(signal);
+        daemon.start();
+        await listened;
+      },
+      dispose: () => stack.dispose(),
+    };
+    return daemon;
+  }
+}
+
+export interface ListeningEngines {
+  wake?: WakeWordDetector;
+  vad?: VoiceActivityDetector;
+  /** Scores what the speaker plays, to recognise our own voice (EchoGuard). */
+  reference?: WakeWordDetector;
+}
+
+async function listeningEngines(
+  config: JarvisConfig,
+  log: Logger,
+  given: NonNullable<DaemonOptions['engines']>,
+  stack: DisposalStack,
+  withSpeaker: boolean,
+): Promise<ListeningEngines> {
+  const [wake, reference, vad] = await Promise.all([
+    given.wake ?? createWakeDetector(config, log).then((detector) => stack.use(detector)),
+    // Disposed by the echo guard that uses it.
+    withSpeaker ? createWakeDetector(config, log, true) : undefined,
+    given.vad ?? SileroVad.create(config.vad.model).then((detector) => stack.use(detector)),
+  ]);
+  return { wake, vad, ...(reference ? { reference } : {}) };
+}
