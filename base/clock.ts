@@ -18,9 +18,8 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   setTimeout(callback, ms) {
+    // Like any timer it keeps the process alive (a sound still playing must finish): what arms one disposes it.
     const timer = setTimeout(callback, ms);
-    // Timers must not keep a CLI process alive; the daemon is kept alive by its audio source.
-    timer.unref();
     return () => clearTimeout(timer);
   },
 };

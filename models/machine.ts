@@ -36,9 +36,11 @@ export async function probeMachine(timeoutMs = 60_000): Promise<MachineProbe> {
 }
 
 function runProbe(timeoutMs: number): Promise<ProbeReply> {
-  const url = new URL('./machine-probe-child.ts', import.meta.url);
+  // From the sources (through tsx), or from the compiled build, where the probe is an entry point beside this chunk.
+  const fromSources = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSources ? './machine-probe-child.ts' : './machine-probe-child.js', import.meta.url);
   const child = fork(fileURLToPath(url), [PROBE_FLAG], {
-    execArgv: url.pathname.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [],
+    execArgv: fromSources ? ['--import', import.meta.resolve('tsx')] : [],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'json',
   });

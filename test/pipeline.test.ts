@@ -15,10 +15,12 @@ import { levelDbfs } from '../voice/pcm.ts';
 import type { Synthesizer, Transcriber } from '../voice/ports.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
+import { FallbackSynthesizer } from '../voice/tts/fallback.ts';
 import { PiperSynthesizer } from '../voice/tts/piper.ts';
 import { SileroVad } from '../voice/vad/silero.ts';
 import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { decodeWav, encodeWav } from '../voice/wav.ts';
+import { ManualClock } from './fixtures/manual-clock.ts';
 import { Room } from './fixtures/room.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { concat, silence, speak, type SpeechVoice } from './fixtures/speech.ts';
@@ -74,21 +76,28 @@ interface Session {
   room: Room;
 }
 
+/**
+ * A conversation in a room: `script` says what the user says and when (speech, pauses, silence until something
+ * happened). On the room's audio clock unless `pace` is 1: the few checks of real latency run in real time.
+ */
 async function converse(
-  recording: Int16Array,
+  script: (room: Room, session: Session) => void,
   options: {
     responder?: Responder;
     transcriber?: Transcriber;
     synthesizer?: Synthesizer;
-    fallback?: Synthesizer;
     echo?: boolean;
+    pace?: number;
     onEvent?: (e: RunEvent, s: Session) => void;
   } = {},
 ): Promise<Session> {
   wake.reset();
-  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050 });
-  const room = new Room(recording, options.echo ? sink : undefined);
-  const guard = options.echo ? new EchoGuard(sink, await OpenWakeWordDetector.create({ threshold: 0.3 })) : undefined;
+  const realTime = options.pace === 1;
+  const clock = new ManualClock(Date.now());
+  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, ...(realTime ? {} : { clock }) });
+  const room = new Room({ clock, ...(options.echo ? { sink } : {}), ...(options.pace ? { pace: options.pace } : {}) });
+  const time = realTime ? {} : { clock };
+  const guard = options.echo ? new EchoGuard(sink, await OpenWakeWordDetector.create({ threshold: 0.3 }), time) : undefined;
   const engines: AssistantEngines = {
     source: room,
     sink,
@@ -97,16 +106,16 @@ async function converse(
     transcriber: options.transcriber ?? whisper,
     responder: options.responder ?? llm,
     synthesizer: options.synthesizer ?? piper,
-    ...(options.fallback ? { fallbackSynthesizer: options.fallback } : {}),
     ...(guard ? { echoGuard: guard } : {}),
   };
-  const assistant = new Assistant(engines, config, silentLogger);
+  const assistant = new Assistant(engines, config, silentLogger, time);
   const session: Session = { assistant, events: [], phases: [], sink, room };
   assistant.bus.subscribe((event) => {
     session.events.push(event);
     options.onEvent?.(event, session);
   });
   assistant.on('state', (state) => session.phases.push(state.phase));
+  script(room, session);
   await assistant.listen(new AbortController().signal);
   await assistant.dispose();
   await guard?.dispose();
@@ -115,11 +124,14 @@ async function converse(
 
 const types = (events: RunEvent[], runId: number) => events.filter((e) => e.runId === runId).map((e) => e.type);
 const runEnd = (events: RunEvent[], runId: number) => events.find((e) => e.runId === runId && e.type === 'run-end') as Extract<RunEvent, { type: 'run-end' }> | undefined;
+/** True once `count` runs have ended (for silence that lasts until the answer is over). */
+const runsEnded = (session: Session, count: number) => () => session.events.filter((e) => e.type === 'run-end').length >= count;
+const seen = (session: Session, match: (e: RunEvent) => boolean) => () => session.events.some(match);
 
-describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made random-weight models)', () => {
-  test('"hey jarvis, what time is it" + silence: events in order with monotonic timestamps, and speech comes out', async () => {
-    const recording = concat(silence(700), await speak('hey jarvis, what time is it', user), silence(6000));
-    const { events, phases, sink } = await converse(recording);
+describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made random-weight models; on audio time)', () => {
+  test('"hey jarvis, what time is it": events in order with monotonic timestamps, and speech comes out', async () => {
+    const question = await speak('hey jarvis, what time is it', user);
+    const { events, phases, sink, room } = await converse((room, session) => room.pause(700).say(question, 'question').until(runsEnded(session, 1)).pause(300));
     const run = events[0]!.runId;
     const order = types(events, run).filter((t) => t !== 'sentence' && t !== 'tts-start' && t !== 'tts-end' && t !== 'playback-start');
     assert.deepEqual(order, ['run-start', 'wake', 'vad-start', 'vad-end', 'stt-start', 'stt-end', 'llm-start', 'first-token', 'llm-end', 'playback-end', 'run-end'], JSON.stringify(types(events, run)));
@@ -128,6 +140,9 @@ describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made
     assert.equal(runEnd(events, run)?.outcome, 'answered');
     assert.ok(mine.some((e) => e.type === 'tts-end' && e.audioMs > 0));
     assert.deepEqual(phases.slice(0, 5), ['idle', 'listening', 'thinking', 'speaking', 'idle']);
+    // On audio time the endpoint is exact: the VAD's hangover (600 ms) after the question, within a few frames.
+    const endpoint = events.find((e) => e.type === 'vad-end')!.t - room.at('question').endMs;
+    assert.ok(endpoint >= 300 && endpoint <= 1000, `the request ended ${Math.round(endpoint)} ms (audio) after the speech`);
     const heard = sink.recording();
     assert.ok(heard.samples.length > 0.2 * heard.sampleRate, 'the reply has audio');
     assert.ok(levelDbfs(heard.samples) > -40, 'the reply is not silence');
@@ -138,14 +153,11 @@ describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made
   test('a follow-up question within the window needs no wake word; the second turn reuses the loaded models', async () => {
     const loads = whisper.loadCount;
     const pid = llm.workerPid;
-    const recording = concat(
-      silence(600),
-      await speak('hey jarvis, set a timer', user),
-      silence(5500),
-      await speak('and what about tomorrow', user),
-      silence(4000),
+    const [first, second] = await Promise.all([speak('hey jarvis, set a timer', user), speak('and what about tomorrow', user)]);
+    const { events } = await converse(
+      (room, session) => room.pause(600).say(first).until(runsEnded(session, 1)).pause(800).say(second).until(runsEnded(session, 2)).pause(300),
+      { responder: new ScriptedResponder(() => 'Sure. Done.') },
     );
-    const { events } = await converse(recording, { responder: new ScriptedResponder(() => 'Sure. Done.') });
     const runs = [...new Set(events.map((e) => e.runId))];
     assert.equal(runs.length, 2, JSON.stringify(events.map((e) => [e.runId, e.type])));
     assert.equal(events.find((e) => e.runId === runs[1] && e.type === 'run-start' && e.trigger === 'follow-up')?.type, 'run-start');
@@ -156,16 +168,23 @@ describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made
   });
 
   test('after the follow-up window, speech without the wake word is ignored', async () => {
-    const recording = concat(silence(600), await speak('hey jarvis, set a timer', user), silence(11_000), await speak('what about tomorrow', user), silence(2000));
-    const { events } = await converse(recording, { responder: new ScriptedResponder(() => 'Done.') });
+    const [first, later] = await Promise.all([speak('hey jarvis, set a timer', user), speak('what about tomorrow', user)]);
+    // conversation.followUpMs is 6000: 7 s of silence after the answer closes the window.
+    const { events } = await converse((room, session) => room.pause(600).say(first).until(runsEnded(session, 1)).pause(7000).say(later).pause(2000), {
+      responder: new ScriptedResponder(() => 'Done.'),
+    });
     assert.equal(new Set(events.map((e) => e.runId)).size, 1);
   });
 
-  test('wake word then nobody speaks: no-speech, back to idle', async () => {
-    const { events, phases } = await converse(concat(silence(500), await speak('hey jarvis', user), silence(4500)));
+  test('wake word then nobody speaks: no-speech after vad.noSpeechTimeoutMs of audio, back to idle', async () => {
+    const keyword = await speak('hey jarvis', user);
+    const { events, phases, room } = await converse((room) => room.pause(500).say(keyword, 'keyword').pause(4500));
     assert.deepEqual(types(events, events[0]!.runId), ['run-start', 'wake', 'no-speech', 'run-end']);
     assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'no-speech');
     assert.deepEqual(phases, ['idle', 'listening', 'idle']);
+    const gaveUp = events.find((e) => e.type === 'no-speech')!.t - events.find((e) => e.type === 'wake')!.t;
+    assert.ok(gaveUp >= 3000 && gaveUp < 3500, `gave up ${Math.round(gaveUp)} ms (audio) after the wake word; noSpeechTimeoutMs is 3000`);
+    assert.ok(room.at('keyword').endMs <= events.find((e) => e.type === 'wake')!.t + 500);
   });
 });
 
@@ -174,10 +193,10 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     'It is half past ten in the morning. The sun rose at seven. Rain is expected after lunch, so take an umbrella. ' +
     'Tomorrow will be colder, with a chance of frost overnight. The weekend looks bright and dry.';
 
-  test('speech starts with the first sentence while the LLM is still writing the rest', async () => {
-    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(7000));
+  test('speech starts with the first sentence while the LLM is still writing the rest (audio time)', async () => {
+    const question = await speak('hey jarvis, what is the weather', user);
     const slow = new ScriptedResponder(() => 'It is sunny. Later it will rain. Tomorrow it will be cold.', 150);
-    const { events } = await converse(recording, { responder: slow, synthesizer: espeak });
+    const { events } = await converse((room, session) => room.pause(500).say(question).until(runsEnded(session, 1)).pause(300), { responder: slow, synthesizer: espeak });
     const firstPlay = events.find((e) => e.type === 'playback-start')!;
     const llmEnd = events.find((e) => e.type === 'llm-end')!;
     const sentences = events.filter((e) => e.type === 'sentence');
@@ -186,20 +205,21 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.ok(firstPlay.t < sentences[1]!.t, 'the first sentence plays before the second is even written');
   });
 
-  test('saying the wake word while it speaks aborts the answer; the sink goes silent within 200 ms', async () => {
+  test('saying the wake word while it speaks aborts the answer; the sink goes silent within 200 ms (real time)', async () => {
     const first = await speak('hey jarvis, what is the weather', user);
     const second = await speak('hey jarvis', { engine: 'espeak', voice: 'en-gb', wordsPerMinute: 140 });
-    const bargeAtMs = 9000;
-    const lead = concat(silence(500), first);
-    const recording = concat(lead, silence(bargeAtMs - (lead.length / 16)), second, silence(5000));
     let stoppedAt = 0;
-    const session = await converse(recording, {
-      responder: new ScriptedResponder(longAnswer),
-      synthesizer: espeak,
-      onEvent: (event, s) => {
-        if (event.type === 'barge-in') stoppedAt = s.sink.heardMs();
+    const session = await converse(
+      (room, s) => room.pause(500).say(first).until(seen(s, (e) => e.type === 'playback-start')).pause(1500).say(second, 'barge').pause(3000),
+      {
+        pace: 1,
+        responder: new ScriptedResponder(longAnswer),
+        synthesizer: espeak,
+        onEvent: (event, s) => {
+          if (event.type === 'barge-in') stoppedAt = s.sink.heardMs();
+        },
       },
-    });
+    );
     const { events, sink } = session;
     const run = events[0]!.runId;
     const barge = events.find((e) => e.type === 'barge-in');
@@ -208,8 +228,8 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.ok(types(events, run).includes('playback-start'), 'it was speaking');
     assert.equal(runEnd(events, run)?.outcome, 'interrupted');
     // The barge-in is decided on the audio, so it comes shortly after the keyword ends.
-    const keywordEndT = session.room.timeOfSample(recording.length - silence(5000).length);
-    assert.ok(barge.t - keywordEndT < 1000, `wake detected ${Math.round(barge.t - keywordEndT)} ms after the keyword ended`);
+    const keywordEnd = session.room.at('barge').endMs;
+    assert.ok(barge.t - keywordEnd < 1000, `wake detected ${Math.round(barge.t - keywordEnd)} ms after the keyword ended`);
     // Nothing more is heard after the stop: what was heard grew by less than 200 ms of audio after it.
     const grewMs = sink.heardMs() - stoppedAt;
     assert.ok(grewMs <= 200, `sink went on for ${grewMs.toFixed(0)} ms`);
@@ -221,14 +241,18 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
   test('its own voice saying "hey Jarvis" through the room does not wake it; a person saying it does', async () => {
     const selfNaming = () => 'My name is Jarvis. You can wake me by saying hey Jarvis at any time. Hey Jarvis is how it starts.';
     const request = await speak('hey jarvis, who are you', user);
-    const quietRoom = concat(silence(500), request, silence(16_000));
-    const { events } = await converse(quietRoom, { responder: new ScriptedResponder(selfNaming), synthesizer: espeak, echo: true });
+    const { events } = await converse((room, session) => room.pause(500).say(request).until(runsEnded(session, 1)).pause(1000), {
+      responder: new ScriptedResponder(selfNaming),
+      synthesizer: espeak,
+      echo: true,
+    });
+    assert.ok(events.some((e) => e.type === 'playback-end'), 'the answer was played into the room');
     assert.equal(events.filter((e) => e.type === 'barge-in').length, 0, JSON.stringify(events.map((e) => [e.runId, e.type])));
     assert.equal(events.filter((e) => e.type === 'wake').length, 1);
     assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'answered');
   });
 
-  test('saying "stop" while it speaks silences it (scripted transcripts: the test-made Whisper hears no words)', async () => {
+  test('saying "stop" while it speaks silences it (scripted transcripts: the test-made Whisper hears no words; real time)', async () => {
     // Real Whisper runs on every utterance; only its text is replaced, first by the request, then by "stop".
     const heard = ['what is the weather', 'Stop.'];
     const transcriber: Transcriber = {
@@ -237,18 +261,20 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
       transcribe: async (pcm, signal) => ({ ...(await whisper.transcribe(pcm, signal)), text: heard.shift() ?? 'Stop.' }),
       dispose: async () => {},
     };
-    const stopAtMs = 9000;
-    const request = concat(silence(500), await speak('hey jarvis, what is the weather', user));
-    const recording = concat(request, silence(stopAtMs - request.length / 16), await speak('stop', user), silence(5000));
+    const [request, stop] = await Promise.all([speak('hey jarvis, what is the weather', user), speak('stop', user)]);
     let heardAtStop = 0;
-    const session = await converse(recording, {
-      responder: new ScriptedResponder(longAnswer),
-      synthesizer: espeak,
-      transcriber,
-      onEvent: (event, s) => {
-        if (event.type === 'barge-in') heardAtStop = s.sink.heardMs();
+    const session = await converse(
+      (room, s) => room.pause(500).say(request).until(seen(s, (e) => e.type === 'playback-start')).pause(1500).say(stop).pause(3000),
+      {
+        pace: 1,
+        responder: new ScriptedResponder(longAnswer),
+        synthesizer: espeak,
+        transcriber,
+        onEvent: (event, s) => {
+          if (event.type === 'barge-in') heardAtStop = s.sink.heardMs();
+        },
       },
-    });
+    );
     const run = session.events[0]!.runId;
     const barge = session.events.find((e) => e.type === 'barge-in');
     assert.ok(barge?.type === 'barge-in' && barge.cause === 'stop-phrase', JSON.stringify(types(session.events, run)));
@@ -258,8 +284,8 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
   });
 
   test('the stop command silences it at once and no follow-up is opened', async () => {
-    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(10_000));
-    const session = await converse(recording, {
+    const request = await speak('hey jarvis, what is the weather', user);
+    const session = await converse((room, s) => room.pause(500).say(request).until(runsEnded(s, 1)).pause(8000), {
       responder: new ScriptedResponder(longAnswer),
       synthesizer: espeak,
       onEvent: (event, s) => {
@@ -274,18 +300,34 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
   });
 });
 
-describe('failures inside a turn', () => {
+describe('failures inside a turn (on audio time)', () => {
   test('the LLM worker dies mid-answer (real node-llama-cpp worker killed): spoken apology, restart, next turn works', async () => {
     let killed = false;
-    const recording = concat(silence(500), await speak('hey jarvis, tell me a story', user), silence(9000), await speak('hey jarvis, and now', user), silence(6000));
-    const { events } = await converse(recording, {
-      onEvent: (event) => {
-        if (event.type === 'first-token' && !killed) {
-          killed = true;
-          process.kill(llm.workerPid!, 'SIGKILL');
-        }
-      },
+    let restarted = false;
+    const stopWatching = llm.subscribe((event) => {
+      if (event.type === 'restarted') restarted = true;
     });
+    const [story, again] = await Promise.all([speak('hey jarvis, tell me a story', user), speak('hey jarvis, and now', user)]);
+    const { events } = await converse(
+      (room, session) =>
+        room
+          .pause(500)
+          .say(story)
+          .until(() => runsEnded(session, 1)() && restarted)
+          .pause(500)
+          .say(again)
+          .until(runsEnded(session, 2))
+          .pause(300),
+      {
+        onEvent: (event) => {
+          if (event.type === 'first-token' && !killed) {
+            killed = true;
+            process.kill(llm.workerPid!, 'SIGKILL');
+          }
+        },
+      },
+    );
+    stopWatching();
     const runs = [...new Set(events.map((e) => e.runId))];
     const first = events.filter((e) => e.runId === runs[0]);
     assert.ok(first.some((e) => e.type === 'error' && e.stage === 'llm' && e.code === 'llm-crashed'), JSON.stringify(first.map((e) => e.type)));
@@ -304,14 +346,15 @@ describe('failures inside a turn', () => {
       },
       dispose: async () => {},
     };
-    const recording = concat(silence(500), await speak('hey jarvis, what is the weather', user), silence(5000));
+    const question = await speak('hey jarvis, what is the weather', user);
+    const script = (room: Room, session: Session) => room.pause(500).say(question).until(runsEnded(session, 1)).pause(300);
     const answer = () => 'It is sunny. It is warm.';
-    const withFallback = await converse(recording, { responder: new ScriptedResponder(answer), synthesizer: broken, fallback: espeak });
-    assert.ok(withFallback.events.some((e) => e.type === 'error' && e.stage === 'tts'));
+    const withFallback = await converse(script, { responder: new ScriptedResponder(answer), synthesizer: new FallbackSynthesizer(broken, espeak) });
+    assert.ok(withFallback.events.some((e) => e.type === 'error' && e.stage === 'tts' && e.message.startsWith('broken-voice: voice model crashed')));
     assert.ok(withFallback.events.some((e) => e.type === 'tts-end' && e.engine === 'espeak'));
     assert.ok(withFallback.sink.recording().samples.length > 0);
 
-    const textOnly = await converse(recording, { responder: new ScriptedResponder(answer), synthesizer: broken });
+    const textOnly = await converse(script, { responder: new ScriptedResponder(answer), synthesizer: broken });
     const run = textOnly.events[0]!.runId;
     assert.equal(runEnd(textOnly.events, run)?.outcome, 'answered');
     assert.deepEqual(textOnly.events.filter((e) => e.type === 'sentence').map((e) => (e as { text: string }).text), ['It is sunny.', 'It is warm.']);

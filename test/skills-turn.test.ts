@@ -5,11 +5,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../config/load.ts';
 import type { JarvisConfig } from '../config/schema.ts';
-import { Assistant } from '../core/pipeline/assistant.ts';
+import type { Assistant } from '../core/pipeline/assistant.ts';
+import { createDaemon, type Daemon } from '../core/daemon/daemon.ts';
 import type { RunEvent } from '../core/protocol/run-events.ts';
 import { silentLogger } from '../base/log.ts';
-import { connectSkills } from '../core/daemon/skills-link.ts';
-import { SkillsRuntime } from '../core/skills/skills-runtime.ts';
+import type { SkillsRuntime } from '../core/skills/skills-runtime.ts';
 import { spokenClock } from '../core/skills/spoken.ts';
 import { turnTimings } from '../core/protocol/timings.ts';
 import { VirtualSink } from '../voice/audio/virtual-sink.ts';
@@ -19,15 +19,16 @@ import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { PiperSynthesizer } from '../voice/tts/piper.ts';
 import { SileroVad } from '../voice/vad/silero.ts';
 import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
+import { ManualClock } from './fixtures/manual-clock.ts';
 import { Room } from './fixtures/room.ts';
 import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
-import { concat, silence, speak, type SpeechVoice } from './fixtures/speech.ts';
+import { speak, type SpeechVoice } from './fixtures/speech.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
 
 /**
- * Skills inside the running Assistant, in real time: wake word and VAD on their real weights, Whisper and Piper
+ * Skills inside the running daemon (assembled by createDaemon, as `jarvis start` does), on audio time: wake word and VAD on their real weights, Whisper and Piper
  * in their real runtimes on test-made random-weight models. Whisper runs on every utterance, but a random model
  * cannot read words, so where a test needs the words it gets the ones the audio was generated from
  * (ScriptTranscriber; the test names say "words from the script"). What that leaves unproven: that a trained
@@ -56,58 +57,67 @@ after(async () => {
 });
 
 interface Session {
+  daemon: Daemon;
   assistant: Assistant;
   skills: SkillsRuntime;
   llm: ScriptedResponder;
   sink: VirtualSink;
+  room: Room;
+  clock: ManualClock;
   events: RunEvent[];
   config: JarvisConfig;
-  /** Runs until the recording ends and the last turn is over. */
+  /** Runs the room's script to its end and waits for the last turn. */
   listen(): Promise<void>;
   close(): Promise<void>;
 }
 
-function session(recording: Int16Array, transcriber: Transcriber, skillsConfig: Record<string, unknown> = {}): Session {
+/** The daemon as `jarvis start` assembles it, with the test's engines, in a room on audio time. */
+async function session(transcriber: Transcriber, skillsConfig: Record<string, unknown> = {}): Promise<Session> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-skills-turn-'));
   dirs.push(dir);
   const config = parseConfig({ dataDir: dir, vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 }, conversation: { followUpMs: 0 }, skills: skillsConfig });
-  const skills = new SkillsRuntime(config, silentLogger);
   const llm = new ScriptedResponder(() => 'the LLM answered', 0);
-  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050 });
+  const clock = new ManualClock(Date.now());
+  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock });
+  const room = new Room({ clock });
   wake.reset();
-  const engines = { source: new Room(recording, undefined), sink, wake, vad, transcriber, responder: skills.responder(llm), synthesizer: piper };
-  const assistant = new Assistant(engines, config, silentLogger);
+  const daemon = await createDaemon(config, { log: silentLogger, source: room, sink, clock, engines: { wake, vad, transcriber, synthesizer: piper, llm } });
   const events: RunEvent[] = [];
-  assistant.bus.subscribe((event) => events.push(event));
-  const link = connectSkills(skills, assistant, engines, config, silentLogger);
+  daemon.assistant.bus.subscribe((event) => events.push(event));
   return {
-    assistant,
-    skills,
+    daemon,
+    assistant: daemon.assistant,
+    skills: daemon.skills!,
     llm,
     sink,
+    room,
+    clock,
     events,
     config,
-    async listen() {
-      const listening = assistant.listen(new AbortController().signal);
-      link.start();
-      await listening;
-    },
-    async close() {
-      await assistant.dispose();
-      link.dispose();
-      skills.dispose();
-    },
+    listen: () => daemon.run(new AbortController().signal),
+    close: () => daemon.dispose(),
   };
 }
+
+const runEnded = (events: RunEvent[], trigger: string) => () => {
+  const run = events.find((e) => e.type === 'run-start' && e.trigger === trigger)?.runId;
+  return run !== undefined && events.some((e) => e.type === 'run-end' && e.runId === run);
+};
 
 const ofRun = (events: RunEvent[], runId: number) => events.filter((e) => e.runId === runId);
 
 describe('local skills answer inside the Assistant, without the LLM', () => {
   test('a typed "what time is it" gets the current time from the local intent path, with its timing in the run events', async () => {
-    const s = session(silence(100), whisper);
-    const before = Date.now();
+    const s = await session(whisper);
+    let answered = false;
+    // The room keeps the clock going while the answer plays (the speaker plays on audio time).
+    s.room.until(() => answered);
+    const listening = s.listen();
+    const before = s.clock.now();
     const result = await s.assistant.ask('what time is it');
-    const after = Date.now();
+    const after = s.clock.now();
+    answered = true;
+    await listening;
     assert.equal(result.outcome, 'answered');
     assert.ok([spokenClock(before), spokenClock(after)].map((t) => `It's ${t}.`).includes(result.answer!), result.answer);
     const types = s.events.map((e) => e.type);
@@ -120,16 +130,12 @@ describe('local skills answer inside the Assistant, without the LLM', () => {
     await s.close();
   });
 
-  test('a whole spoken turn from generated audio, "hey jarvis, what time is it" then "hey jarvis, set a timer for 5 minutes" (words from the script): answered locally, spoken, timer stored', async (t) => {
-    const recording = concat(
-      silence(600),
-      await speak('hey jarvis, what time is it', user),
-      silence(5000),
-      await speak('hey jarvis, set a timer for five minutes', user),
-      silence(5500),
-    );
+  test('a whole spoken turn from generated audio, "hey jarvis, what time is it" then "hey jarvis, set a timer for 5 minutes" (words from the script): answered locally, spoken, timer stored', async () => {
+    const [time, timer] = await Promise.all([speak('hey jarvis, what time is it', user), speak('hey jarvis, set a timer for five minutes', user)]);
     const transcriber = new ScriptTranscriber(whisper, ['hey jarvis, what time is it', 'Hey Jarvis, set a timer for five minutes.']);
-    const s = session(recording, transcriber);
+    const s = await session(transcriber);
+    const ended = (count: number) => () => s.events.filter((e) => e.type === 'run-end').length >= count;
+    s.room.pause(600).say(time).until(ended(1)).pause(500).say(timer).until(ended(2)).pause(300);
     await s.listen();
     const runs = [...new Set(s.events.map((e) => e.runId))];
     assert.equal(runs.length, 2, JSON.stringify(s.events.map((e) => [e.runId, e.type])));
@@ -142,7 +148,8 @@ describe('local skills answer inside the Assistant, without the LLM', () => {
     assert.ok(first.some((e) => e.type === 'tts-end' && e.audioMs > 0), 'the answer was spoken');
     const timings = turnTimings(first);
     assert.ok(timings.localAnswer !== undefined && timings.stt !== undefined && timings.voiceToVoice !== undefined);
-    t.diagnostic(`transcript → local answer ${timings.localAnswer.toFixed(1)} ms; speech end → first audio ${Math.round(timings.voiceToVoice)} ms (Whisper ${Math.round(timings.stt)} ms)`);
+    // On audio time nothing costs time but what the room plays, so the local answer is in place within one chunk.
+    assert.ok(timings.localAnswer <= 80, `transcript → local answer ${timings.localAnswer} ms of audio`);
 
     const second = ofRun(s.events, runs[1]!);
     const intent = second.find((e) => e.type === 'intent-end');
@@ -155,12 +162,13 @@ describe('local skills answer inside the Assistant, without the LLM', () => {
   });
 });
 
-describe('timers ring through the Assistant', () => {
+describe('timers ring through the Assistant (on audio time)', () => {
   test('a due timer rings (chime + announcement, repeated) until a short "stop" said without the wake word stops it (real VAD; words from the script)', async () => {
     const stop = await speak('stop', { engine: 'espeak', voice: 'en-gb', wordsPerMinute: 150 });
-    const recording = concat(silence(7000), stop, silence(3000));
-    const s = session(recording, new ScriptTranscriber(whisper, ['Stop.']), { ringPauseMs: 300, ringTimeoutMs: 20_000 });
-    const timer = s.skills.timers.add({ kind: 'timer', dueAt: Date.now() + 1000, durationMs: 1000, label: 'tea' });
+    const s = await session(new ScriptTranscriber(whisper, ['Stop.']), { ringPauseMs: 300, ringTimeoutMs: 20_000 });
+    const timer = s.skills.timers.add({ kind: 'timer', dueAt: s.clock.now() + 1000, durationMs: 1000, label: 'tea' });
+    const announced = () => s.events.filter((e) => e.type === 'tts-end').length >= 2;
+    s.room.until(announced).pause(300).say(stop).until(runEnded(s.events, 'alert'), 10_000).pause(300);
     await s.listen();
 
     const alert = s.events.find((e) => e.type === 'run-start' && e.trigger === 'alert');
@@ -182,19 +190,24 @@ describe('timers ring through the Assistant', () => {
   });
 
   test('a timer nobody answers rings out after skills.ringTimeoutMs and is marked missed', async () => {
-    const s = session(silence(6000), whisper, { ringTimeoutMs: 2500, ringPauseMs: 200 });
-    const timer = s.skills.timers.add({ kind: 'alarm', dueAt: Date.now() + 500 });
+    const s = await session(whisper, { ringTimeoutMs: 2500, ringPauseMs: 200 });
+    const timer = s.skills.timers.add({ kind: 'alarm', dueAt: s.clock.now() + 500 });
+    s.room.until(runEnded(s.events, 'alert'), 10_000).pause(300);
     await s.listen();
     const end = s.events.find((e) => e.type === 'intent-end');
     assert.ok(end?.type === 'intent-end' && end.code === 'unanswered');
     assert.equal((s.events.find((e) => e.type === 'run-end') as { outcome: string }).outcome, 'answered');
     assert.equal(s.skills.store.timer(timer.id)?.state, 'missed');
+    const rang = s.events.find((e) => e.type === 'run-start' && e.trigger === 'alert')!;
+    const ringMs = s.events.find((e) => e.type === 'run-end')!.t - rang.t;
+    assert.ok(ringMs >= 2500 && ringMs < 5000, `rang for ${Math.round(ringMs)} ms of audio; ringTimeoutMs is 2500`);
     await s.close();
   });
 
   test('a timer due during an answer waits for it, then rings', async () => {
-    const s = session(silence(9000), whisper, { ringTimeoutMs: 1500 });
-    s.skills.timers.add({ kind: 'timer', dueAt: Date.now() + 300, durationMs: 300 });
+    const s = await session(whisper, { ringTimeoutMs: 1500 });
+    s.skills.timers.add({ kind: 'timer', dueAt: s.clock.now() + 300, durationMs: 300 });
+    s.room.until(runEnded(s.events, 'alert'), 15_000).pause(300);
     const listening = s.listen();
     const answer = await s.assistant.ask('what day is it');
     await listening;

@@ -1,34 +1,55 @@
 import { Command, Option } from 'commander';
-import { registerAsk } from './ask.ts';
-import { registerDevices } from './devices.ts';
-import { registerDoctor } from './doctor.ts';
-import { registerMemory } from './memory.ts';
-import { registerModels } from './models.ts';
-import { registerStart } from './start.ts';
-import { registerTimers } from './timers.ts';
-import { registerTurn } from './turn.ts';
 import { describeError } from '../../base/errors.ts';
+import { packageVersion } from '../../base/package-root.ts';
 
-/** The `jarvis` command line; each command lives in core/cli/<name>.ts. */
+/**
+ * The `jarvis` command line; each command lives in core/cli/<name>.ts. Only the command being run is loaded (a
+ * `jarvis timers list` never loads llama.cpp or onnxruntime); `jarvis --help` and a mistyped command load all of
+ * them, to list them.
+ */
 
-const program = new Command('jarvis')
-  .description('JARVIS: a private, local, voice-first home assistant')
-  .option('-c, --config <file>', 'JSON config file (default ~/.config/jarvis/config.json, or $JARVIS_CONFIG)')
-  .addOption(new Option('--log-level <level>', 'log detail on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .showHelpAfterError();
+type Register = (program: Command) => void;
 
-registerStart(program);
-registerTurn(program);
-registerAsk(program);
-registerDoctor(program);
-registerMemory(program);
-registerTimers(program);
-registerModels(program);
-registerDevices(program);
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  start: async () => (await import('./start.ts')).registerStart,
+  turn: async () => (await import('./turn.ts')).registerTurn,
+  ask: async () => (await import('./ask.ts')).registerAsk,
+  doctor: async () => (await import('./doctor.ts')).registerDoctor,
+  memory: async () => (await import('./memory.ts')).registerMemory,
+  timers: async () => (await import('./timers.ts')).registerTimers,
+  models: async () => (await import('./models.ts')).registerModels,
+  devices: async () => (await import('./devices.ts')).registerDevices,
+};
+
+/** Global options that take a value: the word after them is not the command. */
+const TAKES_VALUE = new Set(['-c', '--config', '--log-level']);
+
+/** The command named on the command line, if it is one of ours. */
+export function commandOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (TAKES_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return Object.hasOwn(COMMANDS, arg) ? arg : undefined;
+  }
+  return undefined;
+}
+
+async function program(args: readonly string[]): Promise<Command> {
+  const cli = new Command('jarvis')
+    .description('JARVIS: a private, local, voice-first home assistant')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'JSON config file (default ~/.config/jarvis/config.json, or $JARVIS_CONFIG)')
+    .addOption(new Option('--log-level <level>', 'log detail on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .showHelpAfterError();
+  const named = commandOf(args);
+  const registers = await Promise.all((named ? [COMMANDS[named]!] : Object.values(COMMANDS)).map((load) => load()));
+  for (const register of registers) register(cli);
+  return cli;
+}
 
 export async function main(argv = process.argv): Promise<void> {
   try {
-    await program.parseAsync(argv);
+    await (await program(argv.slice(2))).parseAsync(argv);
   } catch (error) {
     const { message, fix } = describeError(error);
     console.error(`jarvis: ${message}${fix ? `\n  fix: ${fix}` : ''}`);

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Logger } from '../../base/log.ts';
+import { packageRoot } from '../../base/package-root.ts';
 
 /**
  * The HUD is a Vite app; the server serves its build (hud/dist). A fresh clone has no build, and a checkout
@@ -11,11 +12,10 @@ import type { Logger } from '../../base/log.ts';
  * The build goes to a temporary folder that replaces hud/dist only when complete.
  */
 
-export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-export const hudSourceDir = path.join(repoRoot, 'hud');
+export const hudSourceDir = path.join(packageRoot, 'hud');
 export const hudDistDir = path.join(hudSourceDir, 'dist');
 /** The only core folder the HUD imports: the wire protocol. */
-const PROTOCOL_DIR = path.join(repoRoot, 'core', 'protocol');
+const PROTOCOL_DIR = path.join(packageRoot, 'core', 'protocol');
 
 export async function hudBuildIsCurrent(): Promise<boolean> {
   const built = await mtime(path.join(hudDistDir, 'index.html'));
@@ -38,7 +38,7 @@ export async function buildHud(log?: Logger): Promise<void> {
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(process.execPath, [vite, 'build', '--config', path.join(hudSourceDir, 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
-      cwd: repoRoot,
+      cwd: packageRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d: Buffer) => output.push(d.toString()));

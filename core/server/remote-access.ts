@@ -4,11 +4,12 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink } from '../../voice/ports.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
 import { describeError } from '../../base/errors.ts';
+import { packageVersion } from '../../base/package-root.ts';
 import type { Logger } from '../../base/log.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { CommandHandlers, type ModelSwitcher } from './commands.ts';
 import { DeviceStore, devicesDbPath } from './device-store.ts';
-import { buildHud, hudBuildIsCurrent, hudDistDir, repoRoot } from './hud-build.ts';
+import { buildHud, hudBuildIsCurrent, hudDistDir } from './hud-build.ts';
 import { HudServer } from './hud-server.ts';
 import { LiveFeed } from './live-feed.ts';
 import { ManagedModels, type ModelManager } from './models-view.ts';
@@ -170,12 +171,4 @@ function throttle(run: () => void, ms: number): () => void {
     }, ms);
     timer.unref();
   };
-}
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }

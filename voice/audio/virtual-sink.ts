@@ -1,12 +1,13 @@
+import { systemClock, type Clock } from '../../base/clock.ts';
 import { PlaybackStoppedError } from '../../base/errors.ts';
 import { concatInt16 } from '../pcm.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSink, type PcmAudio } from '../ports.ts';
 import { resampleInt16, writeWavFile } from '../wav.ts';
 
 /**
- * A speaker with no device: "plays" on timers at real time times `speed` and records exactly what a listener
- * would have heard, for `--output reply.wav` and for tests of barge-in and echo handling. A chunk cut off by
- * stop() is recorded up to the moment of the stop.
+ * A speaker with no device: "plays" on timers of its clock at `speed` times real time and records exactly what a
+ * listener would have heard, for `--output reply.wav` and for tests of barge-in and echo handling. A chunk cut off
+ * by stop() is recorded up to the moment of the stop. On a test's audio clock it plays in audio time.
  */
 
 export interface VirtualSinkOptions {
@@ -16,6 +17,8 @@ export interface VirtualSinkOptions {
   sampleRate?: number;
   /** Record the silence between chunks that were played with a pause between them. */
   keepGaps?: boolean;
+  /** What "real time" is (default: the system clock). */
+  clock?: Clock;
 }
 
 interface Queued {
@@ -27,7 +30,7 @@ interface Queued {
 interface Playing extends Queued {
   readonly samples: Int16Array;
   readonly startedAt: number;
-  readonly timer: NodeJS.Timeout | undefined;
+  readonly cancel: () => void;
 }
 
 export class VirtualSink implements AudioSink {
@@ -35,6 +38,7 @@ export class VirtualSink implements AudioSink {
   readonly sampleRate: number;
   readonly #speed: number;
   readonly #keepGaps: boolean;
+  readonly #clock: Clock;
   readonly #listeners = new Set<(audio: PcmAudio) => void>();
   readonly #queue: Queued[] = [];
   readonly #heard: Int16Array[] = [];
@@ -49,6 +53,7 @@ export class VirtualSink implements AudioSink {
     this.#speed = speed === 0 ? Infinity : speed;
     this.sampleRate = options.sampleRate ?? CAPTURE_SAMPLE_RATE;
     this.#keepGaps = options.keepGaps ?? false;
+    this.#clock = options.clock ?? systemClock;
     this.description = `virtual speaker (${this.#speed === Infinity ? 'instant' : `${this.#speed}x real time`})`;
   }
 
@@ -65,9 +70,9 @@ export class VirtualSink implements AudioSink {
     this.#playing = undefined;
     const stopped = new PlaybackStoppedError();
     if (playing) {
-      clearTimeout(playing.timer);
+      playing.cancel();
       this.#record(this.#heardOf(playing));
-      this.#lastEndedAt = performance.now();
+      this.#lastEndedAt = this.#clock.monotonic();
       playing.reject(stopped);
     }
     for (const item of this.#queue.splice(0)) item.reject(stopped);
@@ -107,7 +112,7 @@ export class VirtualSink implements AudioSink {
     // A loop, not recursion: at infinite speed a long queue finishes synchronously.
     for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
       const samples = resampleInt16(item.audio, this.sampleRate).samples;
-      const now = performance.now();
+      const now = this.#clock.monotonic();
       if (afterIdle && this.#keepGaps && this.#lastEndedAt !== undefined && now > this.#lastEndedAt) {
         this.#record(new Int16Array(Math.round((((now - this.#lastEndedAt) * this.#speed) / 1000) * this.sampleRate)));
       }
@@ -124,7 +129,7 @@ export class VirtualSink implements AudioSink {
         ...item,
         samples,
         startedAt: now,
-        timer: setTimeout(() => {
+        cancel: this.#clock.setTimeout(() => {
           if (this.#playing !== current) return;
           this.#playing = undefined;
           this.#record(samples);
@@ -140,7 +145,7 @@ export class VirtualSink implements AudioSink {
   }
 
   #heardOf(playing: Playing): Int16Array {
-    const heardMs = (performance.now() - playing.startedAt) * this.#speed;
+    const heardMs = (this.#clock.monotonic() - playing.startedAt) * this.#speed;
     return playing.samples.subarray(0, Math.min(playing.samples.length, Math.round((heardMs / 1000) * this.sampleRate)));
   }
 
