@@ -52,6 +52,7 @@ const noLlm: Responder = {
     throw new Error('a local request reached the LLM');
   },
   resetConversation: async () => {},
+  answerCutOff: async () => {},
   dispose: async () => {},
 };
 

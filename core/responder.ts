@@ -57,5 +57,10 @@ export interface Responder {
   respond(request: ResponseRequest): AsyncIterable<string>;
   /** Forgets the conversation so far (the system prompt stays). */
   resetConversation(): Promise<void>;
+  /**
+   * The last answer was cut off (barge-in, stop) after `heard`, the part the user heard: the conversation keeps
+   * only that, marked as interrupted, so the model does not believe it said what nobody heard.
+   */
+  answerCutOff(heard: string): Promise<void>;
   dispose(): Promise<void>;
 }

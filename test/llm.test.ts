@@ -377,6 +377,30 @@ describe('LlamaResponder on a test-made random-weight GGUF (real node-llama-cpp 
     t.diagnostic(`restart (delay excluded): ${restarted.ms} ms`);
   });
 
+  test('an answer cut off by the user: the history keeps only what was heard, marked as interrupted, also across a restart', async () => {
+    const controller = new AbortController();
+    let written = '';
+    for await (const piece of long.respond({ text: 'Tell me about the weather.', signal: controller.signal })) {
+      written += piece;
+      if (written.length > 20) controller.abort();
+    }
+    // Told at once, before the worker has confirmed the end of the aborted generation.
+    const heard = written.slice(0, 5);
+    await long.answerCutOff(heard);
+    const state = await long.inspect();
+    assert.equal(state.questions.at(-1), 'Tell me about the weather.');
+    assert.equal(state.lastAnswer, `${heard.trim()} [interrupted by the user]`);
+    assert.ok(!state.lastAnswer.includes(written.slice(6)), 'what was written but not heard is gone');
+    // A worker that restarts gets the conversation from the daemon's copy: the cut answer, not the generated one.
+    const restarts = longEvents.filter((e) => e.type === 'restarted').length;
+    process.kill(long.workerPid!, 'SIGKILL');
+    await waitUntil(() => longEvents.filter((e) => e.type === 'restarted').length > restarts, 30_000, 'the worker restarted');
+    pidsSeen.add(long.workerPid!);
+    const restored = await long.inspect();
+    assert.equal(restored.questions.at(-1), 'Tell me about the weather.');
+    assert.equal(restored.lastAnswer, `${heard.trim()} [interrupted by the user]`);
+  });
+
   test('a worker that does not confirm an abort (stopped with SIGSTOP) is killed after the grace time and replaced', async () => {
     const stuckPid = long.workerPid!;
     const controller = new AbortController();
@@ -540,3 +564,11 @@ describe('LLM worker lifetime and configuration (real node-llama-cpp runtime, te
     }
   });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

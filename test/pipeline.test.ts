@@ -283,10 +283,11 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.equal(new Set(session.events.map((e) => e.runId)).size, 1, 'no follow-up turn');
   });
 
-  test('the stop command silences it at once and no follow-up is opened', async () => {
+  test('the stop command silences it at once, no follow-up is opened, and the conversation keeps only what was heard', async () => {
     const request = await speak('hey jarvis, what is the weather', user);
+    const responder = new ScriptedResponder(longAnswer);
     const session = await converse((room, s) => room.pause(500).say(request).until(runsEnded(s, 1)).pause(8000), {
-      responder: new ScriptedResponder(longAnswer),
+      responder,
       synthesizer: espeak,
       onEvent: (event, s) => {
         if (event.type === 'playback-start' && event.index === 1) s.assistant.stop();
@@ -297,6 +298,8 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.equal(session.events.find((e) => e.type === 'barge-in' && e.cause === 'command')?.runId, run);
     assert.equal(new Set(session.events.map((e) => e.runId)).size, 1, 'no follow-up turn from the silence after');
     assert.equal(session.phases.at(-1), 'idle');
+    // Stopped as the second sentence started: the first was heard, the rest of the answer never was.
+    assert.deepEqual(responder.cutOffs, ['It is half past ten in the morning.']);
   });
 });
 

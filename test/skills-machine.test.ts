@@ -51,6 +51,7 @@ async function say(skills: SkillsRuntime, text: string): Promise<string> {
       throw new Error(`"${text}" reached the LLM`);
     },
     resetConversation: async () => {},
+    answerCutOff: async () => {},
     dispose: async () => {},
   });
   for await (const piece of responder.respond({ text, signal: new AbortController().signal })) answer += piece;

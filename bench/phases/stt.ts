@@ -46,6 +46,7 @@ const noAnswer: Responder = {
   load: async () => ({ summary: 'no answer (speech-to-text figures only)' }),
   async *respond() {},
   resetConversation: async () => {},
+  answerCutOff: async () => {},
   dispose: async () => {},
 };
 

@@ -19,6 +19,8 @@ export class PooledResponder implements Responder {
   readonly #pool: ModelPool;
   readonly #options: PooledResponderOptions;
   #wanted: PoolModel | undefined;
+  /** The model that wrote the last answer, for answerCutOff(). */
+  #answeredBy: Responder | undefined;
 
   constructor(pool: ModelPool, wanted: PoolModel | undefined, options: PooledResponderOptions = {}) {
     this.#pool = pool;
@@ -47,11 +49,13 @@ export class PooledResponder implements Responder {
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     const pending = this.#options.pendingMessage?.();
     if (pending !== undefined) {
+      this.#answeredBy = undefined;
       yield pending;
       return;
     }
     const wanted = this.#requireWanted();
     const responder = await this.#pool.activate(wanted);
+    this.#answeredBy = responder;
     this.#pool.touch(wanted.key);
     try {
       yield* responder.respond(request);
@@ -63,6 +67,10 @@ export class PooledResponder implements Responder {
 
   async resetConversation(): Promise<void> {
     await this.#pool.activeResponder?.resetConversation();
+  }
+
+  async answerCutOff(heard: string): Promise<void> {
+    await this.#answeredBy?.answerCutOff(heard);
   }
 
   /** Worker restarts, exits and llama.cpp messages of every pooled model. */

@@ -10,7 +10,7 @@ import type { RunRecorder } from '../events.ts';
 import { type Responder, type ResponderInfo, type ResponseRequest, type ToolDefinition, type ToolHost } from '../responder.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { checkGgufModelFile } from '../../models/gguf-file.ts';
-import { deviceName, isFromWorker, WORKER_FLAG, type ConversationTurn, type FromWorker, type GpuFallback, type LlmDevice, type ToWorker, type TurnStats, type WireError, type WorkerLoadInfo, type WorkerState } from './protocol.ts';
+import { cutOffAnswer, deviceName, isFromWorker, WORKER_FLAG, type ConversationTurn, type FromWorker, type GpuFallback, type LlmDevice, type ToWorker, type TurnStats, type WireError, type WorkerLoadInfo, type WorkerState } from './protocol.ts';
 
 export type LlmConfig = JarvisConfig['llm'];
 
@@ -50,6 +50,8 @@ interface PendingTurn {
   readonly question: string;
   readonly pieces: AsyncQueue<string>;
   abortRequested: boolean;
+  /** Set when the answer was cut off before the worker confirmed its end: what the history keeps instead. */
+  cutOff?: string;
   readonly run: RunRecorder | undefined;
   readonly signal: AbortSignal;
   /** Functions the model may call for this question; each call runs here, in the daemon. */
@@ -110,6 +112,8 @@ export class LlamaResponder implements Responder {
   #consecutiveCrashes = 0;
   #history: ConversationTurn[] = [];
   #nextId = 1;
+  /** The id of the last question asked, for answerCutOff(). */
+  #lastQuestionId: number | undefined;
   #disposed = false;
   #info: WorkerLoadInfo | undefined;
   #lastTurn: TurnStats | undefined;
@@ -166,6 +170,7 @@ export class LlamaResponder implements Responder {
     if (!worker) return;
     if (worker.hasExited) throw new LlmWorkerCrashedError('it exited before the question reached it');
     const id = this.#nextId++;
+    this.#lastQuestionId = id;
     const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false, run: request.run, signal, tools: request.tools };
     worker.turns.set(id, turn);
     let graceTimer: NodeJS.Timeout | undefined;
@@ -204,6 +209,19 @@ export class LlamaResponder implements Responder {
     if (!this.#worker && !this.#starting) return;
     const worker = await this.#ensureStarted();
     await this.#request(worker, (id) => ({ type: 'reset', id }));
+  }
+
+  async answerCutOff(heard: string): Promise<void> {
+    this.#ensureNotDisposed();
+    const worker = this.#worker;
+    const id = this.#lastQuestionId;
+    if (!worker || id === undefined || worker.hasExited) return;
+    const answer = cutOffAnswer(heard);
+    const pending = worker.turns.get(id);
+    // Still ending (the abort is on its way): the history takes the cut-off answer when the worker confirms.
+    if (pending) pending.cutOff = answer;
+    else if (this.#history.length > 0) this.#history = [...this.#history.slice(0, -1), { question: this.#history.at(-1)!.question, answer }];
+    await this.#request(worker, (requestId) => ({ type: 'cut-off', id: requestId, answer }));
   }
 
   /** What the worker's chat session holds now. */
@@ -431,7 +449,7 @@ export class LlamaResponder implements Responder {
         worker.turns.delete(message.id);
         this.#lastTurn = message.stats;
         this.#consecutiveCrashes = 0;
-        this.#remember(turn?.question, message.stats.answer);
+        this.#remember(turn?.question, turn?.cutOff ?? message.stats.answer);
         turn?.pieces.end();
         return;
       }
@@ -448,6 +466,7 @@ export class LlamaResponder implements Responder {
         return;
       }
       case 'reset-done':
+      case 'cut-off-done':
       case 'state':
         this.#settle(worker, message.id, message);
         return;

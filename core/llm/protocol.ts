@@ -122,6 +122,14 @@ export interface WorkerState {
   readonly busy: boolean;
   /** The function calls in the last answer, with the results the model was given: what its context holds. */
   readonly lastFunctionCalls: readonly { readonly name: string; readonly params: unknown; readonly result: unknown }[];
+  /** The text of the last answer as the history holds it. */
+  readonly lastAnswer: string | undefined;
+}
+
+/** How an answer cut off by the user is kept in the conversation: what was heard, and that it was cut there. */
+export function cutOffAnswer(heard: string): string {
+  const said = heard.trim();
+  return said ? `${said} [interrupted by the user]` : '[interrupted by the user before anything was said]';
 }
 
 /** An error as it crosses the process boundary; `code`/`fix` follow JarvisError when the worker knows them. */
@@ -137,6 +145,8 @@ export type ToWorker =
   | { readonly type: 'generate'; readonly id: number; readonly text: string; readonly tools?: GenerateTools }
   | { readonly type: 'abort'; readonly id: number }
   | { readonly type: 'reset'; readonly id: number }
+  /** The last answer was heard only up to `answer` (already marked as interrupted): the history keeps that. */
+  | { readonly type: 'cut-off'; readonly id: number; readonly answer: string }
   | { readonly type: 'inspect'; readonly id: number }
   | { readonly type: 'tool-result'; readonly callId: number; readonly result: unknown }
   | { readonly type: 'dispose' };
@@ -151,12 +161,13 @@ export type FromWorker =
   | { readonly type: 'done'; readonly id: number; readonly stats: TurnStats }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   | { readonly type: 'reset-done'; readonly id: number }
+  | { readonly type: 'cut-off-done'; readonly id: number }
   | { readonly type: 'state'; readonly id: number; readonly state: WorkerState }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly type: 'disposed' };
 
-const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'inspect', 'tool-result', 'dispose']);
-const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'state', 'log', 'disposed']);
+const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'cut-off', 'inspect', 'tool-result', 'dispose']);
+const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'cut-off-done', 'state', 'log', 'disposed']);
 
 // The IPC channel is ours at both ends; the guards keep a stray message (a library calling process.send) from
 // being taken for a protocol message.

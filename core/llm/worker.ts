@@ -81,6 +81,13 @@ export class LlmWorker {
           this.#send({ type: 'reset-done', id: message.id });
         });
         return;
+      case 'cut-off':
+        // Queued behind the generation it is about, which an abort has already stopped.
+        this.#enqueue(async () => {
+          this.#replaceLastAnswer(message.answer);
+          this.#send({ type: 'cut-off-done', id: message.id });
+        });
+        return;
       case 'inspect':
         this.#send({ type: 'state', id: message.id, state: this.#state() });
         return;
@@ -386,7 +393,20 @@ export class LlmWorker {
       contextTokens: this.#session?.sequence.contextTokens.length ?? 0,
       busy: this.#busy,
       lastFunctionCalls,
+      lastAnswer: lastAnswer?.type === 'model' ? lastAnswer.response.filter((item) => typeof item === 'string').join('') : undefined,
     };
+  }
+
+  /** The last answer's text becomes `answer`; the function calls it made stay (they were done). */
+  #replaceLastAnswer(answer: string): void {
+    const session = this.#session;
+    if (!session) return;
+    const history = session.getChatHistory();
+    const index = history.findLastIndex((item) => item.type === 'model');
+    const last = history[index];
+    if (index < 0 || last?.type !== 'model' || index !== history.length - 1) return;
+    const calls = last.response.filter((item) => typeof item !== 'string');
+    session.setChatHistory([...history.slice(0, index), { ...last, response: [...calls, answer] }]);
   }
 
   #log(level: LlamaLogLevel, message: string): void {

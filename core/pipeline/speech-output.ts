@@ -22,6 +22,9 @@ export class SpeechOutput {
   #started = false;
   #interrupted = false;
   #audioMs = 0;
+  /** The sentences played to the end, and what was heard of the one cut off. */
+  readonly #heard: string[] = [];
+  #playing: { readonly text: string; readonly audioMs: number; readonly startedAt: number } | undefined;
 
   constructor(
     private readonly deps: SpeechOutputDeps,
@@ -36,6 +39,7 @@ export class SpeechOutput {
   say(sentence: string): void {
     const text = toSpokenText(sentence);
     if (!text) return;
+    const written = sentence.trim();
     const index = this.#index++;
     const audio = new Promise<PcmAudio | undefined>((resolve) => {
       this.#synthesisChain = this.#synthesisChain.then(async () => resolve(await this.#synthesize(index, text)));
@@ -48,27 +52,49 @@ export class SpeechOutput {
         this.onFirstAudio();
       }
       this.run.emit({ type: 'playback-start', index });
+      // A listener of that event may have stopped the turn (the stop command on the phone, say).
+      if (this.signal.aborted) {
+        this.#interrupted = true;
+        return;
+      }
+      this.#playing = { text: written, audioMs: durationMs(pcm), startedAt: this.run.clock.monotonic() };
       try {
         await this.deps.sink.play(pcm);
         this.#audioMs += durationMs(pcm);
+        this.#heard.push(written);
       } catch (error) {
         if (isAbortError(error) || this.signal.aborted) {
           this.#interrupted = true;
+          this.#heard.push(this.#heardOfPlaying());
           return;
         }
         const { code, message, fix } = describeError(error);
         this.run.emit({ type: 'error', stage: 'playback', code, message, fix });
+      } finally {
+        this.#playing = undefined;
       }
     });
   }
 
-  /** Resolves when everything queued has been played, or cut off by an abort. */
-  async finish(): Promise<{ sentences: number; interrupted: boolean; audioMs: number }> {
+  /** The words of the sentence being played that were heard before it was cut off, by the time it played. */
+  #heardOfPlaying(): string {
+    const playing = this.#playing;
+    if (!playing) return '';
+    const words = playing.text.split(/\s+/);
+    const fraction = Math.min(1, Math.max(0, (this.run.clock.monotonic() - playing.startedAt) / Math.max(1, playing.audioMs)));
+    return words.slice(0, Math.round(words.length * fraction)).join(' ');
+  }
+
+  /**
+   * Resolves when everything queued has been played, or cut off by an abort. `heard`: the text the listener
+   * heard, up to the word where it was cut off.
+   */
+  async finish(): Promise<{ sentences: number; interrupted: boolean; audioMs: number; heard: string }> {
     await this.#synthesisChain;
     await this.#playbackChain;
     const interrupted = this.#interrupted || this.signal.aborted;
     if (this.#started) this.run.emit({ type: 'playback-end', interrupted });
-    return { sentences: this.#index, interrupted, audioMs: this.#audioMs };
+    return { sentences: this.#index, interrupted, audioMs: this.#audioMs, heard: this.#heard.filter(Boolean).join(' ') };
   }
 
   async #synthesize(index: number, text: string): Promise<PcmAudio | undefined> {

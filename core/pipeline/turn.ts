@@ -50,9 +50,17 @@ export async function runTurn(
 ): Promise<TurnResult> {
   const speech = deps.voice ? new SpeechOutput(deps.voice, run, signal, onSpeaking) : undefined;
   const say = (sentence: string) => speech?.say(sentence);
-  const finish = async (result: TurnResult): Promise<TurnResult> => {
+  /** `answered`: the responder's answer was being spoken (not an apology), so its conversation hears of a cut. */
+  const finish = async (result: TurnResult, answered = false): Promise<TurnResult> => {
     const played = await speech?.finish();
     const outcome = signal.aborted || played?.interrupted ? 'interrupted' : result.outcome;
+    if (answered && played && outcome === 'interrupted') {
+      // The conversation keeps what the user heard, not everything the model wrote.
+      await deps.responder.answerCutOff(played.heard).catch((error: unknown) => {
+        const { code, message } = describeError(error);
+        run.emit({ type: 'error', stage: 'llm', code, message: `could not shorten the interrupted answer in the conversation: ${message}` });
+      });
+    }
     run.end(outcome);
     return { ...result, outcome };
   };
@@ -97,7 +105,7 @@ export async function runTurn(
     );
     return finish({ outcome: 'error', transcript: text, answer: answer.text });
   }
-  return finish({ outcome: 'answered', transcript: text, answer: answer.text });
+  return finish({ outcome: 'answered', transcript: text, answer: answer.text }, true);
 }
 
 async function streamAnswer(

@@ -38,6 +38,8 @@ const NOTES_IN_CONTEXT = 3;
 export class SkillResponder implements Responder {
   readonly engine: string;
   #followUp: { readonly question: FollowUp; readonly until: number } | undefined;
+  /** The last answer came from the LLM (a local skill's answers are not in its conversation). */
+  #llmAnswered = false;
 
   constructor(
     readonly llm: Responder,
@@ -67,6 +69,7 @@ export class SkillResponder implements Responder {
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     if (request.signal.aborted) return;
     const call = this.localCall(request.text);
+    this.#llmAnswered = !call;
     if (call) {
       const result = await this.deps.runner.runReported(call, 'local', request.run);
       this.#followUp = result.followUp ? { question: result.followUp, until: this.deps.clock.now() + this.options.followUpMs } : undefined;
@@ -84,6 +87,10 @@ export class SkillResponder implements Responder {
   async resetConversation(): Promise<void> {
     this.#followUp = undefined;
     await this.llm.resetConversation();
+  }
+
+  async answerCutOff(heard: string): Promise<void> {
+    if (this.#llmAnswered) await this.llm.answerCutOff(heard);
   }
 
   async dispose(): Promise<void> {
