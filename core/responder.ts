@@ -52,6 +52,8 @@ export interface ResponderInfo {
 
 export interface Responder {
   readonly engine: string;
+  /** The process the model runs in, when it is not this one (the GPU panel labels its memory). */
+  readonly workerPid?: number | undefined;
   load(): Promise<ResponderInfo>;
   /** Streams the answer in pieces as it is generated; stops early when `signal` aborts. */
   respond(request: ResponseRequest): AsyncIterable<string>;

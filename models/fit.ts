@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
+import type { GgufFileInfo } from 'node-llama-cpp';
+import { readGgufHeader } from './gguf-file.ts';
 import { buildShapeHeader } from './gguf-shape.ts';
 import type { LlmShape, Quantization } from './types.ts';
 
@@ -77,12 +78,7 @@ function headerOnly(info: GgufFileInfo): GgufFileInfo {
 }
 
 export async function readGgufForFit(file: string): Promise<GgufFileInfo> {
-  const info = await readGgufFileInfo(file, {
-    sourceType: 'filesystem',
-    logWarnings: false,
-    ignoreKeys: ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'],
-  });
-  return headerOnly(info);
+  return headerOnly(await readGgufHeader(file));
 }
 
 const shapeHeaders = new Map<string, Promise<GgufFileInfo>>();
@@ -108,9 +104,10 @@ export function readShapeForFit(shape: LlmShape, quantization: Quantization): Pr
 }
 
 /** "Q4_K_M" from general.file_type. */
-export function quantizationOf(info: GgufFileInfo): string | undefined {
+export async function quantizationOf(info: GgufFileInfo): Promise<string | undefined> {
   const fileType = (info.metadata.general as { file_type?: number } | undefined)?.file_type;
   if (fileType === undefined) return undefined;
+  const { GgufFileType } = await import('node-llama-cpp');
   const name = GgufFileType[fileType];
   return name ? name.replace(/^(MOSTLY|ALL)_/, '') : `file type ${fileType}`;
 }
@@ -123,6 +120,7 @@ export function parametersOf(info: GgufFileInfo): number {
 }
 
 export async function estimateFit(info: GgufFileInfo, machine: MachineResources, options: FitOptions): Promise<FitEstimate> {
+  const { GgufInsights } = await import('node-llama-cpp');
   const insights = await GgufInsights.from(info);
   const contextSize = Math.min(options.contextSize, insights.trainContextSize ?? options.contextSize);
   const gpu = machine.gpu;

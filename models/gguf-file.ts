@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readGgufFileInfo, type GgufTensorInfo } from 'node-llama-cpp';
+import type { GgufFileInfo, GgufTensorInfo } from 'node-llama-cpp';
 import { ModelFileError } from '../base/errors.ts';
 
 /**
@@ -8,6 +8,19 @@ import { ModelFileError } from '../base/errors.ts';
  * file gets an error that says what to do, instead of a worker that dies in llama.cpp's loader. Only the header is
  * read (node-llama-cpp's readGgufFileInfo, pure JS); no native code is loaded into the daemon for this.
  */
+
+/** The vocabulary is most of a header's bytes, and nothing that reads headers here needs it. */
+const VOCABULARY_KEYS = ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'];
+
+/**
+ * A GGUF file's header (metadata and tensor table, without the vocabulary), read by node-llama-cpp in JS. The
+ * library is loaded on first use: commands that read no model (`jarvis timers`, `jarvis models list`) never pay
+ * for it.
+ */
+export async function readGgufHeader(file: string, options: { spliceSplitFiles?: boolean } = {}): Promise<GgufFileInfo> {
+  const { readGgufFileInfo } = await import('node-llama-cpp');
+  return readGgufFileInfo(file, { sourceType: 'filesystem', logWarnings: false, ...options, ignoreKeys: VOCABULARY_KEYS });
+}
 
 export const DEFAULT_LLM_MODEL_FILE = 'Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf';
 export const DEFAULT_LLM_MODEL_URL =
@@ -124,15 +137,9 @@ export async function checkGgufModelFile(modelPath: string): Promise<GgufModelFi
     );
   }
 
-  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  let info: GgufFileInfo;
   try {
-    info = await readGgufFileInfo(modelPath, {
-      sourceType: 'filesystem',
-      spliceSplitFiles: false,
-      logWarnings: false,
-      // The vocabulary is most of a header's bytes and nothing here needs it.
-      ignoreKeys: ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'],
-    });
+    info = await readGgufHeader(modelPath, { spliceSplitFiles: false });
   } catch (error) {
     throw new ModelFileError(
       'model-corrupt',

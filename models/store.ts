@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readGgufFileInfo } from 'node-llama-cpp';
 import { modelsDir } from '../config/load.ts';
 import type { JarvisConfig } from '../config/schema.ts';
 import { describeError } from '../base/errors.ts';
@@ -11,6 +10,7 @@ import { CATALOG, huggingFaceUrl } from './catalog.ts';
 import { downloadFile, type DownloadProgress, type DownloadResult } from './download.ts';
 import { ModelManagerError } from './errors.ts';
 import { parametersOf, quantizationOf } from './fit.ts';
+import { readGgufHeader } from './gguf-file.ts';
 import { readJson, writeJsonAtomic } from './json-file.ts';
 import { shippedModels } from '../voice/shipped.ts';
 import type { FileFormat, ModelEntry, ModelFile, ModelKind } from './types.ts';
@@ -334,7 +334,7 @@ async function describeImport(file: string): Promise<ImportDescription> {
   const name = path.basename(file);
   if (name.endsWith('.gguf')) {
     await verifyFormat(file, 'gguf');
-    const info = await readGgufFileInfo(file, { logWarnings: false, ignoreKeys: ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges'] });
+    const info = await readGgufHeader(file);
     const architecture = String((info.metadata.general as { architecture?: string }).architecture ?? 'unknown');
     const title = String((info.metadata.general as { name?: string }).name ?? name);
     const embedding = /bert|embed/.test(architecture) || /embed/i.test(name);
@@ -348,7 +348,7 @@ async function describeImport(file: string): Promise<ImportDescription> {
         title: `${title} (imported, ${architecture})`,
         licence: 'see the model\'s own licence',
         capabilities: embedding ? ['embedding'] : ['chat'],
-        ...(kind === 'llm' ? { llm: { quantization: quantizationOf(info) ?? 'unknown', contextLength, parametersB: parametersOf(info) } } : {}),
+        ...(kind === 'llm' ? { llm: { quantization: (await quantizationOf(info)) ?? 'unknown', contextLength, parametersB: parametersOf(info) } } : {}),
       },
     };
   }

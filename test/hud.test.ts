@@ -7,10 +7,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
+import type { AssistantView } from '../core/protocol/wire.ts';
 import { buildHud, hudBuildIsCurrent, hudDistDir } from '../core/server/hud-build.ts';
 import { CAPTURE_SAMPLE_RATE } from '../voice/ports.ts';
 import { writeWavFile } from '../voice/wav.ts';
-import { chromiumMissing, launchChromium, newScreen, PHONE, screenshot, WALL } from './fixtures/browser.ts';
+import { chromiumMissing, launchChromium, newScreen, pageCondition, PHONE, screenshot, WALL } from './fixtures/browser.ts';
 import { jsonLines, runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
 import { startTestHud } from './fixtures/hud-server.ts';
 import { busyGtx1080Ti } from './fixtures/nvidia-smi.ts';
@@ -23,8 +24,9 @@ import { TINY_WHISPER_TEXT } from './models/whisper-ggml.ts';
  * `jarvis start` whose microphone is fed from speech audio (raw PCM on stdin, in real time), with Whisper, the
  * LLM and Piper running their real runtimes on test-made random-weight models: the transcript is the test
  * model's fixed text and the answer is not words, but every state, event, timing and control is the real one.
- * The phone's microphone is Chromium's fake capture device playing a WAV file. Screenshots go to
- * test/screenshots/ (the README shows them).
+ * The phone's microphone is Chromium's fake capture device playing a WAV file. The tests wait for what the pages
+ * show and what the daemon logs, never for a fixed time. Screenshots go to test/screenshots/ (the README shows
+ * them) only when asked for: `npm run screenshots` (HUD_SCREENSHOTS=1).
  */
 
 const skip = chromiumMissing();
@@ -39,10 +41,11 @@ let wall: Page;
 let phone: Page;
 let hudUrl: string;
 let phoneWav: string;
+let phoneWavSamples: number;
 
 /** Plays audio into the daemon's stdin like a live microphone: speech when queued, silence otherwise. */
 class MicrophoneFeeder {
-  #queue: Int16Array[] = [];
+  #queue: { audio: Int16Array; played: () => void }[] = [];
   #running = true;
   readonly done: Promise<void>;
 
@@ -50,9 +53,9 @@ class MicrophoneFeeder {
     this.done = this.#run();
   }
 
+  /** Queues speech; resolves once the last of it has been played into the daemon. */
   say(audio: Int16Array): Promise<void> {
-    this.#queue.push(audio);
-    return sleep((audio.length / CAPTURE_SAMPLE_RATE) * 1000 + 100);
+    return new Promise((played) => this.#queue.push({ audio, played }));
   }
 
   stop(): void {
@@ -62,9 +65,15 @@ class MicrophoneFeeder {
   async #run(): Promise<void> {
     const chunk = CAPTURE_SAMPLE_RATE / 10;
     let pending: Int16Array = new Int16Array(0);
+    let played: (() => void) | undefined;
     let next = performance.now();
     while (this.#running && this.process.child.stdin?.writable) {
-      if (pending.length === 0) pending = this.#queue.shift() ?? silence(100);
+      if (pending.length === 0) {
+        played?.();
+        const queued = this.#queue.shift();
+        pending = queued?.audio ?? silence(100);
+        played = queued?.played;
+      }
       const part = pending.subarray(0, chunk);
       pending = pending.subarray(part.length);
       this.process.child.stdin.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
@@ -110,6 +119,9 @@ const PHASE_RECORDER = `
 `;
 const phases = (page: Page) => page.evaluate('window.__phases.slice()') as Promise<string[]>;
 const phaseIs = (page: Page, phase: string, timeout = 20_000) => page.waitForSelector(`[data-testid=phase][data-phase=${phase}]`, { timeout });
+/** A page expression: the sparkline of the metric `testid` shows at least `readings` readings. */
+const sparklineHas = (testid: string, readings: number) =>
+  `(document.querySelector('[data-testid=${testid}] polyline')?.getAttribute('points')?.split(' ').length ?? 0) >= ${readings}`;
 
 before(async () => {
   if (skip) return;
@@ -125,6 +137,7 @@ before(async () => {
   const request = concat(silence(300), await speak('what is the weather like today', user), silence(700));
   phoneWav = path.join(dataDir, 'phone-microphone.wav');
   await writeWavFile(phoneWav, { samples: request, sampleRate: CAPTURE_SAMPLE_RATE });
+  phoneWavSamples = request.length;
   jarvis = startDaemon();
   const ready = await jarvis.waitFor((line) => line.includes('HUD at'), 60_000, 'the HUD server');
   hudUrl = (JSON.parse(ready) as { urls: string[] }).urls.at(-1)!;
@@ -162,7 +175,7 @@ describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { s
       const { page, context } = await newScreen(browser, WALL);
       await page.goto(hud.url);
       await page.waitForSelector('[data-testid=gpu-temperature]');
-      await sleep(6000); // sparklines need some history
+      await page.waitForFunction(pageCondition(sparklineHas('gpu-temperature', 2))); // the sparklines are drawn
       const banners = await page.locator('[data-testid=banners] [data-problem]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-problem')));
       assert.deepEqual(banners, ['microphone', 'muted', 'gpu-hot-0']);
       const legend = (await page.textContent('[data-testid=gpu-panel]')) ?? '';
@@ -171,7 +184,7 @@ describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { s
       assert.match(legend, /JARVIS 0\.3 GB/);
       assert.match(legend, /other programs/);
       assert.equal(await page.getAttribute('[data-testid=phase]', 'data-phase'), 'degraded');
-      await screenshot(page, 'hud-wall-gpu-problems');
+      await screenshot(page, 'hud-wall-gpu-problems', { ready: sparklineHas('gpu-temperature', 24) }); // six seconds of history
       await context.close();
     } finally {
       worker.kill();
@@ -183,18 +196,27 @@ describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { s
 describe('an unpaired browser (a phone on the LAN)', { skip }, () => {
   test('sees the pairing page and receives nothing else; the link in the QR code pairs it', async () => {
     // Loopback is trusted as the local display by default; this server does not, which is how it sees a phone.
-    const hud = await startTestHud({ hudDir: hudDistDir, config: { server: { trustLocalDisplay: false } } });
+    const hud = await startTestHud({ hudDir: hudDistDir, config: { server: { trustLocalDisplay: false, telemetryIntervalMs: 200 } } });
     try {
       const { page, context } = await newScreen(browser, PHONE, { phone: true });
       const frames: string[] = [];
       page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
       await page.goto(hud.url);
       await page.waitForSelector('[data-testid=pair-page]');
-      await sleep(1500);
+      await screenshot(page, 'hud-phone-unpaired');
+      // Meanwhile the paired screens get what there is to see: a device paired, its snapshot, a state change, telemetry.
+      const { client: paired } = await hud.pairedClient('viewer');
+      hud.assistant.setMuted(true);
+      await paired.waitFor('assistant', (view: AssistantView) => view.muted);
+      await paired.waitFor('telemetry');
+      // Then a wrong code from the page: its refusal comes back on the page's socket after anything sent to it before.
+      await page.fill('[data-testid=pair-code]', '000000');
+      await page.click('[data-testid=pair-submit]');
+      assert.match((await page.textContent('[data-testid=pair-error]')) ?? '', /not valid/);
+      assert.ok(frames.some((f) => f.startsWith('43')), `the refusal came back on the page's socket: ${frames.join(' | ')}`);
       assert.equal(await page.locator('[data-testid=wall], [data-testid=remote], [data-testid=conversation]').count(), 0);
       const events = frames.filter((f) => f.startsWith('42')).map((f) => (JSON.parse(f.slice(2)) as [string])[0]);
       assert.deepEqual(events, ['hello'], `socket.io events received: ${events.join(', ')}`);
-      await screenshot(page, 'hud-phone-unpaired');
 
       const code = hud.issueCode();
       await page.goto(`${hud.url}/#pair=${code}`);
@@ -215,8 +237,7 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     await phaseIs(wall, 'idle');
     await wall.waitForSelector('[data-testid=system-panel] [data-testid=cpu]');
     assert.match((await wall.textContent('[data-testid=no-gpu]')) ?? '', /No NVIDIA GPU/, 'no GPU here: the panel says so');
-    await sleep(1500); // a few telemetry samples for the sparklines
-    await screenshot(wall, 'hud-wall-idle');
+    await screenshot(wall, 'hud-wall-idle', { ready: sparklineHas('cpu', 8) }); // a few seconds of telemetry
 
     const request = concat(silence(400), await speak('hey jarvis, what time is it', user), silence(200));
     const turn = nextRun('wake');
@@ -224,12 +245,11 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     await phaseIs(wall, 'listening');
     await screenshot(wall, 'hud-wall-listening');
     await phaseIs(wall, 'speaking', 30_000);
-    await sleep(500); // the colours glide from one state to the next
     await screenshot(wall, 'hud-wall-speaking');
     const events = await turn;
     assert.equal(events.at(-1)?.outcome, 'answered', JSON.stringify(events.map((e) => e.type)));
     await phaseIs(wall, 'idle');
-    await wall.waitForFunction("!document.querySelector('[data-testid=answer] .caret')");
+    await wall.waitForFunction(pageCondition("!document.querySelector('[data-testid=answer] .caret')"));
 
     const seen = await phases(wall);
     const order = ['idle', 'listening', 'thinking', 'speaking', 'idle'];
@@ -243,12 +263,12 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     assert.equal(answer.replace(/\s+/g, ' '), spoken.trim().replace(/\s+/g, ' '), 'the answer shown is the answer given');
     const timings = (await wall.textContent('[data-testid=timings]')) ?? '';
     for (const label of ['Speech to text', 'First token', 'Speech end → first audio', 'Whole turn']) assert.ok(timings.includes(label), `${label} in ${timings}`);
-    await sleep(800);
     await screenshot(wall, 'hud-wall-answered');
   });
 
   test('a phone pairs with the code the wall shows, talks (hold to talk), types, mutes and stops', async () => {
     ({ page: phone } = await newScreen(browser, PHONE, { phone: true }));
+    const phoneSocket = phone.waitForEvent('websocket');
     const speechFrames: string[] = [];
     phone.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => String(payload).includes('"speech"') && speechFrames.push(String(payload))));
     await phone.goto(hudUrl);
@@ -274,18 +294,23 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
 
     // Hold to talk: Chromium's microphone plays the WAV while the button is held.
     const talk = nextRun('remote');
+    let sentBytes = 0;
+    const recorded = (await phoneSocket).waitForEvent('framesent', {
+      predicate: ({ payload }) => typeof payload !== 'string' && (sentBytes += payload.length) >= phoneWavSamples * 2,
+      timeout: 20_000,
+    });
     const box = (await phone.locator('[data-testid=talk]').boundingBox())!;
     await phone.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await phone.mouse.down();
     await phaseIs(wall, 'listening');
-    await sleep(3200);
+    await recorded; // held until the phone has sent as much audio as the WAV holds
     await phone.mouse.up();
     const spoken = await talk;
     const heard = spoken.find((e) => e.type === 'stt-start');
     assert.ok(heard && (heard.audioMs as number) > 1500, `the phone's audio reached the core: ${JSON.stringify(heard)}`);
     assert.equal(spoken.find((e) => e.type === 'stt-end')?.text, TINY_WHISPER_TEXT);
     assert.equal(spoken.at(-1)?.outcome, 'answered');
-    await phone.waitForFunction(`document.querySelector('[data-testid=question]')?.textContent === '“${TINY_WHISPER_TEXT}”'`);
+    await phone.waitForFunction(pageCondition(`document.querySelector('[data-testid=question]')?.textContent === '“${TINY_WHISPER_TEXT}”'`));
     await screenshot(phone, 'hud-phone-answer');
 
     // Typed question, with the answer played on the phone too.
@@ -298,7 +323,7 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     assert.equal(asked.find((e) => e.type === 'llm-start')?.text, 'what is on my calendar');
     const played = asked.filter((e) => e.type === 'playback-start').length;
     assert.ok(played > 0 && speechFrames.length === played, `${speechFrames.length} audio chunks reached the phone for ${played} played`);
-    await wall.waitForFunction("document.querySelector('[data-testid=question]')?.textContent === '“what is on my calendar”'");
+    await wall.waitForFunction(pageCondition("document.querySelector('[data-testid=question]')?.textContent === '“what is on my calendar”'"));
 
     // Mute: the wall says so.
     await phone.click('[data-testid=mute]');
@@ -339,7 +364,9 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     const first = await row(wall, 'pasta').locator('[data-testid=timer-time]').textContent();
     assert.match(first ?? '', /^(5:00|4:5\d)$/);
     assert.equal(await row(wall, 'pasta').getAttribute('data-kind'), 'timer');
-    await sleep(2300);
+    // The countdown runs: within 2.3 s the time shown goes down.
+    const pastaTime = await row(wall, 'pasta').locator('[data-testid=timer-time]').elementHandle();
+    await wall.waitForFunction(([time, shown]) => time.textContent !== shown, [pastaTime, first] as const, { timeout: 2300 });
     const later = await row(wall, 'pasta').locator('[data-testid=timer-time]').textContent();
     const ran = seconds(first) - seconds(later);
     assert.ok(ran >= 1 && ran <= 4, `the countdown runs: ${first} → ${later}`);
@@ -360,8 +387,8 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     await phone.waitForSelector(glowing, { timeout: 5000 });
     assert.equal(await wall.locator(glowing).locator('[data-testid=timer-time]').textContent(), 'Ringing');
     assert.equal(await wall.locator(glowing).locator('[data-testid=timer-name]').textContent(), '4 s timer');
-    await sleep(1200); // the glow pulses in
-    await screenshot(wall, 'hud-wall-timers');
+    // The glow pulses in over a second: the wall's picture is taken once it has.
+    await screenshot(wall, 'hud-wall-timers', { ready: `document.querySelector('${glowing}')?.getAnimations().some((a) => a.effect.getComputedTiming().currentIteration >= 1)` });
     await screenshot(phone, 'hud-phone-timers');
     // Stop on the phone ends the ringing, and the timer leaves both screens.
     await phone.click('[data-testid=stop]:not([disabled])', { timeout: 10_000 });

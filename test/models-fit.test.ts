@@ -68,7 +68,7 @@ describe('GGUF headers of known shapes (header-only files read by node-llama-cpp
     assert.equal(info.metadata.general.architecture, 'llama');
     assert.equal(Number(info.tensorCount), 2 + 1 + 32 * 9);
     assert.equal(info.architectureMetadata.block_count, 32);
-    assert.equal(quantizationOf(info), 'Q4_K_M');
+    assert.equal(await quantizationOf(info), 'Q4_K_M');
     assert.equal(parametersOf(info), 8.03);
     // The size the tensor table implies is the catalog's estimate, and within 1 % of the published 4.92 GB file.
     const entry = llms.find((e) => e.id === 'llama-3.1-8b-q4_k_m')!;
@@ -79,7 +79,7 @@ describe('GGUF headers of known shapes (header-only files read by node-llama-cpp
   test('a complete test-made GGUF is estimated from its own header (F32, 1 layer)', async () => {
     const file = await writeTinyGguf();
     const info = await readGgufForFit(file);
-    assert.equal(quantizationOf(info), 'F32');
+    assert.equal(await quantizationOf(info), 'F32');
     const fit = await estimateFit(info, machine(8), { contextSize: 512, headroomBytes: HEADROOM });
     assert.equal(fit.verdict, 'fits');
     assert.equal(fit.gpuLayers, fit.totalLayers);

@@ -1,6 +1,14 @@
 import fs from 'node:fs';
-import ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { ModelFileError } from '../base/errors.ts';
+
+/**
+ * onnxruntime-node, loaded when a model is first opened: a large native module that the commands which open no
+ * model (`jarvis timers`, `jarvis models list`) never need.
+ */
+export function onnxRuntime(): Promise<typeof ort> {
+  return import('onnxruntime-node');
+}
 
 /**
  * Opens an ONNX model with one CPU thread: the always-on stages (wake word, VAD) each cost a few percent of a
@@ -11,7 +19,8 @@ export async function openOnnxSession(file: string, what: string, fixWhenMissing
     throw new ModelFileError('model-missing', file, `${what} model not found at ${file}`, fixWhenMissing);
   }
   try {
-    return await ort.InferenceSession.create(file, {
+    const runtime = await onnxRuntime();
+    return await runtime.InferenceSession.create(file, {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       executionMode: 'sequential',
@@ -43,4 +52,3 @@ export function requireIo(session: ort.InferenceSession, file: string, inputs: s
   }
 }
 
-export { ort };

@@ -190,7 +190,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     if (options.screens) {
       remote = new RemoteAccess(config, log, options.screens === true ? {} : options.screens);
       stack.defer(() => remote?.close());
-      await remote.start(assistant, { manager: models, ...(sink ? { speaker: sink } : {}) });
+      await remote.start(assistant, { manager: models, llm: responder, ...(sink ? { speaker: sink } : {}) });
     }
 
     let started = false;

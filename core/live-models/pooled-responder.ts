@@ -28,6 +28,10 @@ export class PooledResponder implements Responder {
     this.#options = options;
   }
 
+  get workerPid(): number | undefined {
+    return this.#pool.activeResponder?.workerPid;
+  }
+
   /** The model questions go to. */
   get wanted(): PoolModel | undefined {
     return this.#wanted;

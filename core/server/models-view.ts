@@ -30,8 +30,6 @@ export interface ModelManager {
     state(entry: never): string;
   };
   select(id: string): Promise<unknown>;
-  /** The LLM pool, for the active worker's process id (to label its GPU memory). */
-  readonly pool?: { readonly activeResponder: { readonly workerPid: number | undefined } | undefined };
   on(event: 'event', listener: (...args: never[]) => void): unknown;
   off(event: 'event', listener: (...args: never[]) => void): unknown;
 }

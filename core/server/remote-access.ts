@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink } from '../../voice/ports.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
+import type { Responder } from '../responder.ts';
 import { describeError } from '../../base/errors.ts';
 import { packageVersion } from '../../base/package-root.ts';
 import type { Logger } from '../../base/log.ts';
@@ -31,8 +32,10 @@ export interface RemoteAccessOptions {
 }
 
 export interface ScreensOf {
-  /** The model manager: what the screens list, switching, and the LLM worker's pid for the GPU panel. */
+  /** The model manager: what the screens list, and switching. */
   readonly manager: ModelManager;
+  /** The answering LLM: its worker process is labelled with the model's name on the GPU panel. */
+  readonly llm?: Pick<Responder, 'workerPid'>;
   /** The sink everything is played on, for the speaker's level. */
   readonly speaker?: AudioSink;
 }
@@ -73,11 +76,11 @@ export class RemoteAccess {
     }
   }
 
-  async #start(assistant: Assistant, { manager, speaker }: ScreensOf): Promise<HudServer> {
+  async #start(assistant: Assistant, { manager, speaker, llm }: ScreensOf): Promise<HudServer> {
     const { config, log } = this;
     const serverConfig = config.server;
     this.#devices = new DeviceStore(devicesDbPath(config.dataDir), { codeTtlMs: serverConfig.pairingCodeTtlMs });
-    const llmWorker = () => manager.pool?.activeResponder?.workerPid;
+    const llmWorker = () => llm?.workerPid;
     const llmName = () => manager.paths.llm.entry?.title ?? path.basename(manager.paths.llm.path);
     this.#telemetry = new Telemetry({
       intervalMs: serverConfig.telemetryIntervalMs,

@@ -49,6 +49,10 @@ export class SkillResponder implements Responder {
     this.engine = `local skills + ${llm.engine}`;
   }
 
+  get workerPid(): number | undefined {
+    return this.llm.workerPid;
+  }
+
   async load(): Promise<ResponderInfo> {
     const info = await this.llm.load();
     return { ...info, summary: `${info.summary}; local skills first` };

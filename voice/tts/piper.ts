@@ -2,8 +2,9 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
+import { onnxRuntime } from '../onnx.ts';
 import { concatInt16 } from '../pcm.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
 import { runEspeak } from './espeak.ts';
@@ -223,7 +224,7 @@ async function openSession(modelPath: string, voicePath: string, threads?: numbe
   };
   if (threads) options.intraOpNumThreads = threads;
   try {
-    return await ort.InferenceSession.create(modelPath, options);
+    return await (await onnxRuntime()).InferenceSession.create(modelPath, options);
   } catch (error) {
     const detail = (error as Error).message;
     if (/protobuf parsing failed/i.test(detail)) {
@@ -287,6 +288,7 @@ export interface PiperTiming {
 interface LoadedVoice {
   readonly config: PiperVoiceConfig;
   readonly session: ort.InferenceSession;
+  readonly Tensor: typeof ort.Tensor;
 }
 
 export class PiperSynthesizer implements Synthesizer {
@@ -362,13 +364,14 @@ export class PiperSynthesizer implements Synthesizer {
       { voice: modelPath, ms: Math.round(this.#loadMs), sampleRate: config.sampleRate, espeakVoice: config.espeakVoice },
       'piper voice loaded',
     );
-    return { config, session };
+    return { config, session, Tensor: (await onnxRuntime()).Tensor };
   }
 
   async synthesize(request: SpeechRequest): Promise<PcmAudio> {
     const { signal } = request;
     if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
-    const { config, session } = await this.#load();
+    const voice = await this.#load();
+    const { config } = voice;
     const text = normalizeText(request.text);
     if (!text) return { samples: new Int16Array(0), sampleRate: config.sampleRate };
 
@@ -388,7 +391,7 @@ export class PiperSynthesizer implements Synthesizer {
       for (const [phoneme, count] of ids.missing) missing.set(phoneme, (missing.get(phoneme) ?? 0) + count);
       if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
       const inferStarted = performance.now();
-      const audio = await this.#infer(session, config, ids.ids);
+      const audio = await this.#infer(voice, ids.ids);
       inferMs += performance.now() - inferStarted;
       // onnxruntime cannot stop a run midway: the check after it drops the result of an aborted request.
       if (signal?.aborted) throw abortError(signal, 'speech synthesis aborted');
@@ -415,13 +418,13 @@ export class PiperSynthesizer implements Synthesizer {
     return { samples, sampleRate: config.sampleRate };
   }
 
-  async #infer(session: ort.InferenceSession, config: PiperVoiceConfig, ids: readonly number[]): Promise<Int16Array> {
+  async #infer({ session, config, Tensor }: LoadedVoice, ids: readonly number[]): Promise<Int16Array> {
     const feeds: Record<string, ort.Tensor> = {
-      input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-      input_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
-      scales: new ort.Tensor('float32', Float32Array.of(config.noiseScale, config.lengthScale / this.#rate, config.noiseW), [3]),
+      input: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      input_lengths: new Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
+      scales: new Tensor('float32', Float32Array.of(config.noiseScale, config.lengthScale / this.#rate, config.noiseW), [3]),
     };
-    if (config.numSpeakers > 1) feeds.sid = new ort.Tensor('int64', BigInt64Array.of(BigInt(this.#speakerId)), [1]);
+    if (config.numSpeakers > 1) feeds.sid = new Tensor('int64', BigInt64Array.of(BigInt(this.#speakerId)), [1]);
     const results = await session.run(feeds);
     const output = results.output;
     try {

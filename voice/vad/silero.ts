@@ -1,5 +1,6 @@
 import { shippedModels } from '../shipped.ts';
-import { openOnnxSession, ort, requireIo } from '../onnx.ts';
+import ort from 'onnxruntime-node';
+import { openOnnxSession, requireIo } from '../onnx.ts';
 import { FrameSplitter } from '../pcm.ts';
 import type { VoiceActivityDetector } from '../ports.ts';
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { shippedModels } from '../shipped.ts';
-import { openOnnxSession, ort, requireIo } from '../onnx.ts';
+import ort from 'onnxruntime-node';
+import { openOnnxSession, requireIo } from '../onnx.ts';
 import { concatInt16, FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
 
