@@ -7,12 +7,13 @@ import { describeError } from '../base/errors.ts';
 import { createLogger } from '../base/log.ts';
 import { repoRoot } from '../test/fixtures/speech.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
-import { bargeInFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
+import { bargeInFigures, cliFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
 import { GOAL_VALUES, GOALS, PhaseSkipped } from './lib/figures.ts';
 import { describeMachine, hasNvidiaGpu, machineFacts } from './lib/machine.ts';
 import { detCaption, detTable, markdownTable, notes, textTable } from './lib/report.ts';
 import { benchSetup } from './lib/setup.ts';
 import { negativeStream, ordinaryTalk, positiveSet, requestAudio, turnClips } from './lib/speech-sets.ts';
+import { measureCli } from './phases/cli.ts';
 import { measureModelSwap } from './phases/gpu.ts';
 import { hudAbsence, measureHud } from './phases/hud.ts';
 import { measureIdle } from './phases/idle.ts';
@@ -36,13 +37,13 @@ const HELP = `usage: npm run bench -- [options]
   --turns <n>                 spoken turns per barge-in kind (default 20)
   --idle-seconds <n>          seconds of silence and of talk for the idle figures (default 60)
   --negative-minutes <n>      minutes of non-wake speech for false accepts (default 30)
-  --only <phases>             comma-separated subset of: wake,turns,stt,llm,tts,idle,hud,gpu
+  --only <phases>             comma-separated subset of: wake,turns,stt,llm,tts,idle,hud,gpu,cli
   --quick                     a fast smoke run (5 runs, 15 s idle, 3 min negatives)
   --out <dir>                 where results go (default bench/results; a temp folder with --quick or --only)
   --readme                    also put the table into README.md's Benchmarks section
 `;
 
-const PHASES = ['wake', 'turns', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu'] as const;
+const PHASES = ['wake', 'turns', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values: args } = parseArgs({
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
   const idle = await phase('idle', async () => measureIdle(config, await ordinaryTalk(idleSeconds * 1000), { seconds: idleSeconds, windowMs: 3000 }));
   const hudMissing = hudAbsence();
   const hud = hudMissing ?? (await phase('hud', () => measureHud(runs)));
+  const cli = await phase('cli', () => measureCli(runs));
   const gpu = (await hasNvidiaGpu()) ? await phase('gpu', () => measureModelSwap(config, runs)) : `no NVIDIA GPU (${machine.gpuNote ?? 'nvidia-smi found none'})`;
 
   const figures = [
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
     ...idleFigures(idle, wake instanceof Error ? undefined : wake.cpuPercentOfCore, idleSeconds),
     ...hudFigures(hud),
     ...gpuFigures(gpu),
+    ...cliFigures(cli),
   ];
   const durationS = (performance.now() - started) / 1000;
 
@@ -214,6 +217,7 @@ async function main(): Promise<void> {
     idle: idle instanceof Error ? { error: idle.message } : idle,
     hud: typeof hud === 'string' ? { notMeasured: hud } : hud instanceof Error ? { error: hud.message } : hud,
     gpu: typeof gpu === 'string' ? { notMeasured: gpu } : gpu instanceof Error ? { error: gpu.message } : gpu,
+    cli: cli instanceof Error ? { error: cli.message } : cli,
     plots,
   };
   fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 1)}\n`);

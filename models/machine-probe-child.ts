@@ -1,18 +1,11 @@
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
-import type { GpuInfo } from './fit.ts';
+import { PROBE_FLAG, type ProbeReply } from './machine.ts';
 
 /**
  * Forked by models/machine.ts: asks llama.cpp which GPU it would use and how much VRAM is free, then exits. It
  * runs in its own process so that a GPU backend (and the VRAM a CUDA context takes) is never loaded into the
  * daemon or the CLI just to look.
  */
-
-export const PROBE_FLAG = '--jarvis-machine-probe';
-
-export interface ProbeReply {
-  readonly gpu: GpuInfo | null;
-  readonly cpuMathCores: number;
-}
 
 async function probe(): Promise<ProbeReply> {
   const llama = await getLlama({ gpu: 'auto', build: 'never', logLevel: LlamaLogLevel.error, logger: () => {} });

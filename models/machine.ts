@@ -2,10 +2,18 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { MachineResources } from './fit.ts';
-import { PROBE_FLAG, type ProbeReply } from './machine-probe-child.ts';
+import type { GpuInfo, MachineResources } from './fit.ts';
 
 /** This machine's GPU, RAM and cores, for fitting models. */
+
+/** The argument machine-probe-child.ts is forked with. */
+export const PROBE_FLAG = '--jarvis-machine-probe';
+
+/** What the probe (in a child process, so no GPU backend is loaded here) answers. */
+export interface ProbeReply {
+  readonly gpu: GpuInfo | null;
+  readonly cpuMathCores: number;
+}
 
 export interface MachineProbe {
   readonly machine: MachineResources;

@@ -1,3 +1,4 @@
+import type { CliResult } from '../phases/cli.ts';
 import type { HudResult } from '../phases/hud.ts';
 import type { IdleResult } from '../phases/idle.ts';
 import type { LlmResult } from '../phases/llm.ts';
@@ -225,5 +226,18 @@ export function gpuFigures(result: SwapResult | Error | string): Figure[] {
   return [
     measured({ ...swap, note }, summarize(result.swapMs), 'no swap completed'),
     measured({ ...vram, baseline: { label: 'before any model', value: summarize([result.vramBeforeMiB])! } }, summarize(result.vramLoadedMiB), 'no reading'),
+  ];
+}
+
+export function cliFigures(result: CliResult | Error): Figure[] {
+  const section = 'cli';
+  const timers = { id: 'cli-timers-list', section, label: '`jarvis timers list`: start → exit', unit: 'ms' as const, goal: GOALS.cliStart };
+  const version = { id: 'cli-version', section, label: '`jarvis --version`: start → exit', unit: 'ms' as const, sub: true };
+  if (result instanceof Error) return [notMeasured(timers, failed('the CLI phase', result)), notMeasured(version, failed('the CLI phase', result))];
+  const baseline = summarize(result.bareNodeMs);
+  const withBaseline = baseline ? { baseline: { label: 'node -e 0 (Node alone)', value: baseline } } : {};
+  return [
+    measured({ ...timers, ...withBaseline, note: 'the compiled CLI (bin/build.js), a private empty timer database' }, summarize(result.timersListMs), 'no run'),
+    measured({ ...version, ...withBaseline }, summarize(result.versionMs), 'no run'),
   ];
 }

@@ -42,7 +42,9 @@ async function program(args: readonly string[]): Promise<Command> {
     .addOption(new Option('--log-level <level>', 'log detail on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .showHelpAfterError();
   const named = commandOf(args);
-  const registers = await Promise.all((named ? [COMMANDS[named]!] : Object.values(COMMANDS)).map((load) => load()));
+  // The version needs no command; the help and a mistyped command list all of them.
+  const wanted = named ? [COMMANDS[named]!] : args.some((arg) => arg === '-V' || arg === '--version') ? [] : Object.values(COMMANDS);
+  const registers = await Promise.all(wanted.map((load) => load()));
   for (const register of registers) register(cli);
   return cli;
 }

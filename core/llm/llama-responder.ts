@@ -709,15 +709,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
 }
 
 /**
- * The worker runs as TypeScript through tsx, like the rest of the project. tsx is resolved from this module's
- * location, not the current directory, so the daemon can be started from anywhere.
+ * From the compiled build (bin/build.js) the worker is an entry point beside this chunk; from the sources it starts
+ * through worker-from-sources.js, which brings tsx in for the worker's own files. A `module` (a test's stand-in
+ * worker) runs through tsx. tsx is resolved from this module's location, so the daemon can start from anywhere.
  */
 function workerEntry(module: string | undefined): { file: string; execArgv: string[] } {
   if (module) return { file: module, execArgv: ['--import', import.meta.resolve('tsx')] };
-  if (import.meta.url.endsWith('.ts')) {
-    return { file: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--import', import.meta.resolve('tsx')] };
-  }
-  return { file: fileURLToPath(new URL('./worker.js', import.meta.url)), execArgv: [] };
+  const fromSources = import.meta.url.endsWith('.ts');
+  return { file: fileURLToPath(new URL(fromSources ? './worker-from-sources.js' : './worker.js', import.meta.url)), execArgv: [] };
 }
 
 /** Workers alive in this process; killed synchronously if the daemon exits without disposing them. */
