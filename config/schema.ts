@@ -17,6 +17,8 @@ const ms = (min: number, max: number) =>
 
 const probability = z.number().min(0, 'between 0 and 1').max(1, 'between 0 and 1');
 
+const audioFrames = '"auto", or a whole number of 20 ms frames from 0 (the full 30 s window) to 1500';
+
 export const configSchema = z
   .strictObject({
     dataDir: filePath.default(defaultDataDir),
@@ -73,8 +75,22 @@ export const configSchema = z
       .strictObject({
         model: filePath.optional(),
         threshold: probability.default(0.5),
-        /** Silence after speech that ends the utterance. */
+        /**
+         * How a request's end is decided. "meaning": the request heard so far is transcribed in each pause, and a
+         * complete one ends after completeMs of silence, one that trails off ("for", "and", "um") after trailingMs,
+         * anything else after hangoverMs. "silence": always hangoverMs (the fixed rule, kept for comparison).
+         */
+        turnEnd: z.enum(['meaning', 'silence']).default('meaning'),
+        /** Silence after speech that ends the utterance when nothing says whether it is complete. */
         hangoverMs: ms(100, 5000).default(700),
+        /** Silence that ends a request known to be complete (a local skill recognises it, a complete question). */
+        completeMs: ms(100, 5000).default(250),
+        /** Silence that ends a request that trails off mid-phrase. */
+        trailingMs: ms(100, 10_000).default(1500),
+        /** A pause this long has the request so far transcribed (for the turn end and the live transcript). */
+        partialAfterMs: ms(50, 2000).default(160),
+        /** While the person goes on speaking, the request so far is transcribed this often (the live transcript). */
+        partialEveryMs: ms(200, 10_000).default(1000),
         /** Speech shorter than this is treated as a click or a cough. */
         minSpeechMs: ms(0, 5000).default(200),
         /** An utterance is cut here even if the speaker goes on. */
@@ -91,6 +107,22 @@ export const configSchema = z
         language: z.string().min(2).default('en'),
         /** Whisper stays on the CPU by design (the GPU is the LLM's); true lets whisper.cpp use it too. */
         useGpu: z.boolean().default(false),
+        /**
+         * Which whisper.cpp runs it. "local": the build made for this CPU at `npm install` (scripts/build-whisper.js,
+         * AVX2/AVX-512 where the CPU has them). "prebuilt": @fugood/whisper.node from npm (no AVX: about 10× slower on
+         * the CPU; its CUDA build is the one stt.useGpu can use). "auto": the local build, or the prebuilt one with a
+         * warning where the local build is missing, and the prebuilt CUDA build where stt.useGpu asks for a GPU it
+         * can run on.
+         */
+        build: z.enum(['auto', 'local', 'prebuilt']).default('auto'),
+        /**
+         * Whisper's encoder window (whisper.cpp's audio_ctx), in frames of 20 ms: "auto" sizes it to each request
+         * (its length plus 2.56 s; the full 1500 frames, 30 s, for requests from 27 s on); 0 or 1500 is always the
+         * full window Whisper was trained on; a number in between fixes it. The prebuilt build always uses 1500.
+         */
+        audioContext: z
+          .union([z.literal('auto'), z.number().int(audioFrames).min(0, audioFrames).max(1500, audioFrames)], { error: audioFrames })
+          .default('auto'),
       })
       .prefault({}),
     llm: z

@@ -55,6 +55,11 @@ export interface Responder {
   /** The process the model runs in, when it is not this one (the GPU panel labels its memory). */
   readonly workerPid?: number | undefined;
   load(): Promise<ResponderInfo>;
+  /**
+   * True when `text` is a complete request this responder answers without asking anything more (a local skill
+   * recognises it): the request may end after a short silence. Responders without local answers leave it out.
+   */
+  understands?(text: string): boolean;
   /** Streams the answer in pieces as it is generated; stops early when `signal` aborts. */
   respond(request: ResponseRequest): AsyncIterable<string>;
   /** Forgets the conversation so far (the system prompt stays). */

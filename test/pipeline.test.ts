@@ -22,6 +22,7 @@ import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { decodeWav, encodeWav } from '../voice/wav.ts';
 import { ManualClock } from './fixtures/manual-clock.ts';
 import { Room } from './fixtures/room.ts';
+import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { concat, silence, speak, type SpeechVoice } from './fixtures/speech.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
@@ -37,6 +38,7 @@ import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
  */
 
 const user: SpeechVoice = { engine: 'espeak', voice: 'en-us', wordsPerMinute: 160 };
+let configInput: { vad: Record<string, unknown> } & Record<string, unknown>;
 let config: JarvisConfig;
 let wake: OpenWakeWordDetector;
 let vad: SileroVad;
@@ -47,7 +49,7 @@ let llm: LlamaResponder;
 
 before(async () => {
   const [whisperModel, ggufModel, piperVoice] = await Promise.all([ensureTinyWhisperModel(), ensureTinyGguf(), ensureTinyPiperVoice()]);
-  config = parseConfig({
+  configInput = {
     stt: { model: whisperModel, threads: 1 },
     llm: { model: ggufModel, maxAnswerTokens: 24, restartDelayMs: 100 },
     tts: { voice: piperVoice },
@@ -55,7 +57,8 @@ before(async () => {
     wake: { verifyTranscript: false },
     vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 },
     conversation: { followUpMs: 6000 },
-  });
+  };
+  config = parseConfig(configInput);
   [wake, vad] = await Promise.all([OpenWakeWordDetector.create({ threshold: 0.5 }), SileroVad.create()]);
   whisper = new WhisperTranscriber({ model: config.stt.model, threads: 1, language: 'en', useGpu: false });
   piper = new PiperSynthesizer({ voicePath: piperVoice, rate: 1 });
@@ -84,10 +87,11 @@ async function converse(
   script: (room: Room, session: Session) => void,
   options: {
     responder?: Responder;
-    transcriber?: Transcriber;
+    transcriber?: Transcriber | ((room: Room) => Transcriber);
     synthesizer?: Synthesizer;
     echo?: boolean;
     pace?: number;
+    config?: JarvisConfig;
     onEvent?: (e: RunEvent, s: Session) => void;
   } = {},
 ): Promise<Session> {
@@ -103,12 +107,12 @@ async function converse(
     sink,
     wake,
     vad,
-    transcriber: options.transcriber ?? whisper,
+    transcriber: typeof options.transcriber === 'function' ? options.transcriber(room) : (options.transcriber ?? whisper),
     responder: options.responder ?? llm,
     synthesizer: options.synthesizer ?? piper,
     ...(guard ? { echoGuard: guard } : {}),
   };
-  const assistant = new Assistant(engines, config, silentLogger, time);
+  const assistant = new Assistant(engines, options.config ?? config, silentLogger, time);
   const session: Session = { assistant, events: [], phases: [], sink, room };
   assistant.bus.subscribe((event) => {
     session.events.push(event);
@@ -127,17 +131,26 @@ const runEnd = (events: RunEvent[], runId: number) => events.find((e) => e.runId
 /** True once `count` runs have ended (for silence that lasts until the answer is over). */
 const runsEnded = (session: Session, count: number) => () => session.events.filter((e) => e.type === 'run-end').length >= count;
 const seen = (session: Session, match: (e: RunEvent) => boolean) => () => session.events.some(match);
+/** True when every run that started has ended: nothing is being heard, thought or said. */
+const allRunsEnded = (session: Session) => () => {
+  const count = (type: RunEvent['type']) => session.events.filter((e) => e.type === type).length;
+  return count('run-start') === count('run-end');
+};
 
 describe('a whole spoken turn (real engines; Whisper, LLM and Piper on test-made random-weight models; on audio time)', () => {
   test('"hey jarvis, what time is it": events in order with monotonic timestamps, and speech comes out', async () => {
     const question = await speak('hey jarvis, what time is it', user);
     const { events, phases, sink, room } = await converse((room, session) => room.pause(700).say(question, 'question').until(runsEnded(session, 1)).pause(300));
     const run = events[0]!.runId;
-    const order = types(events, run).filter((t) => t !== 'sentence' && t !== 'tts-start' && t !== 'tts-end' && t !== 'playback-start');
+    const order = types(events, run).filter((t) => !['sentence', 'tts-start', 'tts-end', 'playback-start', 'stt-partial'].includes(t));
     assert.deepEqual(order, ['run-start', 'wake', 'vad-start', 'vad-end', 'stt-start', 'stt-end', 'llm-start', 'first-token', 'llm-end', 'playback-end', 'run-end'], JSON.stringify(types(events, run)));
     const mine = events.filter((e) => e.runId === run);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.t >= mine[i - 1]!.t, `timestamps go back at ${mine[i]!.type}`);
     assert.equal(runEnd(events, run)?.outcome, 'answered');
+    // The request was transcribed in its last pause, and that transcript served the turn: no second Whisper run.
+    const sttEnd = mine.find((e) => e.type === 'stt-end');
+    assert.ok(sttEnd?.type === 'stt-end' && sttEnd.live === true, JSON.stringify(sttEnd));
+    assert.ok(mine.some((e) => e.type === 'stt-partial' && e.text === sttEnd.text));
     assert.ok(mine.some((e) => e.type === 'tts-end' && e.audioMs > 0));
     assert.deepEqual(phases.slice(0, 5), ['idle', 'listening', 'thinking', 'speaking', 'idle']);
     // On audio time the endpoint is exact: the VAD's hangover (600 ms) after the question, within a few frames.
@@ -253,23 +266,19 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
   });
 
   test('saying "stop" while it speaks silences it (scripted transcripts: the test-made Whisper hears no words; real time)', async () => {
-    // Real Whisper runs on every utterance; only its text is replaced, first by the request, then by "stop".
-    const heard = ['what is the weather', 'Stop.'];
-    const transcriber: Transcriber = {
-      engine: 'whisper.cpp (scripted text)',
-      load: () => whisper.load(),
-      transcribe: async (pcm, signal) => ({ ...(await whisper.transcribe(pcm, signal)), text: heard.shift() ?? 'Stop.' }),
-      dispose: async () => {},
-    };
+    // Real Whisper runs on every utterance; only its text is replaced: the request's words, then "stop".
     const [request, stop] = await Promise.all([speak('hey jarvis, what is the weather', user), speak('stop', user)]);
     let heardAtStop = 0;
     const session = await converse(
-      (room, s) => room.pause(500).say(request).until(seen(s, (e) => e.type === 'playback-start')).pause(1500).say(stop).pause(3000),
+      (room, s) => room.pause(500).say(request, 'request').until(seen(s, (e) => e.type === 'playback-start')).pause(1500).say(stop, 'stop').pause(3000),
       {
         pace: 1,
         responder: new ScriptedResponder(longAnswer),
         synthesizer: espeak,
-        transcriber,
+        transcriber: (room) => new ScriptTranscriber(whisper, room, [
+          { label: 'request', text: 'Hey Jarvis, what is the weather?' },
+          { label: 'stop', text: 'Stop.' },
+        ]),
         onEvent: (event, s) => {
           if (event.type === 'barge-in') heardAtStop = s.sink.heardMs();
         },
@@ -363,5 +372,88 @@ describe('failures inside a turn (on audio time)', () => {
     assert.deepEqual(textOnly.events.filter((e) => e.type === 'sentence').map((e) => (e as { text: string }).text), ['It is sunny.', 'It is warm.']);
     assert.equal(textOnly.events.filter((e) => e.type === 'error' && e.stage === 'tts').length, 2);
     assert.equal(textOnly.sink.recording().samples.length, 0);
+  });
+});
+
+/**
+ * Words for the audio the room has played so far, with no model run (the test-made Whisper hears no words): what
+ * was said up to the last labelled part the room reached. Instant, so on audio time a pause's transcript arrives
+ * within the same chunk and the turn's end is exact to a chunk.
+ */
+function wordsSoFar(parts: readonly { label: string; text: string }[]): (room: Room) => Transcriber {
+  return (room) => ({
+    engine: 'words from the script',
+    load: async () => {},
+    transcribe: async (pcm) => {
+      const said = parts.filter((part) => room.reached(part.label)).map((part) => part.text);
+      return { text: `Hey Jarvis, ${said.join(' ')}`, audioMs: (pcm.length / 16_000) * 1000 };
+    },
+    dispose: async () => {},
+  });
+}
+
+describe('the turn ends on what was said, not a fixed silence (words from the script; on audio time)', () => {
+  /** Requests with a hesitation after a word that announces more: each must come through as one request. */
+  const hesitations = [
+    ['set a timer for', 'twelve minutes', 600],
+    ['remind me to call mum and', 'buy some milk', 650],
+    ["what's the weather like in", 'Paris tomorrow', 550],
+    ['turn on the', 'kitchen lights', 700],
+    ['what is the capital of um', 'France', 600],
+  ] as const;
+
+  async function say(first: string, second: string, hesitationMs: number, turnEndMode: 'meaning' | 'silence') {
+    const [a, b] = await Promise.all([speak(`hey jarvis, ${first}`, user), speak(second, user)]);
+    const tuned = parseConfig({ ...configInput, vad: { ...configInput.vad, turnEnd: turnEndMode } });
+    return converse((room, s) => room.pause(500).say(a, 'first').pause(hesitationMs).say(b, 'second').until(allRunsEnded(s)).pause(300), {
+      config: tuned,
+      responder: new ScriptedResponder(() => 'Done.'),
+      synthesizer: espeak,
+      transcriber: wordsSoFar([
+        { label: 'first', text: first },
+        { label: 'second', text: `${second}.` },
+      ]),
+    });
+  }
+
+  for (const [first, second, hesitationMs] of hesitations) {
+    test(`"${first} … (${hesitationMs} ms) … ${second}" is one request`, async () => {
+      const { events } = await say(first, second, hesitationMs, 'meaning');
+      const partials = events.filter((e) => e.type === 'stt-partial').map((e) => (e as { text: string }).text);
+      assert.ok(partials.includes(first), `the pause was heard and transcribed: ${JSON.stringify(partials)}`);
+      assert.equal(events.filter((e) => e.type === 'vad-end').length, 1, JSON.stringify(events.map((e) => e.type)));
+      const transcript = events.find((e) => e.type === 'stt-end');
+      assert.ok(transcript?.type === 'stt-end');
+      assert.equal(transcript.text, `${first} ${second}.`);
+      assert.equal(transcript.live, true, 'the transcript taken in the last pause was the request\'s');
+    });
+  }
+
+  test('the same hesitation with the fixed silence rule (vad.turnEnd "silence") cuts the request: what the rule fixes', async () => {
+    const [first, second] = ['set a timer for', 'twelve minutes'];
+    const { events } = await say(first, second, 700, 'silence');
+    const ended = events.find((e) => e.type === 'vad-end');
+    const heard = events.find((e) => e.type === 'stt-end');
+    assert.ok(ended && heard?.type === 'stt-end');
+    assert.equal(heard.text, first, 'the request ended in the hesitation');
+  });
+
+  test('a complete request ends after vad.completeMs of silence, not the hangover', async () => {
+    const question = await speak('hey jarvis, what is the capital of France', user);
+    const tuned = parseConfig({ ...configInput, vad: { ...configInput.vad, turnEnd: 'meaning' } });
+    const { events, room } = await converse((r, s) => r.pause(500).say(question, 'question').until(runsEnded(s, 1)).pause(300), {
+      config: tuned,
+      responder: new ScriptedResponder(() => 'Paris.'),
+      synthesizer: espeak,
+      transcriber: wordsSoFar([{ label: 'question', text: 'what is the capital of France?' }]),
+    });
+    const ended = events.find((e) => e.type === 'vad-end');
+    assert.ok(ended?.type === 'vad-end' && ended.turnEnd?.reason === 'complete', JSON.stringify(ended));
+    assert.equal(ended.turnEnd.silenceMs, tuned.vad.completeMs);
+    // From the end of the clip (espeak leaves ~100 ms of silence after the words) to the request's end: the VAD's
+    // own lag plus completeMs, far under the 600 ms hangover.
+    const delay = ended.t - room.at('question').endMs;
+    assert.ok(delay <= tuned.vad.completeMs + 200, `the request ended ${Math.round(delay)} ms after the clip`);
+    assert.equal(events.find((e) => e.type === 'stt-end')?.type === 'stt-end' && (events.find((e) => e.type === 'stt-end') as { ms: number }).ms, 0, 'its transcript was ready');
   });
 });

@@ -100,7 +100,8 @@ describe('Silero VAD v5 + endpointer (real weights)', () => {
 });
 
 describe('endpointer (pure)', () => {
-  const frames = (pattern: string) => [...pattern].map((c) => (c === 'S' ? 0.9 : c === 'd' ? 0.4 : 0.05));
+  // S: speech, d: a dip between the release threshold (0.35) and the threshold (0.5), l: low noise (0.2), .: silence
+  const frames = (pattern: string) => [...pattern].map((c) => (c === 'S' ? 0.9 : c === 'd' ? 0.4 : c === 'l' ? 0.2 : 0.05));
   const run = (pattern: string, opts: Partial<EndpointerOptions> = {}) => {
     const e = new Endpointer({ ...options, frameMs: 100, hangoverMs: 300, minSpeechMs: 200, noSpeechTimeoutMs: 1000, ...opts });
     return frames(pattern).map((p) => e.push(p)).flatMap((ev, i) => (ev ? [`${i}:${ev.type}`] : []));
@@ -110,4 +111,19 @@ describe('endpointer (pure)', () => {
   test('a blip shorter than minSpeech is forgotten', () => assert.deepEqual(run('.S...SSS...'), ['1:speech-start', '5:speech-start', '10:speech-end']));
   test('no speech within the timeout', () => assert.deepEqual(run('..........'), ['9:no-speech']));
   test('without a timeout it waits forever', () => assert.deepEqual(run('...............', { noSpeechTimeoutMs: undefined }), []));
+  test('noise alternating below and around the threshold after speech ends it (Silero\'s reference), not the length cap', () =>
+    assert.deepEqual(run('.SSS' + 'ld'.repeat(20), { maxUtteranceMs: 4000 }), ['1:speech-start', '6:speech-end']));
+  test('a frame above the release threshold inside a silence does not restart it; only speech does', () => {
+    assert.deepEqual(run('.SSS.d.....'), ['1:speech-start', '6:speech-end']);
+    assert.deepEqual(run('.SSS..S.....'), ['1:speech-start', '9:speech-end']);
+  });
+  test('requireSilence() changes the silence that ends it while it runs; the silence already heard counts', () => {
+    const e = new Endpointer({ ...options, frameMs: 100, hangoverMs: 700, minSpeechMs: 200 });
+    const events = frames('.SSS..').map((p) => e.push(p)).filter(Boolean);
+    assert.deepEqual(events.map((ev) => ev!.type), ['speech-start']);
+    assert.equal(e.silentMs, 200);
+    assert.equal(e.speechMs, 300);
+    e.requireSilence(250);
+    assert.deepEqual(e.push(0.05), { type: 'speech-end', frame: 6, reason: 'silence', speechMs: 300, utteranceStartFrame: 1 });
+  });
 });

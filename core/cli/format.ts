@@ -20,13 +20,15 @@ function describe(event: RunEvent): string {
     case 'vad-start':
       return 'speech started';
     case 'vad-end':
-      return `speech ended (${event.reason}, ${ms(event.speechMs)} of speech)`;
+      return `speech ended (${event.reason}${event.turnEnd ? ` after ${ms(event.turnEnd.silenceMs)}: ${event.turnEnd.reason}` : ''}, ${ms(event.speechMs)} of speech)`;
     case 'no-speech':
       return `nobody spoke for ${ms(event.waitedMs)}`;
     case 'stt-start':
       return `transcribing ${ms(event.audioMs)} of audio`;
+    case 'stt-partial':
+      return `heard so far ${quote(event.text)}`;
     case 'stt-end':
-      return `transcript ${quote(event.text)} (${ms(event.ms)})`;
+      return `transcript ${quote(event.text)} (${ms(event.ms)}${event.live ? ', taken while speaking' : ''})`;
     case 'wake-rejected':
       return `wake word not in transcript ${quote(event.heard)}: ignored`;
     case 'intent-start':

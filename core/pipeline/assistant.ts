@@ -10,9 +10,11 @@ import type { BargeInCause, TurnTrigger } from '../protocol/run-events.ts';
 import type { Logger } from '../../base/log.ts';
 import type { EchoGuard } from './echo-guard.ts';
 import type { RecordedRequest } from './request.ts';
-import { isStopPhrase } from './transcript.ts';
+import { LiveTranscript } from './live-transcript.ts';
+import { cleanTranscript, isStopPhrase, splitAtWakeWord } from './transcript.ts';
+import { turnEnd, type TurnEnd } from './turn-end.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
-import { VoiceLoop } from './voice-loop.ts';
+import { VoiceLoop, type RequestPoint } from './voice-loop.ts';
 import type { Responder } from '../responder.ts';
 import { initialState, transition, type AssistantEvent } from '../state.ts';
 import type { AssistantState, Problem } from '../protocol/state.ts';
@@ -100,6 +102,9 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   #turn: ActiveTurn | undefined;
   /** The run that a wake word or follow-up opened and that is still recording its request. */
   #listeningRun: RunRecorder | undefined;
+  /** That request's transcript while it is spoken, and what it said about its own end (vad.turnEnd "meaning"). */
+  #live: LiveTranscript | undefined;
+  #turnEnd: (TurnEnd & { speechMs: number }) | undefined;
   #checkingStopPhrase = false;
   /** Alerts waiting for the turn in progress to end. */
   readonly #alerts: Alert[] = [];
@@ -126,6 +131,8 @@ export class Assistant extends EventEmitter<AssistantEvents> {
         maxUtteranceMs: config.vad.maxUtteranceMs,
         noSpeechTimeoutMs: config.vad.noSpeechTimeoutMs,
         refractoryMs: config.wake.refractoryMs,
+        // The request is transcribed while it is spoken, for its end and the live transcript.
+        ...(config.vad.turnEnd === 'meaning' && engines.transcriber ? { partialAfterMs: config.vad.partialAfterMs, partialEveryMs: config.vad.partialEveryMs } : {}),
       },
       {
         onWake: (detection, audioMs) => this.#onWake(detection, audioMs),
@@ -134,6 +141,8 @@ export class Assistant extends EventEmitter<AssistantEvents> {
         onNoSpeech: (waitedMs) => this.#onNoSpeech(waitedMs),
         onFollowUpExpired: () => this.log.debug('follow-up window closed'),
         onShortUtterance: (audio) => this.#onShortUtterance(audio),
+        onRequestPause: (audio, at) => this.#onRequestPause(audio, at),
+        onRequestProgress: (audio, at) => void this.#live?.update(audio, at),
       },
     );
     if (engines.echoGuard) {
@@ -243,8 +252,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
    */
   beginRemoteRequest(): RemoteRequest {
     this.#abortTurn('command');
-    this.#listeningRun?.end('interrupted');
-    this.#listeningRun = undefined;
+    this.#stopListening();
     const run = this.bus.startRun('remote');
     run.emit({ type: 'vad-start' });
     this.dispatch({ type: 'wake' });
@@ -312,34 +320,92 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       return;
     }
     this.#abortTurn('wake');
-    this.#listeningRun?.end('interrupted');
+    this.#stopListening();
     const run = this.bus.startRun('wake');
     run.emit({ type: 'wake', keyword: detection.keyword, score: detection.score, engine: this.engines.wake!.engine });
     this.log.info({ run: run.runId, score: Number(detection.score.toFixed(3)), audioMs: Math.round(audioMs) }, 'wake word');
-    this.#listeningRun = run;
+    this.#listenTo(run);
     this.dispatch({ type: 'wake' });
     this.#loop?.capture();
   }
 
   #onSpeechStart(trigger: 'wake' | 'follow-up'): void {
     if (trigger === 'follow-up') {
-      this.#listeningRun = this.bus.startRun('follow-up');
+      this.#listenTo(this.bus.startRun('follow-up'));
       this.dispatch({ type: 'follow-up-speech' });
     }
     this.#listeningRun?.emit({ type: 'vad-start' });
   }
 
+  /** The request being recorded is abandoned (a new wake word, push-to-talk). */
+  #stopListening(): void {
+    this.#listeningRun?.end('interrupted');
+    this.#listeningRun = undefined;
+    this.#live?.cancel();
+    this.#live = undefined;
+  }
+
+  /** `run` records the request heard from now on; its transcript is taken while it is spoken. */
+  #listenTo(run: RunRecorder): void {
+    this.#live?.cancel();
+    this.#listeningRun = run;
+    this.#turnEnd = undefined;
+    const { transcriber } = this.engines;
+    this.#live =
+      this.config.vad.turnEnd === 'meaning' && transcriber
+        ? new LiveTranscript(transcriber, {
+            onPartial: ({ text, audioMs }) => run.emit({ type: 'stt-partial', text: this.#requestText(run, text), audioMs }),
+            onError: (error) => this.log.debug({ err: describeError(error) }, 'could not transcribe the request so far'),
+          })
+        : undefined;
+  }
+
+  /** What the person asked, from a transcript of the request audio (which starts with the wake word). */
+  #requestText(run: RunRecorder, raw: string): string {
+    return run.trigger === 'wake' ? splitAtWakeWord(raw).request : cleanTranscript(raw);
+  }
+
+  /**
+   * A pause in the request: what was said so far decides how much more silence ends it (core/pipeline/turn-end.ts):
+   * a complete request ends now or soon, one that trails off waits for the rest.
+   */
+  #onRequestPause(audio: Int16Array, at: RequestPoint): void {
+    const live = this.#live;
+    const run = this.#listeningRun;
+    if (!live || !run) return;
+    void live.update(audio, at).then((raw) => {
+      if (raw === undefined || this.#live !== live) return;
+      const text = this.#requestText(run, raw);
+      const { vad } = this.config;
+      const end = turnEnd(text, { intentMatched: this.engines.responder.understands?.(text) ?? false }, { completeMs: vad.completeMs, unsureMs: vad.hangoverMs, trailingMs: vad.trailingMs });
+      this.#turnEnd = { ...end, speechMs: at.speechMs };
+      this.#loop?.requireSilence(end.silenceMs, at.speechMs);
+    });
+  }
+
   #onRequest(audio: Int16Array, info: { reason: 'silence' | 'max-length' | 'source-ended'; speechMs: number }): void {
     const run = this.#listeningRun ?? this.bus.startRun('follow-up');
+    const live = this.#live;
+    const decided = this.#turnEnd?.speechMs === info.speechMs ? this.#turnEnd : undefined;
     this.#listeningRun = undefined;
-    run.emit({ type: 'vad-end', reason: info.reason, speechMs: info.speechMs });
+    this.#live = undefined;
+    // The transcript taken in the last pause is the request's, when nothing was said after it.
+    const transcript = live?.covering(info.speechMs);
+    run.emit({
+      type: 'vad-end',
+      reason: info.reason,
+      speechMs: info.speechMs,
+      ...(decided && info.reason === 'silence' ? { turnEnd: { reason: decided.reason, silenceMs: decided.silenceMs } } : {}),
+    });
     this.dispatch({ type: 'utterance-end' });
-    this.#startTurn(run, { audio, includesWakeWord: run.trigger === 'wake' });
+    this.#startTurn(run, { audio, includesWakeWord: run.trigger === 'wake', ...(transcript ? { transcript } : {}) });
   }
 
   #onNoSpeech(waitedMs: number): void {
     const run = this.#listeningRun;
     this.#listeningRun = undefined;
+    this.#live?.cancel();
+    this.#live = undefined;
     run?.emit({ type: 'no-speech', waitedMs });
     run?.end('no-speech');
     this.dispatch({ type: 'no-speech' });

@@ -20,8 +20,11 @@ export interface TurnDeps {
   onPiece?: (piece: string) => void;
 }
 
-/** `includesWakeWord`: the audio starts with the wake word that opened the turn. */
-export type TurnInput = { audio: Int16Array; includesWakeWord: boolean } | { text: string };
+/**
+ * `includesWakeWord`: the audio starts with the wake word that opened the turn. `transcript`: its text, taken
+ * while it was being spoken (core/pipeline/live-transcript.ts); undefined when that did not work out.
+ */
+export type TurnInput = { audio: Int16Array; includesWakeWord: boolean; transcript?: Promise<string | undefined> } | { text: string };
 
 export interface TurnResult {
   outcome: RunOutcome;
@@ -71,9 +74,13 @@ export async function runTurn(
     run.emit({ type: 'stt-start', audioMs });
     const started = run.clock.monotonic();
     let raw: string;
+    let live = false;
     try {
-      if (!deps.transcriber) throw new Error('no speech-to-text engine for an audio request');
-      raw = (await deps.transcriber.transcribe(input.audio, signal)).text;
+      const taken = await input.transcript;
+      live = taken !== undefined;
+      if (taken !== undefined) raw = taken;
+      else if (!deps.transcriber) throw new Error('no speech-to-text engine for an audio request');
+      else raw = (await deps.transcriber.transcribe(input.audio, signal)).text;
     } catch (error) {
       if (isAbortError(error) || signal.aborted) return finish({ outcome: 'interrupted' });
       const { code, message, fix } = describeError(error);
@@ -83,7 +90,7 @@ export async function runTurn(
     }
     const heard = input.includesWakeWord ? splitAtWakeWord(raw) : { heardWakeWord: false, request: cleanTranscript(raw) };
     text = heard.request;
-    run.emit({ type: 'stt-end', text, ms: run.since(started) });
+    run.emit({ type: 'stt-end', text, ms: run.since(started), ...(live ? { live } : {}) });
     if (input.includesWakeWord && deps.verifyWakeWord && !heard.heardWakeWord) {
       run.emit({ type: 'wake-rejected', heard: raw.trim() });
       return finish({ outcome: 'false-wake', transcript: text });

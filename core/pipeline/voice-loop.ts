@@ -26,6 +26,21 @@ export interface VoiceLoopHandlers {
   onFollowUpExpired(): void;
   /** A short utterance heard while busy: maybe "stop". Not awaited: checking it must not hold the audio. */
   onShortUtterance(audio: Int16Array): void | Promise<void>;
+  /**
+   * The request being captured paused for `partialAfterMs`: `audio` is all of it so far. Once per pause; the
+   * handler may end the request at once with requireSilence().
+   */
+  onRequestPause?(audio: Int16Array, at: RequestPoint): void;
+  /** The person spoke on after a pause that was reported. */
+  onSpeechResumed?(): void;
+  /** Another `partialEveryMs` of the request was spoken without a pause. */
+  onRequestProgress?(audio: Int16Array, at: RequestPoint): void;
+}
+
+/** Where in a request something was heard: its speech so far and the silence after it. */
+export interface RequestPoint {
+  readonly speechMs: number;
+  readonly silentMs: number;
 }
 
 export interface VoiceLoopOptions {
@@ -35,6 +50,10 @@ export interface VoiceLoopOptions {
   maxUtteranceMs: number;
   noSpeechTimeoutMs: number;
   refractoryMs: number;
+  /** Report a pause in a request this long (onRequestPause); none: no reports. */
+  partialAfterMs?: number;
+  /** Report each further stretch of speech this long (onRequestProgress); none: no reports. */
+  partialEveryMs?: number;
 }
 
 /** Audio kept from before a wake detection: the wake word itself, for the transcript check. */
@@ -56,6 +75,10 @@ export class VoiceLoop {
   #captureTrigger: 'wake' | 'follow-up' = 'wake';
   #history: Int16Array[] = [];
   #historySamples = 0;
+  /** The pause going on in the request was reported. */
+  #pauseReported = false;
+  /** Speech of the request when progress was last reported. */
+  #progressAtMs = 0;
 
   constructor(
     private readonly wake: WakeWordDetector,
@@ -96,6 +119,19 @@ export class VoiceLoop {
     this.#setMode('busy', { maxUtteranceMs: SHORT_UTTERANCE_MAX_MS, hangoverMs: Math.min(400, this.options.hangoverMs) });
   }
 
+  /**
+   * The silence that ends the request being captured, from now on (what was said decides it, core/pipeline/
+   * turn-end.ts), when its speech is still `forSpeechMs` long. When the silence going on is already that long,
+   * the request ends now. Speech that goes on puts the configured hangover back.
+   */
+  requireSilence(ms: number, forSpeechMs: number): void {
+    const endpointer = this.#endpointer;
+    // A decision about speech that has since gone on is stale.
+    if (this.#mode !== 'capture' || endpointer?.phase !== 'speaking' || endpointer.speechMs !== forSpeechMs) return;
+    endpointer.requireSilence(ms);
+    if (endpointer.silentMs > 0 && endpointer.silentMs >= ms) this.#finishCapture('silence', endpointer.speechMs);
+  }
+
   /** Runs until the source ends or `signal` aborts; errors from the source propagate. */
   async run(source: AudioSource, signal: AbortSignal): Promise<void> {
     for await (const chunk of source.chunks(signal)) {
@@ -134,6 +170,8 @@ export class VoiceLoop {
     this.#mode = mode;
     this.#recording = [];
     this.#preRoll = [];
+    this.#pauseReported = false;
+    this.#progressAtMs = 0;
     this.#vadFrames.clear();
     this.vad.reset();
     this.#endpointer =
@@ -162,6 +200,27 @@ export class VoiceLoop {
       const event = endpointer.push(probabilities[i]!);
       this.#record(frame, wasWaiting, event?.type === 'speech-start');
       if (event) this.#onEndpoint(event);
+      else if (this.#mode === 'capture' && endpointer.phase === 'speaking') this.#reportRequest(endpointer);
+    }
+  }
+
+  /** Pauses and progress of the request being captured, for its live transcript and its end. */
+  #reportRequest(endpointer: Endpointer): void {
+    const { partialAfterMs, partialEveryMs } = this.options;
+    const at = { speechMs: endpointer.speechMs, silentMs: endpointer.silentMs };
+    if (at.silentMs === 0) {
+      if (this.#pauseReported) {
+        this.#pauseReported = false;
+        endpointer.requireSilence(this.options.hangoverMs);
+        this.handlers.onSpeechResumed?.();
+      }
+      if (partialEveryMs !== undefined && at.speechMs - this.#progressAtMs >= partialEveryMs) {
+        this.#progressAtMs = at.speechMs;
+        this.handlers.onRequestProgress?.(concatInt16(...this.#recording), at);
+      }
+    } else if (partialAfterMs !== undefined && !this.#pauseReported && at.silentMs >= partialAfterMs) {
+      this.#pauseReported = true;
+      this.handlers.onRequestPause?.(concatInt16(...this.#recording), at);
     }
   }
 

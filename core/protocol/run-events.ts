@@ -16,10 +16,19 @@ export type RunEventBody =
   | { type: 'run-start'; trigger: TurnTrigger }
   | { type: 'wake'; keyword: string; score: number; engine: string }
   | { type: 'vad-start' }
-  | { type: 'vad-end'; reason: 'silence' | 'max-length' | 'source-ended' | 'released'; speechMs: number }
+  | {
+      type: 'vad-end';
+      reason: 'silence' | 'max-length' | 'source-ended' | 'released';
+      speechMs: number;
+      /** What the request said about its own end (core/pipeline/turn-end.ts): the silence that ended it, and why. */
+      turnEnd?: { reason: TurnEndReason; silenceMs: number };
+    }
   | { type: 'no-speech'; waitedMs: number }
   | { type: 'stt-start'; audioMs: number }
-  | { type: 'stt-end'; text: string; ms: number }
+  /** The request so far, transcribed in a pause or while it is still being spoken. */
+  | { type: 'stt-partial'; text: string; audioMs: number }
+  /** `live`: the transcript taken in the request's last pause was its transcript (no speech to text after its end). */
+  | { type: 'stt-end'; text: string; ms: number; live?: boolean }
   | { type: 'wake-rejected'; heard: string }
   | { type: 'intent-start'; skill: string; args: Record<string, unknown>; via: IntentSource }
   | { type: 'intent-end'; skill: string; ok: boolean; ms: number; said: string; code?: string }
@@ -34,6 +43,12 @@ export type RunEventBody =
   | { type: 'barge-in'; cause: BargeInCause; detail?: string }
   | { type: 'error'; stage: Stage; code: string; message: string; fix?: string }
   | { type: 'run-end'; outcome: RunOutcome; ms: number };
+
+/**
+ * Why a request ended when it did: complete (a complete question or command), intent (a local skill recognises it),
+ * trailing (it trailed off: "for", "and", "um"), unsure (nothing said either way: the configured hangover).
+ */
+export type TurnEndReason = 'complete' | 'intent' | 'trailing' | 'unsure';
 
 /** Who asked for a skill: the local intent matcher, the LLM (a function call) or a timer that rang. */
 export type IntentSource = 'local' | 'llm' | 'timer';

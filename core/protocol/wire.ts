@@ -128,10 +128,17 @@ export const MAX_TURN_EVENTS = 300;
  * a question (no speech after the wake word) replaces only another such run. Appends to the turn's events in
  * place and returns the list to keep.
  */
+/**
+ * Whether the turn asked something (a transcript, even one still being spoken, or a typed question): the wall
+ * keeps showing the last such turn.
+ */
+export function hasQuestion(turn: TurnView): boolean {
+  return turn.events.some((e) => e.type === 'stt-end' || e.type === 'llm-start' || e.type === 'stt-partial');
+}
+
 export function addRunEvent(turns: TurnView[], event: RunEvent): TurnView[] {
-  const asked = (turn: TurnView) => turn.events.some((e) => e.type === 'llm-start' || e.type === 'stt-end');
   let kept = turns;
-  if (event.type === 'run-start') kept = [...turns.filter(asked).slice(-1), { runId: event.runId, events: [], answer: '' }];
+  if (event.type === 'run-start') kept = [...turns.filter(hasQuestion).slice(-1), { runId: event.runId, events: [], answer: '' }];
   const turn = kept.find((t) => t.runId === event.runId);
   if (turn && turn.events.length < MAX_TURN_EVENTS) turn.events.push(event);
   if ((event.type === 'stt-end' || event.type === 'llm-start') && kept.length > 1 && kept.at(-1)?.runId === event.runId) kept = kept.slice(-1);

@@ -15,6 +15,11 @@ export interface TimerTarget {
   readonly clock?: { readonly hour: number; readonly minute: number };
 }
 
+/** A call that cannot be carried out without asking for something more ("set a timer" → "For how long?"). */
+export function asksForMore(call: SkillCall): boolean {
+  return (call.skill === 'timer.set' && call.durationMs === undefined) || (call.skill === 'alarm.set' && call.dueAt === undefined) || (call.skill === 'model.switch' && call.target === undefined);
+}
+
 export type SkillCall =
   | { readonly skill: 'time' }
   | { readonly skill: 'date'; readonly dayOffset: number }

@@ -2,7 +2,7 @@ import type { Responder, ResponderInfo, ResponseRequest, ToolHost } from '../res
 import type { Clock } from '../../base/clock.ts';
 import type { HouseholdMemory } from './household-memory.ts';
 import { matchIntent, parseDurationAnswer, parseTimeAnswer } from './intents.ts';
-import type { SkillCall } from './skill-call.ts';
+import { asksForMore, type SkillCall } from './skill-call.ts';
 import type { FollowUp, SkillRunner } from './skill-runner.ts';
 import { spokenClock, spokenDate } from './spoken.ts';
 import type { TimerService } from './timer-service.ts';
@@ -56,6 +56,11 @@ export class SkillResponder implements Responder {
   async load(): Promise<ResponderInfo> {
     const info = await this.llm.load();
     return { ...info, summary: `${info.summary}; local skills first` };
+  }
+
+  understands(text: string): boolean {
+    const call = this.localCall(text);
+    return call !== undefined && !asksForMore(call);
   }
 
   /** The skill call `text` makes without the LLM, if any. */

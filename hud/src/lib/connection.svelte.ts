@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   addRunEvent,
+  hasQuestion,
   SOCKET_PATH,
   type Ack,
   type AssistantView,
@@ -21,11 +22,17 @@ import {
 } from '../../../core/protocol/wire.ts';
 import { SpeechPlayer } from './speech-player.ts';
 import { forgetToken, loadToken, saveToken } from './token.ts';
+import { answerText, reuseUnchanged, summarize, type TurnSummary } from './turn.ts';
 
 /**
  * The screen's link to the core: one socket.io connection (WebSocket only) that reconnects by itself, and the
  * state it keeps from the snapshot and the deltas after it. Components read the $state fields; audio levels are
  * kept outside Svelte's reactivity because the indicator reads them on every animation frame.
+ *
+ * Every object field is `$state.raw`: replaced whole, never proxied deeply (reads cost nothing extra). The run
+ * events and answer pieces change plain objects (the core's TurnViews); what the screens show of a turn is a
+ * summary of them that keeps the identity of every part that did not change, so a run event that changes nothing
+ * shown re-renders nothing, and a piece of the answer re-renders the answer's text only.
  */
 
 export type LinkStatus = 'connecting' | 'online' | 'offline';
@@ -36,21 +43,27 @@ const HISTORY_MS = 5 * 60_000;
 export class Connection {
   status = $state<LinkStatus>('connecting');
   /** Who the server says we are; undefined until the first hello. */
-  hello = $state<Hello | undefined>();
-  assistant = $state<AssistantView | undefined>();
-  turns = $state<TurnView[]>([]);
-  telemetry = $state<TelemetrySample[]>([]);
+  hello = $state.raw<Hello | undefined>();
+  assistant = $state.raw<AssistantView | undefined>();
+  /** The last turn that asked something (what the wall shows); a later run without a question does not replace it. */
+  askedTurn = $state.raw<TurnSummary | undefined>();
+  /** The latest turn, asked or not (what the phone shows). */
+  latestTurn = $state.raw<TurnSummary | undefined>();
+  telemetry = $state.raw<TelemetrySample[]>([]);
   telemetryIntervalMs = $state(1000);
-  models = $state<ModelsView | undefined>();
-  server = $state<ServerInfo | undefined>();
+  models = $state.raw<ModelsView | undefined>();
+  server = $state.raw<ServerInfo | undefined>();
   /** Open timers, alarms and reminders, soonest first. */
-  timers = $state<TimerView[]>([]);
+  timers = $state.raw<TimerView[]>([]);
   /** The daemon's clock minus this screen's (from the last list), for countdowns right on a phone that is off. */
   clockOffsetMs = $state(0);
   /** The device that paired last, while this screen was watching. */
-  lastPaired = $state<{ name: string; role: string; at: number } | undefined>();
+  lastPaired = $state.raw<{ name: string; role: string; at: number } | undefined>();
   /** When the link went down (for "offline for 12 s"). */
   offlineSince = $state<number | undefined>();
+
+  /** The turns as the core keeps them: plain objects that the events change in place; summarised into the two above. */
+  #turns: TurnView[] = [];
 
   /** Latest microphone level (dBFS) and when it came. */
   readonly micLevel = { dbfs: -120, at: 0 };
@@ -98,13 +111,16 @@ export class Connection {
     socket.on('snapshot', (snapshot) => this.#applySnapshot(snapshot));
     socket.on('assistant', (view) => (this.assistant = view));
     socket.on('run-event', (event) => {
-      this.turns = addRunEvent(this.turns, event);
+      this.#turns = addRunEvent(this.#turns, event);
+      this.#showTurns();
       if (event.type === 'barge-in' || (event.type === 'playback-end' && event.interrupted)) this.speech.stop();
     });
     socket.on('speech', (audio) => this.speech.play(audio));
     socket.on('answer-delta', ({ runId, text }) => {
-      const turn = this.turns.find((t) => t.runId === runId);
-      if (turn) turn.answer += text;
+      const turn = this.#turns.find((t) => t.runId === runId);
+      if (!turn) return;
+      turn.answer += text;
+      this.#showAnswer(turn);
     });
     socket.on('telemetry', (sample) => {
       const cutoff = sample.at - HISTORY_MS;
@@ -170,7 +186,8 @@ export class Connection {
 
   #forgetState(): void {
     this.assistant = undefined;
-    this.turns = [];
+    this.#turns = [];
+    this.#showTurns();
     this.telemetry = [];
     this.models = undefined;
     this.server = undefined;
@@ -185,11 +202,28 @@ export class Connection {
   #applySnapshot(snapshot: Snapshot): void {
     this.server = snapshot.server;
     this.assistant = snapshot.assistant;
-    this.turns = snapshot.turns;
+    this.#turns = snapshot.turns;
+    this.#showTurns();
     this.telemetry = snapshot.telemetry.history;
     this.telemetryIntervalMs = snapshot.telemetry.intervalMs;
     this.models = snapshot.models;
     this.#applyTimers(snapshot.timers);
+  }
+
+  #showTurns(): void {
+    const asked = this.#turns.findLast(hasQuestion);
+    const latest = this.#turns.at(-1);
+    this.askedTurn = reuseUnchanged(this.askedTurn, asked && summarize(asked));
+    this.latestTurn = latest === asked ? this.askedTurn : reuseUnchanged(this.latestTurn, latest && summarize(latest));
+  }
+
+  /** A piece of `turn`'s answer came: only the answer's text changes in what is shown (no summary of its events). */
+  #showAnswer(turn: TurnView): void {
+    const answer = answerText(turn);
+    const withAnswer = (shown: TurnSummary | undefined) => (shown?.runId === turn.runId && shown.answer !== answer ? { ...shown, answer } : shown);
+    const same = this.latestTurn === this.askedTurn;
+    this.askedTurn = withAnswer(this.askedTurn);
+    this.latestTurn = same ? this.askedTurn : withAnswer(this.latestTurn);
   }
 
   #applyLevel(level: AudioLevel): void {

@@ -7,6 +7,8 @@ export interface TurnSummary {
   runId: number;
   trigger: string;
   question?: string;
+  /** The question is what was heard so far, while the person is still speaking. */
+  hearing: boolean;
   answer: string;
   /** Still being answered. */
   live: boolean;
@@ -23,21 +25,23 @@ export interface Stage {
   to: number;
 }
 
+
 const find = <T extends RunEvent['type']>(events: readonly RunEvent[], type: T) =>
   events.find((e) => e.type === type) as Extract<RunEvent, { type: T }> | undefined;
 
 export function summarize(turn: TurnView): TurnSummary {
   const events = turn.events;
   const start = find(events, 'run-start');
-  const question = find(events, 'llm-start')?.text ?? find(events, 'stt-end')?.text;
+  const final = find(events, 'llm-start')?.text ?? find(events, 'stt-end')?.text;
+  const heardSoFar = events.findLast((e): e is Extract<RunEvent, { type: 'stt-partial' }> => e.type === 'stt-partial')?.text;
+  const question = final ?? heardSoFar;
   const end = find(events, 'run-end');
   const error = events.find((e): e is Extract<RunEvent, { type: 'error' }> => e.type === 'error');
-  const sentences = events.filter((e) => e.type === 'sentence').map((e) => (e as { text: string }).text);
   const summary: TurnSummary = {
     runId: turn.runId,
     trigger: start?.trigger ?? 'wake',
-    // The streamed pieces when we have them; the sentences otherwise (a screen that connected mid-answer).
-    answer: turn.answer.trim() || sentences.join(' '),
+    hearing: final === undefined && heardSoFar !== undefined,
+    answer: answerText(turn),
     live: !end,
     timings: turnTimings(events),
     stages: stages(events),
@@ -46,6 +50,13 @@ export function summarize(turn: TurnView): TurnSummary {
   if (end) summary.outcome = end.outcome;
   if (error) summary.error = { message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
   return summary;
+}
+
+/** The streamed pieces when we have them; the sentences otherwise (a screen that connected mid-answer). */
+export function answerText(turn: TurnView): string {
+  const streamed = turn.answer.trim();
+  if (streamed) return streamed;
+  return turn.events.flatMap((e) => (e.type === 'sentence' ? [e.text] : [])).join(' ');
 }
 
 function stages(events: readonly RunEvent[]): Stage[] {
@@ -63,4 +74,17 @@ function stages(events: readonly RunEvent[]): Stage[] {
   add('voice', firstTts?.sinceStart, firstTtsEnd?.sinceStart);
   add('speaking', at('playback-start'), at('playback-end') ?? at('run-end'));
   return out;
+}
+
+/**
+ * `next`, sharing every part that equals `previous`'s (the same object when nothing changed), so a component that
+ * reads only an unchanged part (the timings while the answer streams) is not updated.
+ */
+export function reuseUnchanged(previous: TurnSummary | undefined, next: TurnSummary | undefined): TurnSummary | undefined {
+  if (!previous || !next || previous.runId !== next.runId) return next;
+  const before = previous as unknown as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...next };
+  for (const [key, value] of Object.entries(merged)) if (JSON.stringify(before[key]) === JSON.stringify(value)) merged[key] = before[key];
+  const keys = new Set([...Object.keys(before), ...Object.keys(merged)]);
+  return [...keys].every((key) => before[key] === merged[key]) ? previous : (merged as unknown as TurnSummary);
 }
