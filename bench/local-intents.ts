@@ -53,6 +53,7 @@ const noLlm: Responder = {
   },
   resetConversation: async () => {},
   answerCutOff: async () => {},
+  retract: async () => {},
   dispose: async () => {},
 };
 

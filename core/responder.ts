@@ -8,6 +8,12 @@ export interface ResponseRequest {
   readonly run?: RunRecorder;
   /** Functions the model may call while answering (LLM function calling); they run in this process. */
   readonly tools?: ToolHost;
+  /**
+   * A request started before its speaker has finished (core/pipeline/speculation.ts): it resolves when the request
+   * is confirmed as it is. Until then a responder may think but must not act (run a skill, call a function); if
+   * the request is withdrawn, `signal` aborts instead. Absent: confirmed.
+   */
+  readonly confirmed?: Promise<void>;
 }
 
 export interface ToolCallContext {
@@ -69,5 +75,7 @@ export interface Responder {
    * only that, marked as interrupted, so the model does not believe it said what nobody heard.
    */
   answerCutOff(heard: string): Promise<void>;
+  /** The last request was withdrawn before it was confirmed (its speaker went on): the conversation forgets it. */
+  retract(): Promise<void>;
   dispose(): Promise<void>;
 }

@@ -401,6 +401,26 @@ describe('LlamaResponder on a test-made random-weight GGUF (real node-llama-cpp 
     assert.equal(restored.lastAnswer, `${heard.trim()} [interrupted by the user]`);
   });
 
+  test('a question withdrawn before it was confirmed (the speaker went on) leaves the conversation, even mid-answer', async () => {
+    await short.resetConversation();
+    await collect(short.respond({ text: 'kept question', signal: signal() }));
+    await collect(short.respond({ text: 'withdrawn when done', signal: signal() }));
+    await short.retract();
+    assert.deepEqual((await short.inspect()).questions, ['kept question']);
+    // Withdrawn while its answer is still being written: the abort and the retraction race the worker's end.
+    const controller = new AbortController();
+    let pieces = 0;
+    let retracted: Promise<void> | undefined;
+    for await (const _ of long.respond({ text: 'withdrawn mid-answer', signal: controller.signal })) {
+      if (++pieces !== 2) continue;
+      controller.abort();
+      retracted = long.retract();
+    }
+    await retracted;
+    const state = await long.inspect();
+    assert.ok(!state.questions.includes('withdrawn mid-answer'), JSON.stringify(state.questions));
+  });
+
   test('a worker that does not confirm an abort (stopped with SIGSTOP) is killed after the grace time and replaced', async () => {
     const stuckPid = long.workerPid!;
     const controller = new AbortController();

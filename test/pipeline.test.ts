@@ -438,6 +438,45 @@ describe('the turn ends on what was said, not a fixed silence (words from the sc
     assert.equal(heard.text, first, 'the request ended in the hesitation');
   });
 
+  test('thinking starts in the pause: a confirmed request takes the answer begun before its end', async () => {
+    const question = await speak('hey jarvis, what is the capital of France', user);
+    const tuned = parseConfig({ ...configInput, vad: { ...configInput.vad, turnEnd: 'meaning' } });
+    const responder = new ScriptedResponder(() => 'Paris.');
+    const { events } = await converse((r, s) => r.pause(500).say(question, 'question').until(runsEnded(s, 1)).pause(300), {
+      config: tuned,
+      responder,
+      synthesizer: espeak,
+      transcriber: wordsSoFar([{ label: 'question', text: 'what is the capital of France?' }]),
+    });
+    const start = events.find((e) => e.type === 'llm-start');
+    const ended = events.find((e) => e.type === 'vad-end')!;
+    assert.ok(start?.type === 'llm-start' && start.earlyMs !== undefined && start.earlyMs > 0, JSON.stringify(start));
+    assert.ok(start.t >= ended.t, 'nothing is said before the end is confirmed');
+    assert.deepEqual(responder.questions, ['what is the capital of France?'], 'asked once');
+    assert.deepEqual(responder.retracted, []);
+    assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'answered');
+  });
+
+  test('the person speaks on after a pause: the answer started in it is dropped and forgotten, the whole request answered', async () => {
+    const [first, second] = await Promise.all([speak('hey jarvis, tell me about the weather', user), speak('in Paris', user)]);
+    const tuned = parseConfig({ ...configInput, vad: { ...configInput.vad, turnEnd: 'meaning' } });
+    const responder = new ScriptedResponder(() => 'It is mild.');
+    const { events } = await converse((r, s) => r.pause(500).say(first, 'first').pause(250).say(second, 'second').until(allRunsEnded(s)).pause(300), {
+      config: tuned,
+      responder,
+      synthesizer: espeak,
+      transcriber: wordsSoFar([
+        { label: 'first', text: 'tell me about the weather' },
+        { label: 'second', text: 'in Paris.' },
+      ]),
+    });
+    assert.equal(events.filter((e) => e.type === 'vad-end').length, 1);
+    assert.deepEqual(events.filter((e) => e.type === 'speculation-discarded').map((e) => (e as { text: string }).text), ['tell me about the weather']);
+    assert.deepEqual(responder.retracted, ['tell me about the weather'], 'the responder forgot the withdrawn question');
+    assert.equal(responder.questions.at(-1), 'tell me about the weather in Paris.');
+    assert.equal(runEnd(events, events[0]!.runId)?.outcome, 'answered');
+  });
+
   test('a complete request ends after vad.completeMs of silence, not the hangover', async () => {
     const question = await speak('hey jarvis, what is the capital of France', user);
     const tuned = parseConfig({ ...configInput, vad: { ...configInput.vad, turnEnd: 'meaning' } });

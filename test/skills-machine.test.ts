@@ -52,6 +52,7 @@ async function say(skills: SkillsRuntime, text: string): Promise<string> {
     },
     resetConversation: async () => {},
     answerCutOff: async () => {},
+    retract: async () => {},
     dispose: async () => {},
   });
   for await (const piece of responder.respond({ text, signal: new AbortController().signal })) answer += piece;

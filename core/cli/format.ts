@@ -36,7 +36,9 @@ function describe(event: RunEvent): string {
     case 'intent-end':
       return `skill ${event.skill} ${event.ok ? 'done' : `failed (${event.code ?? 'error'})`} in ${ms(event.ms)}${event.said ? `: ${quote(event.said)}` : ''}`;
     case 'llm-start':
-      return 'thinking';
+      return event.earlyMs === undefined ? 'thinking' : `thinking (started ${ms(event.earlyMs)} before the request ended)`;
+    case 'speculation-discarded':
+      return `an answer started on ${quote(event.text)} was dropped: the request went on`;
     case 'first-token':
       return `first token (${ms(event.ms)})`;
     case 'sentence':

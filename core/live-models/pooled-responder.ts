@@ -77,6 +77,10 @@ export class PooledResponder implements Responder {
     await this.#answeredBy?.answerCutOff(heard);
   }
 
+  async retract(): Promise<void> {
+    await this.#answeredBy?.retract();
+  }
+
   /** Worker restarts, exits and llama.cpp messages of every pooled model. */
   subscribe(listener: (event: LlamaResponderEvent) => void): () => void {
     const forward = (event: LlamaResponderEvent) => listener(event);

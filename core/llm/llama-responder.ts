@@ -8,7 +8,7 @@ import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '
 import { formatBytes } from '../../base/format.ts';
 import type { RunRecorder } from '../events.ts';
 import { type Responder, type ResponderInfo, type ResponseRequest, type ToolDefinition, type ToolHost } from '../responder.ts';
-import { AsyncQueue } from './async-queue.ts';
+import { AsyncQueue } from '../../base/async-queue.ts';
 import { checkGgufModelFile } from '../../models/gguf-file.ts';
 import { cutOffAnswer, deviceName, isFromWorker, WORKER_FLAG, type ConversationTurn, type FromWorker, type GpuFallback, type LlmDevice, type ToWorker, type TurnStats, type WireError, type WorkerLoadInfo, type WorkerState } from './protocol.ts';
 
@@ -52,6 +52,10 @@ interface PendingTurn {
   abortRequested: boolean;
   /** Set when the answer was cut off before the worker confirmed its end: what the history keeps instead. */
   cutOff?: string;
+  /** Set when the question was withdrawn before the worker confirmed its end: the history does not keep it. */
+  retracted?: boolean;
+  /** Function calls wait for this (a request started before its speaker finished). */
+  readonly confirmed: Promise<void> | undefined;
   readonly run: RunRecorder | undefined;
   readonly signal: AbortSignal;
   /** Functions the model may call for this question; each call runs here, in the daemon. */
@@ -112,8 +116,9 @@ export class LlamaResponder implements Responder {
   #consecutiveCrashes = 0;
   #history: ConversationTurn[] = [];
   #nextId = 1;
-  /** The id of the last question asked, for answerCutOff(). */
+  /** The id of the last question asked, for answerCutOff() and retract(), and of the last one kept in #history. */
   #lastQuestionId: number | undefined;
+  #lastRememberedId: number | undefined;
   #disposed = false;
   #info: WorkerLoadInfo | undefined;
   #lastTurn: TurnStats | undefined;
@@ -171,7 +176,15 @@ export class LlamaResponder implements Responder {
     if (worker.hasExited) throw new LlmWorkerCrashedError('it exited before the question reached it');
     const id = this.#nextId++;
     this.#lastQuestionId = id;
-    const turn: PendingTurn = { question: text, pieces: new AsyncQueue<string>(), abortRequested: false, run: request.run, signal, tools: request.tools };
+    const turn: PendingTurn = {
+      question: text,
+      pieces: new AsyncQueue<string>(),
+      abortRequested: false,
+      run: request.run,
+      signal,
+      tools: request.tools,
+      confirmed: request.confirmed,
+    };
     worker.turns.set(id, turn);
     let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -209,6 +222,17 @@ export class LlamaResponder implements Responder {
     if (!this.#worker && !this.#starting) return;
     const worker = await this.#ensureStarted();
     await this.#request(worker, (id) => ({ type: 'reset', id }));
+  }
+
+  async retract(): Promise<void> {
+    this.#ensureNotDisposed();
+    const worker = this.#worker;
+    const id = this.#lastQuestionId;
+    if (!worker || id === undefined || worker.hasExited) return;
+    const pending = worker.turns.get(id);
+    if (pending) pending.retracted = true;
+    else if (this.#lastRememberedId === id) this.#history = this.#history.slice(0, -1);
+    await this.#request(worker, (requestId) => ({ type: 'retract', id: requestId }));
   }
 
   async answerCutOff(heard: string): Promise<void> {
@@ -449,7 +473,7 @@ export class LlamaResponder implements Responder {
         worker.turns.delete(message.id);
         this.#lastTurn = message.stats;
         this.#consecutiveCrashes = 0;
-        this.#remember(turn?.question, turn?.cutOff ?? message.stats.answer);
+        if (turn && !turn.retracted && this.#remember(turn.question, turn.cutOff ?? message.stats.answer)) this.#lastRememberedId = message.id;
         turn?.pieces.end();
         return;
       }
@@ -467,6 +491,7 @@ export class LlamaResponder implements Responder {
       }
       case 'reset-done':
       case 'cut-off-done':
+      case 'retract-done':
       case 'state':
         this.#settle(worker, message.id, message);
         return;
@@ -492,6 +517,9 @@ export class LlamaResponder implements Responder {
       result = { error: turn?.tools ? 'the answer was stopped' : 'no functions for this question' };
     } else {
       try {
+        // A request started early acts only once it is confirmed; withdrawn, its signal aborts the call.
+        await turn.confirmed;
+        turn.signal.throwIfAborted();
         const outcome = await turn.tools.call(call.name, call.params, { signal: turn.signal, ...(turn.run ? { run: turn.run } : {}) });
         if (outcome.said) turn.pieces.push(`${outcome.said} `);
         result = outcome.result;
@@ -508,9 +536,11 @@ export class LlamaResponder implements Responder {
     request?.resolve(message);
   }
 
-  #remember(question: string | undefined, answer: string): void {
-    if (question === undefined || this.#config.historyTurns === 0) return;
+  /** Keeps the exchange for a restarted worker; false when no history is kept. */
+  #remember(question: string, answer: string): boolean {
+    if (this.#config.historyTurns === 0) return false;
     this.#history = [...this.#history, { question, answer }].slice(-this.#config.historyTurns);
+    return true;
   }
 
   #request(worker: WorkerProcess, build: (id: number) => ToWorker): Promise<FromWorker> {

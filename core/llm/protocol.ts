@@ -147,6 +147,8 @@ export type ToWorker =
   | { readonly type: 'reset'; readonly id: number }
   /** The last answer was heard only up to `answer` (already marked as interrupted): the history keeps that. */
   | { readonly type: 'cut-off'; readonly id: number; readonly answer: string }
+  /** The last question was withdrawn: the history forgets it and its answer. */
+  | { readonly type: 'retract'; readonly id: number }
   | { readonly type: 'inspect'; readonly id: number }
   | { readonly type: 'tool-result'; readonly callId: number; readonly result: unknown }
   | { readonly type: 'dispose' };
@@ -162,12 +164,13 @@ export type FromWorker =
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   | { readonly type: 'reset-done'; readonly id: number }
   | { readonly type: 'cut-off-done'; readonly id: number }
+  | { readonly type: 'retract-done'; readonly id: number }
   | { readonly type: 'state'; readonly id: number; readonly state: WorkerState }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly type: 'disposed' };
 
-const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'cut-off', 'inspect', 'tool-result', 'dispose']);
-const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'cut-off-done', 'state', 'log', 'disposed']);
+const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'cut-off', 'retract', 'inspect', 'tool-result', 'dispose']);
+const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'cut-off-done', 'retract-done', 'state', 'log', 'disposed']);
 
 // The IPC channel is ours at both ends; the guards keep a stray message (a library calling process.send) from
 // being taken for a protocol message.

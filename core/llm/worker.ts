@@ -88,6 +88,12 @@ export class LlmWorker {
           this.#send({ type: 'cut-off-done', id: message.id });
         });
         return;
+      case 'retract':
+        this.#enqueue(async () => {
+          this.#dropLastExchange();
+          this.#send({ type: 'retract-done', id: message.id });
+        });
+        return;
       case 'inspect':
         this.#send({ type: 'state', id: message.id, state: this.#state() });
         return;
@@ -395,6 +401,16 @@ export class LlmWorker {
       lastFunctionCalls,
       lastAnswer: lastAnswer?.type === 'model' ? lastAnswer.response.filter((item) => typeof item === 'string').join('') : undefined,
     };
+  }
+
+  /** The last question and its answer leave the history (a question withdrawn before it was confirmed). */
+  #dropLastExchange(): void {
+    const session = this.#session;
+    if (!session) return;
+    const history = session.getChatHistory();
+    const question = history.findLastIndex((item) => item.type === 'user');
+    if (question < 0 || history.slice(question + 1).some((item) => item.type !== 'model')) return;
+    session.setChatHistory(history.slice(0, question));
   }
 
   /** The last answer's text becomes `answer`; the function calls it made stay (they were done). */

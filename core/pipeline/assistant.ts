@@ -11,6 +11,7 @@ import type { Logger } from '../../base/log.ts';
 import type { EchoGuard } from './echo-guard.ts';
 import type { RecordedRequest } from './request.ts';
 import { LiveTranscript } from './live-transcript.ts';
+import { Speculation } from './speculation.ts';
 import { cleanTranscript, isStopPhrase, splitAtWakeWord } from './transcript.ts';
 import { turnEnd, type TurnEnd } from './turn-end.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
@@ -105,6 +106,8 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   /** That request's transcript while it is spoken, and what it said about its own end (vad.turnEnd "meaning"). */
   #live: LiveTranscript | undefined;
   #turnEnd: (TurnEnd & { speechMs: number }) | undefined;
+  /** An answer started in the request's last pause, before its end was confirmed. */
+  #speculation: Speculation | undefined;
   #checkingStopPhrase = false;
   /** Alerts waiting for the turn in progress to end. */
   readonly #alerts: Alert[] = [];
@@ -142,6 +145,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
         onFollowUpExpired: () => this.log.debug('follow-up window closed'),
         onShortUtterance: (audio) => this.#onShortUtterance(audio),
         onRequestPause: (audio, at) => this.#onRequestPause(audio, at),
+        onSpeechResumed: () => this.#dropSpeculation(),
         onRequestProgress: (audio, at) => void this.#live?.update(audio, at),
       },
     );
@@ -339,10 +343,18 @@ export class Assistant extends EventEmitter<AssistantEvents> {
 
   /** The request being recorded is abandoned (a new wake word, push-to-talk). */
   #stopListening(): void {
+    this.#dropSpeculation();
     this.#listeningRun?.end('interrupted');
     this.#listeningRun = undefined;
     this.#live?.cancel();
     this.#live = undefined;
+  }
+
+  /** The answer started in a pause is withdrawn: the person spoke on, or the request was dropped. */
+  #dropSpeculation(run = this.#listeningRun): void {
+    const speculation = this.#speculation;
+    this.#speculation = undefined;
+    if (speculation?.discard()) run?.emit({ type: 'speculation-discarded', text: speculation.text });
   }
 
   /** `run` records the request heard from now on; its transcript is taken while it is spoken. */
@@ -380,6 +392,11 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       const end = turnEnd(text, { intentMatched: this.engines.responder.understands?.(text) ?? false }, { completeMs: vad.completeMs, unsureMs: vad.hangoverMs, trailingMs: vad.trailingMs });
       this.#turnEnd = { ...end, speechMs: at.speechMs };
       this.#loop?.requireSilence(end.silenceMs, at.speechMs);
+      // Still waiting out the silence: start on the answer now, unless the request trails off.
+      if (this.#listeningRun === run && this.#live === live && end.reason !== 'trailing' && text) {
+        this.#dropSpeculation();
+        this.#speculation = new Speculation(this.engines.responder, text, at.speechMs, run, this.clock);
+      }
     });
   }
 
@@ -387,6 +404,9 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     const run = this.#listeningRun ?? this.bus.startRun('follow-up');
     const live = this.#live;
     const decided = this.#turnEnd?.speechMs === info.speechMs ? this.#turnEnd : undefined;
+    const speculation = this.#speculation?.speechMs === info.speechMs ? this.#speculation : undefined;
+    if (!speculation) this.#dropSpeculation(run);
+    this.#speculation = undefined;
     this.#listeningRun = undefined;
     this.#live = undefined;
     // The transcript taken in the last pause is the request's, when nothing was said after it.
@@ -398,7 +418,14 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       ...(decided && info.reason === 'silence' ? { turnEnd: { reason: decided.reason, silenceMs: decided.silenceMs } } : {}),
     });
     this.dispatch({ type: 'utterance-end' });
-    this.#startTurn(run, { audio, includesWakeWord: run.trigger === 'wake', ...(transcript ? { transcript } : {}) });
+    const turn = this.#startTurn(run, {
+      audio,
+      includesWakeWord: run.trigger === 'wake',
+      ...(transcript ? { transcript } : {}),
+      ...(speculation ? { early: { text: speculation.text, take: () => speculation.confirm(turn.controller.signal) } } : {}),
+    });
+    // A turn that did not take the early answer (another transcript, a dropped wake word) throws it away.
+    if (speculation) void turn.done.then(() => speculation.discard() && run.emit({ type: 'speculation-discarded', text: speculation.text }));
   }
 
   #onNoSpeech(waitedMs: number): void {

@@ -24,7 +24,17 @@ export interface TurnDeps {
  * `includesWakeWord`: the audio starts with the wake word that opened the turn. `transcript`: its text, taken
  * while it was being spoken (core/pipeline/live-transcript.ts); undefined when that did not work out.
  */
-export type TurnInput = { audio: Int16Array; includesWakeWord: boolean; transcript?: Promise<string | undefined> } | { text: string };
+export type TurnInput =
+  | { audio: Int16Array; includesWakeWord: boolean; transcript?: Promise<string | undefined>; early?: EarlyAnswer }
+  | { text: string };
+
+/** An answer started before the request's end, on the request as transcribed then (core/pipeline/speculation.ts). */
+export interface EarlyAnswer {
+  /** The request it was started on; the answer counts only if the turn's transcript is the same. */
+  readonly text: string;
+  /** Confirms it: the answer as it stands and the rest as it comes, and how long before now it began. */
+  readonly take: () => { answer: AsyncIterable<string>; earlyMs: number };
+}
 
 export interface TurnResult {
   outcome: RunOutcome;
@@ -103,7 +113,8 @@ export async function runTurn(
     text = input.text.trim();
   }
 
-  const answer = await streamAnswer(deps, run, text, signal, say);
+  const early = 'audio' in input && input.early?.text === text ? input.early.take() : undefined;
+  const answer = await streamAnswer(deps, run, text, signal, say, early);
   if (answer.error) {
     const { code, message, fix } = describeError(answer.error);
     run.emit({ type: 'error', stage: 'llm', code, message, fix });
@@ -121,6 +132,7 @@ async function streamAnswer(
   question: string,
   signal: AbortSignal,
   onSentence: (sentence: string) => void,
+  early?: { answer: AsyncIterable<string>; earlyMs: number },
 ): Promise<{ text: string; error?: unknown }> {
   const splitter = new SentenceSplitter();
   let sentenceIndex = 0;
@@ -130,13 +142,13 @@ async function streamAnswer(
       onSentence(sentence);
     }
   };
-  run.emit({ type: 'llm-start', text: question });
+  run.emit({ type: 'llm-start', text: question, ...(early ? { earlyMs: early.earlyMs } : {}) });
   const started = run.clock.monotonic();
   let text = '';
   let pieces = 0;
   let error: unknown;
   try {
-    for await (const piece of responder.respond({ text: question, signal, run })) {
+    for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run })) {
       if (pieces++ === 0) run.emit({ type: 'first-token', ms: run.since(started) });
       text += piece;
       onPiece?.(piece);

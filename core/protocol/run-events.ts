@@ -32,7 +32,10 @@ export type RunEventBody =
   | { type: 'wake-rejected'; heard: string }
   | { type: 'intent-start'; skill: string; args: Record<string, unknown>; via: IntentSource }
   | { type: 'intent-end'; skill: string; ok: boolean; ms: number; said: string; code?: string }
-  | { type: 'llm-start'; text: string }
+  /** `earlyMs`: the answer was started this long before the request's end was confirmed (core/pipeline/speculation.ts). */
+  | { type: 'llm-start'; text: string; earlyMs?: number }
+  /** An answer started in a pause was thrown away: the person spoke on (`text`: what it was started on). */
+  | { type: 'speculation-discarded'; text: string }
   | { type: 'first-token'; ms: number }
   | { type: 'sentence'; index: number; text: string }
   | { type: 'llm-end'; text: string; ms: number; pieces: number; aborted: boolean }

@@ -80,6 +80,9 @@ export class SkillResponder implements Responder {
     const call = this.localCall(request.text);
     this.#llmAnswered = !call;
     if (call) {
+      // A request started before its speaker finished acts only once it is confirmed.
+      await request.confirmed;
+      if (request.signal.aborted) return;
       const result = await this.deps.runner.runReported(call, 'local', request.run);
       this.#followUp = result.followUp ? { question: result.followUp, until: this.deps.clock.now() + this.options.followUpMs } : undefined;
       if (result.say) yield result.say;
@@ -100,6 +103,10 @@ export class SkillResponder implements Responder {
 
   async answerCutOff(heard: string): Promise<void> {
     if (this.#llmAnswered) await this.llm.answerCutOff(heard);
+  }
+
+  async retract(): Promise<void> {
+    if (this.#llmAnswered) await this.llm.retract();
   }
 
   async dispose(): Promise<void> {
