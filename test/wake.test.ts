@@ -91,6 +91,33 @@ describe('openWakeWord "hey jarvis" (real weights)', () => {
     assert.ok(delay > -400 && delay < 800, `first detection ${delay.toFixed(0)} ms after the keyword ended`);
   });
 
+  test('steady audio (digital silence) is not run through the models again, and every score is exactly what running them gives', async (t) => {
+    const voice: SpeechVoice = { engine: 'espeak', voice: 'en-us', wordsPerMinute: 150 };
+    // Long silences (a muted microphone), a wake word, speech, silence again.
+    const stream = concat(silence(6000), await speak('hey jarvis', voice), silence(4000), await speak('what a lovely day', voice), silence(5000));
+    const always = await OpenWakeWordDetector.create({ threshold: 0.5, reuseRepeats: false });
+    try {
+      const scores = async (which: OpenWakeWordDetector) => {
+        which.reset();
+        which.takePeakScore();
+        const out: number[] = [];
+        const started = performance.now();
+        for (let i = 0; i < stream.length; i += 1280) {
+          await which.process(stream.subarray(i, i + 1280));
+          out.push(which.takePeakScore());
+        }
+        return { out, ms: performance.now() - started };
+      };
+      const reused = await scores(detector);
+      const computed = await scores(always);
+      assert.deepEqual(reused.out, computed.out, 'the same score at every step');
+      assert.ok(Math.max(...reused.out) >= 0.5, 'the wake word was found');
+      t.diagnostic(`${(stream.length / 16000).toFixed(1)} s of audio: ${reused.ms.toFixed(0)} ms with repeats reused, ${computed.ms.toFixed(0)} ms running every step`);
+    } finally {
+      await always.dispose();
+    }
+  });
+
   test('peak score is reported for near misses (what --json replays show)', async () => {
     detector.takePeakScore();
     await detections('hey travis', { engine: 'espeak', voice: 'en-us' }, false);

@@ -13,6 +13,11 @@ import type { WakeDetection, WakeWordDetector } from '../ports.ts';
  *   one embedding of the last 76 mel frames; the classifier on the last N embeddings (N = 16 for hey_jarvis).
  * The mel buffer starts as ones and the embedding buffer as the embeddings of 4 s of low-level noise; the first
  * five scores after a start or reset are forced to zero, as in the reference.
+ *
+ * Steady input costs nothing: the three models are pure functions of their windows, so while the audio repeats
+ * itself step after step (digital silence: a muted microphone, a silent stream), a model whose whole window is
+ * made of repeats of what it saw last step is not run again and its last output stands. Exact, not a gate: any
+ * change in the audio runs every model as usual.
  */
 
 const STEP_SAMPLES = 1280;
@@ -24,11 +29,15 @@ const EMBEDDING_SIZE = 96;
 const WARMUP_SCORES = 5;
 const MAX_MEL_FRAMES = 10 * 97;
 const MAX_EMBEDDINGS = 120;
+/** Identical steps after which the embedding's 76-frame window equals the last one (it shifts by whole steps). */
+const STEPS_FOR_SAME_MEL_WINDOW = Math.ceil((MEL_WINDOW_FRAMES + MEL_STRIDE_FRAMES) / MEL_STRIDE_FRAMES);
 
 export interface OpenWakeWordOptions {
   /** Classifier model; defaults to "hey jarvis" from the npm package. */
   modelPath?: string;
   threshold: number;
+  /** Reuse the models' outputs while the audio repeats itself (default true; false runs them every step). */
+  reuseRepeats?: boolean;
 }
 
 export class OpenWakeWordDetector implements WakeWordDetector {
@@ -41,6 +50,13 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   #scoresSinceReset = 0;
   #peak = 0;
   #disposed = false;
+  /** The last mel input, its frames, and for how many steps in a row the input was the same. */
+  #lastMelInput: Int16Array | undefined;
+  #lastMelFrames: Float32Array[] = [];
+  #sameInputSteps = 0;
+  /** For how many steps in a row the embedding was the same, and the last classifier score. */
+  #sameEmbeddingSteps = 0;
+  #lastScore = 0;
 
   private constructor(
     private readonly melModel: ort.InferenceSession,
@@ -50,6 +66,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     private readonly initialEmbeddings: Float32Array[],
     private readonly threshold: number,
     modelPath: string,
+    private readonly reuseRepeats: boolean,
   ) {
     this.keyword = path.basename(modelPath, '.onnx').replace(/_v[\d.]+$/, '').replace(/_/g, ' ');
     this.reset();
@@ -67,7 +84,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     requireIo(embedding, shippedModels.wakeEmbedding, ['input_1'], ['conv2d_19']);
     const classifierFrames = classifierInputFrames(classifier);
     const initial = await initialEmbeddings(mel, embedding);
-    return new OpenWakeWordDetector(mel, embedding, classifier, classifierFrames, initial, options.threshold, modelPath);
+    return new OpenWakeWordDetector(mel, embedding, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
   }
 
   async process(samples: Int16Array): Promise<WakeDetection[]> {
@@ -93,6 +110,9 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     this.#mel = Array.from({ length: MEL_WINDOW_FRAMES }, () => new Float32Array(MEL_BINS).fill(1));
     this.#embeddings = this.initialEmbeddings.slice();
     this.#scoresSinceReset = 0;
+    this.#lastMelInput = undefined;
+    this.#sameInputSteps = 0;
+    this.#sameEmbeddingSteps = 0;
   }
 
   async dispose(): Promise<void> {
@@ -104,21 +124,38 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   async #scoreStep(step: Int16Array): Promise<number> {
     const melInput = concatInt16(this.#previousTail, step);
     this.#previousTail = step.slice(step.length - MEL_OVERLAP_SAMPLES);
-    for (const frame of await melFrames(this.melModel, melInput)) this.#mel.push(frame);
+    const sameInput = this.reuseRepeats && this.#lastMelInput !== undefined && sameSamples(melInput, this.#lastMelInput);
+    this.#sameInputSteps = sameInput ? this.#sameInputSteps + 1 : 0;
+    if (!sameInput) {
+      this.#lastMelInput = melInput;
+      this.#lastMelFrames = await melFrames(this.melModel, melInput);
+    }
+    for (const frame of this.#lastMelFrames) this.#mel.push(frame);
     if (this.#mel.length > MAX_MEL_FRAMES) this.#mel.splice(0, this.#mel.length - MAX_MEL_FRAMES);
 
-    this.#embeddings.push(await embed(this.embeddingModel, this.#mel.slice(-MEL_WINDOW_FRAMES)));
+    const sameMelWindow = this.#sameInputSteps >= STEPS_FOR_SAME_MEL_WINDOW;
+    this.#embeddings.push(sameMelWindow ? this.#embeddings.at(-1)! : await embed(this.embeddingModel, this.#mel.slice(-MEL_WINDOW_FRAMES)));
     if (this.#embeddings.length > MAX_EMBEDDINGS) this.#embeddings.splice(0, this.#embeddings.length - MAX_EMBEDDINGS);
+    this.#sameEmbeddingSteps = sameMelWindow ? this.#sameEmbeddingSteps + 1 : 0;
 
-    const window = this.#embeddings.slice(-this.classifierFrames);
-    const input = new Float32Array(this.classifierFrames * EMBEDDING_SIZE);
-    window.forEach((e, i) => input.set(e, i * EMBEDDING_SIZE));
-    const feeds = { [this.classifier.inputNames[0]!]: new ort.Tensor('float32', input, [1, this.classifierFrames, EMBEDDING_SIZE]) };
-    const output = await this.classifier.run(feeds);
-    const score = (output[this.classifier.outputNames[0]!]!.data as Float32Array)[0]!;
+    // Its whole window is the one embedding repeated, as it was last step: the score is the last one.
+    if (this.#sameEmbeddingSteps < this.classifierFrames) {
+      const window = this.#embeddings.slice(-this.classifierFrames);
+      const input = new Float32Array(this.classifierFrames * EMBEDDING_SIZE);
+      window.forEach((e, i) => input.set(e, i * EMBEDDING_SIZE));
+      const feeds = { [this.classifier.inputNames[0]!]: new ort.Tensor('float32', input, [1, this.classifierFrames, EMBEDDING_SIZE]) };
+      const output = await this.classifier.run(feeds);
+      this.#lastScore = (output[this.classifier.outputNames[0]!]!.data as Float32Array)[0]!;
+    }
     this.#scoresSinceReset++;
-    return this.#scoresSinceReset <= WARMUP_SCORES ? 0 : score;
+    return this.#scoresSinceReset <= WARMUP_SCORES ? 0 : this.#lastScore;
   }
+}
+
+function sameSamples(a: Int16Array, b: Int16Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 async function melFrames(model: ort.InferenceSession, samples: Int16Array): Promise<Float32Array[]> {
