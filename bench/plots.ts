@@ -60,7 +60,7 @@ export function enginesVsRawPlot(llm: LlmResult | Error, stt: SttResult | Error,
     panels.push({ title: 'LLM tokens/s (higher is better)', unit: 'tok/s', jarvis: llm.jarvis.map((s) => s.piecesPerSecond), raw: llm.raw.map((s) => s.piecesPerSecond), rawLabel: 'node-llama-cpp' });
   }
   if (!(stt instanceof Error)) {
-    panels.push({ title: 'Whisper per request', unit: 'ms', jarvis: stt.samples.map((s) => s.jarvisMs), raw: stt.samples.map((s) => s.rawMs), rawLabel: 'whisper.node' });
+    panels.push({ title: 'Whisper per request', unit: 'ms', jarvis: stt.samples.map((s) => s.jarvisMs), raw: stt.samples.map((s) => s.rawMs), rawLabel: 'whisper-cli' });
   }
   if (!(tts instanceof Error)) {
     panels.push({ title: 'TTS per sentence', unit: 'ms', jarvis: tts.samples.map((s) => s.synthesisMs), raw: tts.samples.map((s) => s.rawMs), rawLabel: 'synthesize()' });

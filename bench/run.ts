@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { describeError } from '../base/errors.ts';
 import { createLogger } from '../base/log.ts';
 import { repoRoot } from '../test/fixtures/speech.ts';
-import { WhisperTranscriber } from '../voice/stt/whisper.ts';
+import { createTranscriber } from '../voice/stt/select.ts';
 import { bargeInFigures, cliFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
 import { GOAL_VALUES, GOALS, PhaseSkipped } from './lib/figures.ts';
 import { describeMachine, hasNvidiaGpu, machineFacts } from './lib/machine.ts';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const wake = await phase('wake', async () => {
     const [positives, negatives] = [await positiveSet(), await negativeStream(negativeMinutes * 60_000)];
     const transcriber = setup.realSpeechToText
-      ? new WhisperTranscriber({ model: config.stt.model, threads: config.stt.threads, language: config.stt.language, useGpu: config.stt.useGpu })
+      ? createTranscriber(config.stt)
       : undefined;
     try {
       return await measureWake({

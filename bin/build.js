@@ -8,7 +8,13 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 /** The sources a command can load; a change to any of them (or to this file) makes a new build. */
 const SOURCE_DIRS = ['base', 'config', 'voice', 'models', 'core'];
-const ENTRY_POINTS = { main: 'core/cli/main.ts', worker: 'core/llm/worker.ts', 'machine-probe-child': 'models/machine-probe-child.ts' };
+/** Besides the command: what is started in a process or thread of its own, found beside the chunk that starts it. */
+const ENTRY_POINTS = {
+  main: 'core/cli/main.ts',
+  worker: 'core/llm/worker.ts',
+  'machine-probe-child': 'models/machine-probe-child.ts',
+  'onnx-thread-worker': 'voice/onnx-thread-worker.js',
+};
 const BUILDS = path.join(root, '.cache', 'cli');
 
 /** A name for the sources as they are now: their paths, sizes and modification times, hashed. */
@@ -20,7 +26,7 @@ function sourceStamp() {
   const files = [path.join(root, 'bin', 'build.js'), path.join(root, 'package.json')];
   for (const dir of SOURCE_DIRS) {
     for (const entry of fs.readdirSync(path.join(root, dir), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && entry.name.endsWith('.ts')) files.push(path.join(entry.parentPath, entry.name));
+      if (entry.isFile() && /\.[tj]s$/.test(entry.name)) files.push(path.join(entry.parentPath, entry.name));
     }
   }
   for (const file of files.sort()) {

@@ -109,16 +109,17 @@ export const configSchema = z
         useGpu: z.boolean().default(false),
         /**
          * Which whisper.cpp runs it. "local": the build made for this CPU at `npm install` (scripts/build-whisper.js,
-         * AVX2/AVX-512 where the CPU has them). "prebuilt": @fugood/whisper.node from npm (no AVX: about 10× slower on
-         * the CPU; its CUDA build is the one stt.useGpu can use). "auto": the local build, or the prebuilt one with a
-         * warning where the local build is missing, and the prebuilt CUDA build where stt.useGpu asks for a GPU it
-         * can run on.
+         * AVX2/AVX-512 where the CPU has them). "prebuilt": @fugood/whisper.node from npm (no AVX: 25 to 100 times
+         * slower on the CPU; its CUDA build is the one stt.useGpu can use). "auto": the local build, or the prebuilt
+         * one with a warning where the local build is missing, and the prebuilt CUDA build where stt.useGpu asks for
+         * a GPU it can run on.
          */
         build: z.enum(['auto', 'local', 'prebuilt']).default('auto'),
         /**
          * Whisper's encoder window (whisper.cpp's audio_ctx), in frames of 20 ms: "auto" sizes it to each request
          * (its length plus 2.56 s; the full 1500 frames, 30 s, for requests from 27 s on); 0 or 1500 is always the
-         * full window Whisper was trained on; a number in between fixes it. The prebuilt build always uses 1500.
+         * full window Whisper was trained on; a number in between is the smallest window (it still grows to hold the
+         * request). The prebuilt build always uses 1500.
          */
         audioContext: z
           .union([z.literal('auto'), z.number().int(audioFrames).min(0, audioFrames).max(1500, audioFrames)], { error: audioFrames })

@@ -5,17 +5,21 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isAbortError, JarvisError, ModelFileError } from '../base/errors.ts';
+import type { Transcriber } from '../voice/ports.ts';
 import { WhisperTranscriber, type WhisperTranscriberOptions } from '../voice/stt/whisper.ts';
+import { LocalWhisperTranscriber } from '../voice/stt/whisper-local.ts';
+import { findWhisperBuild } from '../voice/stt/whisper-local-build.ts';
 import { inspectWhisperModel } from '../voice/stt/whisper-model-file.ts';
 import { cudaBlocker, NativeLog, withNativeLog, type NativeWhisperModule } from '../voice/stt/whisper-native.ts';
 import { concat, repoRoot, silence, speak } from './fixtures/speech.ts';
 import { TINY_WHISPER_TEXT, ensureTinyWhisperModel } from './models/whisper-ggml.ts';
 
 /**
- * These run the real whisper.cpp runtime (the @fugood/whisper.node prebuilt binding) on a test-made whisper.cpp
- * model with random weights: no Whisper weights can be downloaded here. That model does not recognise speech; it
- * says TINY_WHISPER_TEXT once per 30 s window, so the tests check the code path, the errors and the timing, not
- * the words.
+ * These run the real whisper.cpp runtimes, both of them: the build made for this CPU at `npm install`
+ * (LocalWhisperTranscriber, native/whisper) and the prebuilt @fugood/whisper.node binding (WhisperTranscriber), on a
+ * test-made whisper.cpp model with random weights: no Whisper weights can be downloaded here. That model does not
+ * recognise speech; it says TINY_WHISPER_TEXT once per 30 s window, so the tests check the code path, the errors and
+ * the timing, not the words. What only the local build does is in test/stt-whisper-local.test.ts.
  */
 
 const scratch = path.join(repoRoot, '.cache', 'test-models', 'stt-whisper-scratch');
@@ -28,6 +32,23 @@ const options = (model: string, extra: Partial<WhisperTranscriberOptions> = {}):
   ...extra,
 });
 
+type TestedEngine = Transcriber & { readonly loadCount: number; readonly variant: string | undefined; readonly description: string };
+
+const ENGINES = [
+  {
+    name: 'LocalWhisperTranscriber (whisper.cpp built for this CPU)',
+    module: './voice/stt/whisper-local.ts',
+    className: 'LocalWhisperTranscriber',
+    make: (o: WhisperTranscriberOptions): TestedEngine => new LocalWhisperTranscriber({ ...o, audioContext: 'auto' }),
+  },
+  {
+    name: 'WhisperTranscriber (prebuilt @fugood/whisper.node)',
+    module: './voice/stt/whisper.ts',
+    className: 'WhisperTranscriber',
+    make: (o: WhisperTranscriberOptions): TestedEngine => new WhisperTranscriber(o),
+  },
+] as const;
+
 function expectModelError(code: ConstructorParameters<typeof ModelFileError>[0], file: string) {
   return (error: unknown) => {
     assert.ok(error instanceof ModelFileError, `expected ModelFileError, got ${String(error)}`);
@@ -38,24 +59,29 @@ function expectModelError(code: ConstructorParameters<typeof ModelFileError>[0],
   };
 }
 
-describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight model', () => {
+for (const engine of ENGINES) describe(`${engine.name}: real whisper.cpp runtime, test-made random-weight model`, () => {
+  const scratchDir = `${scratch}-${engine.className}`;
   let model: string;
   let speech: Int16Array;
-  let transcriber: WhisperTranscriber;
+  let transcriber: TestedEngine;
 
   before(async () => {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    fs.mkdirSync(scratch, { recursive: true });
+    if (engine.className === 'LocalWhisperTranscriber') {
+      const build = findWhisperBuild();
+      assert.ok(build.ok, `the whisper.cpp build for this CPU is needed: ${build.ok ? '' : `${build.reason}. ${build.fix}`}`);
+    }
+    fs.rmSync(scratchDir, { recursive: true, force: true });
+    fs.mkdirSync(scratchDir, { recursive: true });
     [model, speech] = await Promise.all([
       ensureTinyWhisperModel(),
       speak('Jarvis, what is the weather like tomorrow?'),
     ]);
-    transcriber = new WhisperTranscriber(options(model));
+    transcriber = engine.make(options(model));
   });
 
   after(async () => {
     await transcriber?.dispose();
-    fs.rmSync(scratch, { recursive: true, force: true });
+    fs.rmSync(scratchDir, { recursive: true, force: true });
   });
 
   test('the test-made random-weight model passes the JS format check and loads once in the real whisper.cpp runtime, even when load() is called concurrently', async (t) => {
@@ -134,8 +160,8 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
   });
 
   test('a missing model file gives model-missing with the Hugging Face URL and where to save it, without crashing', async () => {
-    const file = path.join(scratch, 'models', 'ggml-base.en.bin');
-    const missing = new WhisperTranscriber(options(file));
+    const file = path.join(scratchDir, 'models', 'ggml-base.en.bin');
+    const missing = engine.make(options(file));
     await assert.rejects(missing.load(), (error: unknown) => {
       expectModelError('model-missing', file)(error);
       const { fix } = error as ModelFileError;
@@ -154,9 +180,9 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
 
   test('a truncated model (the test-made model cut in half, or cut before its tensors) gives model-corrupt, without crashing', async () => {
     const bytes = fs.readFileSync(model);
-    const half = path.join(scratch, 'half.bin');
+    const half = path.join(scratchDir, 'half.bin');
     fs.writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    await assert.rejects(new WhisperTranscriber(options(half)).load(), (error: unknown) => {
+    await assert.rejects(engine.make(options(half)).load(), (error: unknown) => {
       expectModelError('model-corrupt', half)(error);
       assert.match((error as Error).message, /needs at least \d+/);
       return true;
@@ -164,9 +190,9 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
 
     // whisper.cpp itself would load this one as an "empty model for testing" and decode nonsense.
     const firstTensor = bytes.indexOf('encoder.positional_embedding') - (3 + 2) * 4;
-    const headerOnly = path.join(scratch, 'header-only.bin');
+    const headerOnly = path.join(scratchDir, 'header-only.bin');
     fs.writeFileSync(headerOnly, bytes.subarray(0, firstTensor));
-    await assert.rejects(new WhisperTranscriber(options(headerOnly)).load(), (error: unknown) => {
+    await assert.rejects(engine.make(options(headerOnly)).load(), (error: unknown) => {
       expectModelError('model-corrupt', headerOnly)(error);
       assert.match((error as Error).message, /ends after 0 of the \d+ tensors/);
       return true;
@@ -174,50 +200,43 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
   });
 
   test('a file that is not a ggml Whisper model (random bytes, a GGUF file) gives model-wrong-format, without crashing', async () => {
-    const noise = path.join(scratch, 'noise.bin');
+    const noise = path.join(scratchDir, 'noise.bin');
     const random = Buffer.alloc(64 * 1024);
     for (let i = 0; i < random.length; i++) random[i] = (i * 2654435761) >>> 24;
     fs.writeFileSync(noise, random);
-    await assert.rejects(new WhisperTranscriber(options(noise)).load(), expectModelError('model-wrong-format', noise));
+    await assert.rejects(engine.make(options(noise)).load(), expectModelError('model-wrong-format', noise));
 
-    const gguf = path.join(scratch, 'model.gguf');
+    const gguf = path.join(scratchDir, 'model.gguf');
     const header = Buffer.alloc(24);
     header.write('GGUF', 0, 'latin1');
     header.writeUInt32LE(3, 4); // version 3, zero tensors, zero metadata
     fs.writeFileSync(gguf, header);
-    await assert.rejects(new WhisperTranscriber(options(gguf)).load(), (error: unknown) => {
+    await assert.rejects(engine.make(options(gguf)).load(), (error: unknown) => {
       expectModelError('model-wrong-format', gguf)(error);
       assert.match((error as Error).message, /GGUF/);
       return true;
     });
   });
 
-  test('useGpu picks the CUDA build only where it can run, and otherwise says why it used the CPU (real whisper.cpp runtime, test-made random-weight model)', async (t) => {
-    const gpu = new WhisperTranscriber(options(model, { useGpu: true }));
-    await gpu.load();
-    if (gpu.variant === 'cuda') assert.match(gpu.description, /CUDA GPU/);
-    else assert.match(gpu.description, /on CPU.*GPU not used: .+/);
-    assert.equal((await gpu.transcribe(speech)).text, TINY_WHISPER_TEXT);
-    t.diagnostic(gpu.description);
-    await gpu.dispose();
-  });
-
-  test('the CUDA build is refused on GPUs its sm_89 kernels cannot run on, such as the Pascal GTX 1080 Ti', () => {
-    // Lines as `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` prints them.
-    assert.match(cudaBlocker('NVIDIA GeForce GTX 1080 Ti, 6.1\n') ?? '', /GTX 1080 Ti has compute capability 6\.1/);
-    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\nNVIDIA GeForce RTX 3090, 8.6\n') ?? '', /RTX 3090/);
-    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, [N/A]\n') ?? '', /\[N\/A\]/);
-    assert.match(cudaBlocker('') ?? '', /no GPU/);
-    assert.equal(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\n'), undefined);
-    assert.equal(cudaBlocker('NVIDIA H100 80GB HBM3, 9.0\n'), undefined);
-  });
+  // The local build has the CPU backend only; the prebuilt binding is the one with a CUDA build.
+  if (engine.className === 'WhisperTranscriber') {
+    test('useGpu picks the CUDA build only where it can run, and otherwise says why it used the CPU (real whisper.cpp runtime, test-made random-weight model)', async (t) => {
+      const gpu = new WhisperTranscriber(options(model, { useGpu: true }));
+      await gpu.load();
+      if (gpu.variant === 'cuda') assert.match(gpu.description, /CUDA GPU/);
+      else assert.match(gpu.description, /on CPU.*GPU not used: .+/);
+      assert.equal((await gpu.transcribe(speech)).text, TINY_WHISPER_TEXT);
+      t.diagnostic(gpu.description);
+      await gpu.dispose();
+    });
+  }
 
   test('whisper.cpp\'s model-load log goes to the debug logger instead of stderr, and a script that loads and transcribes still exits by itself (real whisper.cpp runtime, test-made random-weight model)', async () => {
     const script = `
-      const { WhisperTranscriber } = await import('./voice/stt/whisper.ts');
+      const { ${engine.className} } = await import('${engine.module}');
       const messages = [];
       const log = { debug: (details, message) => messages.push({ details, message }) };
-      const transcriber = new WhisperTranscriber({ model: process.argv[1], threads: 2, language: 'en', useGpu: false, log });
+      const transcriber = new ${engine.className}({ model: process.argv[1], threads: 2, language: 'en', useGpu: false, audioContext: 'auto', log });
       await transcriber.load();
       const transcript = await transcriber.transcribe(new Int16Array(16000));
       console.log(JSON.stringify({ messages, text: transcript.text }));
@@ -232,6 +251,36 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
     assert.doesNotMatch(stderr, /whisper_|ggml_/, 'nothing from whisper.cpp on stderr');
     assert.ok(messages.some((m) => /^whisper\.cpp: whisper_model_load: n_vocab += 51864$/.test(m.message)), JSON.stringify(messages));
     assert.ok(messages.every((m) => m.details.whisperLevel === 'info' && !m.message.includes('\n')), 'one info line per message');
+  });
+
+  test('after dispose(), transcribe and load fail with a clear stt-disposed error, and so does a transcription dispose() cut short', async () => {
+    const disposable = engine.make(options(model));
+    await disposable.load();
+    const inFlight = disposable.transcribe(concat(speech, silence(42_000))); // two 30 s windows: it takes a while
+    await new Promise((resolve) => setTimeout(resolve, 50)); // inside whisper.cpp by now
+    await disposable.dispose();
+    await assert.rejects(inFlight, { code: 'stt-disposed' });
+    await disposable.dispose(); // idempotent
+    for (const attempt of [() => disposable.transcribe(speech), () => disposable.load()]) {
+      await assert.rejects(attempt(), (error: unknown) => {
+        assert.ok(error instanceof JarvisError);
+        assert.equal(error.code, 'stt-disposed');
+        assert.match(error.message, /after dispose/);
+        return true;
+      });
+    }
+  });
+});
+
+describe('the prebuilt binding\'s GPU check and log (no model)', () => {
+  test('the CUDA build is refused on GPUs its sm_89 kernels cannot run on, such as the Pascal GTX 1080 Ti', () => {
+    // Lines as `nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader` prints them.
+    assert.match(cudaBlocker('NVIDIA GeForce GTX 1080 Ti, 6.1\n') ?? '', /GTX 1080 Ti has compute capability 6\.1/);
+    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\nNVIDIA GeForce RTX 3090, 8.6\n') ?? '', /RTX 3090/);
+    assert.match(cudaBlocker('NVIDIA GeForce RTX 4090, [N/A]\n') ?? '', /\[N\/A\]/);
+    assert.match(cudaBlocker('') ?? '', /no GPU/);
+    assert.equal(cudaBlocker('NVIDIA GeForce RTX 4090, 8.9\n'), undefined);
+    assert.equal(cudaBlocker('NVIDIA H100 80GB HBM3, 9.0\n'), undefined);
   });
 
   test('withNativeLog puts whisper.cpp\'s log pieces back into lines, keeps the last ones, says which explain a failure, and switches the JS log off again', async () => {
@@ -281,23 +330,5 @@ describe('WhisperTranscriber: real whisper.cpp runtime, test-made random-weight 
     }), 42);
     assert.deepEqual(toggles, [true, false, true, false]);
     assert.deepEqual(quiet.relevant(), ['b', 'c', 'd'], 'without errors or warnings, the last three lines');
-  });
-
-  test('after dispose(), transcribe and load fail with a clear stt-disposed error, and so does a transcription dispose() cut short', async () => {
-    const disposable = new WhisperTranscriber(options(model));
-    await disposable.load();
-    const inFlight = disposable.transcribe(speech);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // inside whisper.cpp by now
-    await disposable.dispose();
-    await assert.rejects(inFlight, { code: 'stt-disposed' });
-    await disposable.dispose(); // idempotent
-    for (const attempt of [() => disposable.transcribe(speech), () => disposable.load()]) {
-      await assert.rejects(attempt(), (error: unknown) => {
-        assert.ok(error instanceof JarvisError);
-        assert.equal(error.code, 'stt-disposed');
-        assert.match(error.message, /after dispose/);
-        return true;
-      });
-    }
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import * as ort from 'onnxruntime-node';
+import { ThreadSession } from '../voice/onnx-thread.ts';
 import { JarvisError, ModelFileError, AudioDeviceError } from '../base/errors.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import {
@@ -37,10 +37,11 @@ function recordingLog(): TtsLog & { lines: { level: string; details: object; mes
 }
 
 /** Counts onnxruntime session creations and runs, whoever makes them. */
+/** Counts the sessions Piper opens and the model runs it asks for (its session lives in a worker thread). */
 function countOrtCalls(): { creates: number; runs: number; restore: () => void } {
   const counts = { creates: 0, runs: 0, restore: () => {} };
-  const Session = ort.InferenceSession as unknown as {
-    create: (...args: unknown[]) => Promise<ort.InferenceSession>;
+  const Session = ThreadSession as unknown as {
+    create: (...args: unknown[]) => Promise<ThreadSession>;
     prototype: { run: (...args: unknown[]) => Promise<unknown> };
   };
   const create = Session.create;
@@ -252,7 +253,7 @@ describe('Piper synthesizer on a test-made random-weight Piper voice (real onnxr
     // Aborted while the model runs: that result is dropped and no further sentence is run.
     const duringRun = new AbortController();
     const counts = countOrtCalls();
-    const Session = ort.InferenceSession as unknown as { prototype: { run: (...args: unknown[]) => Promise<unknown> } };
+    const Session = ThreadSession as unknown as { prototype: { run: (...args: unknown[]) => Promise<unknown> } };
     const counted = Session.prototype.run;
     Session.prototype.run = function (this: unknown, ...args: unknown[]) {
       duringRun.abort();

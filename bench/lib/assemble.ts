@@ -125,19 +125,37 @@ export function sttFigures(result: SttResult | Error): Figure[] {
   if (result instanceof Error) {
     return [notMeasured({ id: 'stt', section, label: 'Whisper, through JARVIS', unit: 'ms' }, failed('the STT phase', result))];
   }
-  const raw = summarize(result.samples.map((s) => s.rawMs));
-  const rawRtf = summarize(result.samples.map((s) => s.rawMs / s.audioMs));
+  // whisper-cli from the same build, same settings; not measured where it could not be built (rawMs NaN).
+  const baseline = (samples: SttResult['samples'], label: string, of = (s: SttResult['samples'][number]) => s.rawMs) => {
+    const value = summarize(samples.map(of));
+    return value ? { baseline: { label, value } } : {};
+  };
+  const jarvis = (samples: SttResult['samples']) => summarize(samples.map((s) => s.jarvisMs));
+  const why = tooFew('transcription') + (result.rawMissing ? `; ${result.rawMissing}` : '');
   return [
     measured(
-      { id: 'stt', section, label: 'Whisper per request, through JARVIS', unit: 'ms', note: result.description, ...(raw ? { baseline: { label: 'raw @fugood/whisper.node', value: raw } } : {}) },
-      summarize(result.samples.map((s) => s.jarvisMs)),
-      tooFew('transcription'),
+      { id: 'stt', section, label: 'Whisper per request, through JARVIS', unit: 'ms', note: result.description, ...baseline(result.samples, result.rawLabel) },
+      jarvis(result.samples),
+      why,
     ),
     measured(
-      { id: 'stt-rtf', section, label: 'Whisper real-time factor (time / audio length)', unit: 'x', sub: true, ...(rawRtf ? { baseline: { label: 'raw', value: rawRtf } } : {}) },
+      { id: 'stt-rtf', section, label: 'Whisper real-time factor (time / audio length)', unit: 'x', sub: true, ...baseline(result.samples, 'raw', (s) => s.rawMs / s.audioMs) },
       summarize(result.samples.map((s) => s.jarvisMs / s.audioMs)),
-      tooFew('transcription'),
+      why,
     ),
+    ...result.threeSecond.flatMap((shape) => [
+      measured(
+        { id: `stt-3s-${shape.id}`, section, label: `3 s request, 2 threads, ${shape.model}: through JARVIS (audio_ctx ${shape.audioContext})`, unit: 'ms', goal: GOALS.sttShort, ...baseline(shape.samples, `whisper-cli -ac ${shape.audioContext}`) },
+        jarvis(shape.samples),
+        why,
+      ),
+      ...(shape.fullWindow
+        ? [measured({ id: `stt-3s-${shape.id}-full`, section, label: '… with the full 30 s window (audio_ctx 1500)', unit: 'ms' as const, sub: true, ...baseline(shape.fullWindow, 'whisper-cli -ac 1500') }, jarvis(shape.fullWindow), why)]
+        : []),
+      ...(shape.prebuiltMs
+        ? [measured({ id: `stt-3s-${shape.id}-prebuilt`, section, label: '… through the prebuilt @fugood/whisper.node (the fallback; full window)', unit: 'ms' as const, sub: true }, summarize(shape.prebuiltMs), why)]
+        : []),
+    ]),
   ];
 }
 

@@ -25,7 +25,7 @@ export interface Figure {
 }
 
 /** The goals from issue #7 and DESIGN.md, printed beside the figures they belong to (and drawn on the plots). */
-export const GOAL_VALUES = { voiceToVoiceMs: 400, overheadMs: 15, idleCpuPercent: 3, bargeInMs: 200, cliStartMs: 300 } as const;
+export const GOAL_VALUES = { voiceToVoiceMs: 400, overheadMs: 15, idleCpuPercent: 3, bargeInMs: 200, cliStartMs: 300, sttShortMs: 700, sttVsNative: 1.2 } as const;
 
 export const GOALS = {
   voiceToVoice: `≤ ${GOAL_VALUES.voiceToVoiceMs} ms p50 (reference GPU, 8 B Q4)`,
@@ -35,6 +35,7 @@ export const GOALS = {
   llmRate: '≥ 0.97 × raw',
   bargeIn: `sink silent ≤ ${GOAL_VALUES.bargeInMs} ms`,
   cliStart: `≤ ${GOAL_VALUES.cliStartMs} ms`,
+  sttShort: `≤ ${GOAL_VALUES.sttShortMs} ms (issue #12), ≤ ${GOAL_VALUES.sttVsNative}× whisper-cli`,
 } as const;
 
 export function measured(

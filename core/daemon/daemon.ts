@@ -4,7 +4,7 @@ import { describeError } from '../../base/errors.ts';
 import type { Logger } from '../../base/log.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink, AudioSource, Synthesizer, Transcriber, VoiceActivityDetector, WakeWordDetector } from '../../voice/ports.ts';
-import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { createTranscriber } from '../../voice/stt/select.ts';
 import { FallbackSynthesizer } from '../../voice/tts/fallback.ts';
 import { createEspeak, createSynthesizer } from '../../voice/tts/select.ts';
 import { SileroVad } from '../../voice/vad/silero.ts';
@@ -115,7 +115,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     if (listening.wake && listening.vad) {
       summaries.push(`wake word: ${listening.wake.engine} "${listening.wake.keyword}" (threshold ${config.wake.threshold})`, `VAD: ${listening.vad.engine}`);
     }
-    const whisper = hear && !given.transcriber ? new WhisperTranscriber({ ...chosen.stt, log }) : undefined;
+    const whisper = hear && !given.transcriber ? createTranscriber(chosen.stt, log) : undefined;
     const transcriber = whisper ? stack.use(models.wrapTranscriber(whisper)) : given.transcriber;
 
     // Everyday requests are answered by local skills before (and without) the LLM; the LLM may call them too.

@@ -4,7 +4,7 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import { MicrophoneSource } from '../../voice/audio/mic-source.ts';
 import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
-import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { createTranscriber } from '../../voice/stt/select.ts';
 import { createEspeak, createSynthesizer } from '../../voice/tts/select.ts';
 import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from '../../voice/wake/select.ts';
@@ -78,9 +78,12 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       return `${vad.engine} loaded`;
     }),
     check('speech to text', async () => {
-      const whisper = new WhisperTranscriber(config.stt);
+      const whisper = createTranscriber(config.stt, log);
       try {
         await whisper.load();
+        // The prebuilt binding standing in for the build for this CPU works, only about 10× slower: said, not a failure.
+        const { fallback } = whisper;
+        if (fallback) throw Object.assign(new JarvisError('stt-degraded', whisper.description, fallback.fix), { degraded: true });
         return whisper.description;
       } finally {
         await whisper.dispose();

@@ -9,7 +9,7 @@ import type { Logger } from '../../base/log.ts';
 import { SKILL_TOOLS } from '../skills/skill-tools.ts';
 import type { Problem } from '../protocol/state.ts';
 import type { Synthesizer, Transcriber } from '../../voice/ports.ts';
-import { WhisperTranscriber } from '../../voice/stt/whisper.ts';
+import { createTranscriber } from '../../voice/stt/select.ts';
 import { createSynthesizer } from '../../voice/tts/select.ts';
 import { estimateResidentBytes } from '../../models/fit.ts';
 import { planFirstRun, type FirstRunPlan } from '../../models/first-run.ts';
@@ -165,7 +165,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
       if (kind === 'llm') {
         await this.responder.use(await this.#poolModel(target));
       } else if (kind === 'stt') {
-        await this.#transcriber?.swap(new WhisperTranscriber({ ...this.#config.stt, model: target.path, log: this.#log }));
+        await this.#transcriber?.swap(createTranscriber({ ...this.#config.stt, model: target.path }, this.#log));
       } else {
         const choice = createSynthesizer({ ...this.#config.tts, voice: target.path }, this.#log);
         if (choice.engine !== 'piper') throw new Error(choice.reason);

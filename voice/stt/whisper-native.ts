@@ -64,7 +64,7 @@ const run = promisify(execFile);
  */
 const CUDA_MIN_COMPUTE_CAPABILITY = 8.9;
 
-async function cudaUnusableReason(): Promise<string | undefined> {
+export async function cudaUnusableReason(): Promise<string | undefined> {
   let stdout: string;
   try {
     ({ stdout } = await run('nvidia-smi', ['--query-gpu=name,compute_cap', '--format=csv,noheader'], { timeout: 5000 }));

@@ -1,18 +1,23 @@
 import path from 'node:path';
-import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
+import { abortError } from '../../base/errors.ts';
 import { CAPTURE_SAMPLE_RATE, type Transcriber, type Transcript } from '../ports.ts';
-import { inspectWhisperModel, whisperModelUrl, type WhisperModelFileInfo } from './whisper-model-file.ts';
 import {
-  firstLine,
-  NativeLog,
-  pickVariant,
-  withNativeLog,
-  type NativeWhisperContext,
-  type WhisperVariant,
-} from './whisper-native.ts';
+  disposedError,
+  LoadedOnce,
+  modelKind,
+  modelLoadError,
+  settledFirst,
+  transcriptionError,
+  type WhisperModelOptions,
+} from './whisper-common.ts';
+import { inspectWhisperModel, type WhisperModelFileInfo } from './whisper-model-file.ts';
+import { NativeLog, pickVariant, withNativeLog, type NativeWhisperContext, type WhisperVariant } from './whisper-native.ts';
 
 /**
- * Speech to text on whisper.cpp, in-process through @fugood/whisper.node 1.1.3.
+ * Speech to text on whisper.cpp, in-process through the prebuilt @fugood/whisper.node 1.1.3: the fallback for the
+ * build made on this machine (whisper-local.ts; voice/stt/select.ts picks), and the only one with a CUDA build.
+ * Its CPU build has no AVX, AVX2, FMA or F16C instructions: a 3 s request on a base.en-sized model takes 45 s on 2
+ * cores, against 1.9 s for the local build with the same 30 s window and 0.33 s with audio_ctx fitted to the request.
  *
  * The model file is checked in JS before whisper.cpp sees it (whisper-model-file.ts), so that each bad file gets
  * its own error code and fix instead of whisper.cpp's one "Failed to initialize whisper context".
@@ -23,15 +28,8 @@ import {
  * costs the same encoder time as 30 s of speech, and nothing here pretends otherwise.
  */
 
-export interface WhisperTranscriberOptions {
-  /** A whisper.cpp ggml model file (paths already resolved by the config loader). */
-  readonly model: string;
-  readonly threads: number;
-  /** An ISO code such as "en", or "auto"; English-only models always transcribe English. */
-  readonly language: string;
+export interface WhisperTranscriberOptions extends WhisperModelOptions {
   readonly useGpu: boolean;
-  /** Gets whisper.cpp's log of each model load, a line at a time (pino's Logger fits); otherwise it is dropped. */
-  readonly log?: { debug(details: object, message?: string): void };
 }
 
 interface Loaded {
@@ -44,10 +42,7 @@ interface Loaded {
 
 export class WhisperTranscriber implements Transcriber {
   readonly engine = 'whisper.cpp';
-  #loading: Promise<Loaded> | undefined;
-  #loaded: Loaded | undefined;
-  #disposed = false;
-  #loadCount = 0;
+  readonly #model = new LoadedOnce<Loaded>(() => this.#load(), (loaded) => loaded.context.release());
   /** Cancels a transcription still waiting for whisper.cpp. */
   readonly #inFlight = new Set<(error: Error) => void>();
 
@@ -55,35 +50,30 @@ export class WhisperTranscriber implements Transcriber {
 
   /** How many times the native model was loaded: 1 after any number of transcriptions. */
   get loadCount(): number {
-    return this.#loadCount;
+    return this.#model.count;
   }
 
   /** Which build runs the model, once loaded. */
   get variant(): WhisperVariant | undefined {
-    return this.#loaded?.variant;
+    return this.#model.value?.variant;
   }
 
   /** For logs and `jarvis doctor`: model, build, threads, and why the GPU was not used when it was asked for. */
   get description(): string {
     const file = path.basename(this.options.model);
-    const loaded = this.#loaded;
+    const loaded = this.#model.value;
     if (!loaded) return `whisper.cpp, ${file} (not loaded)`;
-    const { info } = loaded;
-    const kind = `${info.multilingual ? 'multilingual' : 'English-only'}, ${info.hparams.nAudioLayer}+${info.hparams.nTextLayer} layers, ${info.weightType}`;
-    const where = loaded.variant === 'cuda' ? 'CUDA GPU' : `CPU, ${this.options.threads} threads`;
-    return `whisper.cpp on ${where}, ${file} (${kind}), loaded in ${Math.round(loaded.loadMs)} ms` +
+    const where = loaded.variant === 'cuda' ? 'CUDA GPU' : `CPU, ${this.options.threads} threads, prebuilt @fugood/whisper.node (no AVX)`;
+    return `whisper.cpp on ${where}, ${file} (${modelKind(loaded.info)}), loaded in ${Math.round(loaded.loadMs)} ms` +
       (loaded.note ? `; GPU not used: ${loaded.note}` : '');
   }
 
   async load(): Promise<void> {
-    await this.#ready();
+    await this.#model.get();
   }
 
   async transcribe(pcm16k: Int16Array, signal?: AbortSignal): Promise<Transcript> {
-    if (signal?.aborted) throw abortError(signal, 'transcription aborted');
-    const loaded = await this.#ready();
-    if (signal?.aborted) throw abortError(signal, 'transcription aborted');
-    if (this.#disposed) throw disposedError(); // dispose() ran while we waited
+    const loaded = await this.#model.forTranscription(signal);
     const audioMs = (pcm16k.length * 1000) / CAPTURE_SAMPLE_RATE;
 
     const job = loaded.context.transcribeData(exactArrayBuffer(pcm16k), {
@@ -95,61 +85,24 @@ export class WhisperTranscriber implements Transcriber {
     // background. And when a run ends in error ("Transcription cancelled", "Transcription failed"), the binding never
     // settles its promise: the worker's OnError calls back with one argument, which the callback in
     // WhisperContext.cpp ignores. A caller that needs a bound on a failing native run passes a signal with a timeout.
-    return new Promise<Transcript>((resolve, reject) => {
-      const finish = (error?: Error, transcript?: Transcript) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#inFlight.delete(cancel);
-        if (error) reject(error);
-        else resolve(transcript!);
-      };
-      const cancel = (error: Error) => {
-        void job.stop().catch(() => undefined);
-        finish(error);
-      };
-      const onAbort = () => cancel(abortError(signal, 'transcription aborted'));
-      this.#inFlight.add(cancel);
-      signal?.addEventListener('abort', onAbort, { once: true });
+    return settledFirst<Transcript>(this.#inFlight, signal, (settle) => {
       job.promise.then(
         (result) => {
-          if (result.isAborted) finish(this.#disposed ? disposedError() : abortError(signal, 'transcription aborted'));
-          else finish(undefined, { text: result.result.trim(), audioMs });
+          if (result.isAborted) settle(this.#model.disposed ? disposedError() : abortError(signal, 'transcription aborted'));
+          else settle(undefined, { text: result.result.trim(), audioMs });
         },
-        (error: unknown) => {
-          finish(new JarvisError('stt-failed', `whisper.cpp failed to transcribe: ${firstLine(error)}`,
-            'Try again; if it keeps failing, check the model file and the whisper.cpp messages on stderr.', { cause: error }));
-        },
+        (error: unknown) => settle(transcriptionError(error)),
       );
+      return () => void job.stop().catch(() => undefined);
     });
   }
 
   async dispose(): Promise<void> {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (this.#model.disposed) return;
+    const loaded = this.#model.dispose();
     for (const cancel of [...this.#inFlight]) cancel(disposedError());
-    const loaded = this.#loaded ?? (await this.#loading?.catch(() => undefined));
-    this.#loaded = undefined;
     // Release cancels queued jobs; a running one keeps the native context alive until it returns.
-    await loaded?.context.release();
-  }
-
-  #ready(): Promise<Loaded> {
-    if (this.#disposed) return Promise.reject(disposedError());
-    if (this.#loaded) return Promise.resolve(this.#loaded);
-    this.#loading ??= this.#load().then(
-      (loaded) => {
-        if (this.#disposed) {
-          void loaded.context.release();
-          throw disposedError();
-        }
-        this.#loaded = loaded;
-        return loaded;
-      },
-      (error: unknown) => {
-        this.#loading = undefined; // the user may fix the file; the next turn tries again
-        throw error;
-      },
-    );
-    return this.#loading;
+    await (await loaded)?.context.release();
   }
 
   async #load(): Promise<Loaded> {
@@ -165,13 +118,8 @@ export class WhisperTranscriber implements Transcriber {
       // Synchronous in the binding: the event loop waits while whisper.cpp reads the weights.
       context = await withNativeLog(module, log, () => new module.WhisperContext({ filePath: file, useGpu: variant === 'cuda' }));
     } catch (error) {
-      const said = log.relevant();
-      throw new ModelFileError('model-load-failed', file,
-        `whisper.cpp could not load ${file}: ${firstLine(error)}${said.map((line) => `\n  ${line}`).join('')}`,
-        `If the file came from elsewhere, download ${whisperModelUrl(file)} instead.`,
-        { cause: error });
+      throw modelLoadError(file, error, log);
     }
-    this.#loadCount++;
     return { context, variant, info, loadMs: performance.now() - started, ...(note ? { note } : {}) };
   }
 }
@@ -180,9 +128,4 @@ export class WhisperTranscriber implements Transcriber {
 function exactArrayBuffer(pcm: Int16Array): ArrayBuffer {
   if (pcm.buffer instanceof ArrayBuffer && pcm.byteOffset === 0 && pcm.byteLength === pcm.buffer.byteLength) return pcm.buffer;
   return pcm.slice().buffer as ArrayBuffer;
-}
-
-function disposedError(): JarvisError {
-  return new JarvisError('stt-disposed', 'the Whisper transcriber was used after dispose()',
-    'Create a new WhisperTranscriber; dispose() is final.');
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as ort from 'onnxruntime-node';
 import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
-import { onnxRuntime } from '../onnx.ts';
+import { ThreadSession, type ThreadTensor } from '../onnx-thread.ts';
 import { concatInt16 } from '../pcm.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
 import { runEspeak } from './espeak.ts';
@@ -194,7 +194,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Opens the .onnx, turning the runtime's refusals into errors that say what is wrong with the file. */
-async function openSession(modelPath: string, voicePath: string, threads?: number): Promise<ort.InferenceSession> {
+async function openSession(modelPath: string, voicePath: string, threads?: number): Promise<ThreadSession> {
   const head = Buffer.alloc(64);
   const handle = await fs.open(modelPath, 'r');
   let headLength: number;
@@ -224,7 +224,8 @@ async function openSession(modelPath: string, voicePath: string, threads?: numbe
   };
   if (threads) options.intraOpNumThreads = threads;
   try {
-    return await (await onnxRuntime()).InferenceSession.create(modelPath, options);
+    // In a thread of its own: a sentence's synthesis must not stall the microphone and the wake word (onnx-thread.ts).
+    return await ThreadSession.create(modelPath, options);
   } catch (error) {
     const detail = (error as Error).message;
     if (/protobuf parsing failed/i.test(detail)) {
@@ -246,7 +247,7 @@ async function openSession(modelPath: string, voicePath: string, threads?: numbe
   }
 }
 
-function assertPiperSignature(session: ort.InferenceSession, config: PiperVoiceConfig, modelPath: string, voicePath: string): void {
+function assertPiperSignature(session: ThreadSession, config: PiperVoiceConfig, modelPath: string, voicePath: string): void {
   const inputs = new Set(session.inputNames);
   const needed = ['input', 'input_lengths', 'scales', ...(config.numSpeakers > 1 ? ['sid'] : [])];
   const absent = needed.filter((name) => !inputs.has(name));
@@ -287,8 +288,7 @@ export interface PiperTiming {
 
 interface LoadedVoice {
   readonly config: PiperVoiceConfig;
-  readonly session: ort.InferenceSession;
-  readonly Tensor: typeof ort.Tensor;
+  readonly session: ThreadSession;
 }
 
 export class PiperSynthesizer implements Synthesizer {
@@ -364,7 +364,7 @@ export class PiperSynthesizer implements Synthesizer {
       { voice: modelPath, ms: Math.round(this.#loadMs), sampleRate: config.sampleRate, espeakVoice: config.espeakVoice },
       'piper voice loaded',
     );
-    return { config, session, Tensor: (await onnxRuntime()).Tensor };
+    return { config, session };
   }
 
   async synthesize(request: SpeechRequest): Promise<PcmAudio> {
@@ -418,28 +418,23 @@ export class PiperSynthesizer implements Synthesizer {
     return { samples, sampleRate: config.sampleRate };
   }
 
-  async #infer({ session, config, Tensor }: LoadedVoice, ids: readonly number[]): Promise<Int16Array> {
-    const feeds: Record<string, ort.Tensor> = {
-      input: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-      input_lengths: new Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
-      scales: new Tensor('float32', Float32Array.of(config.noiseScale, config.lengthScale / this.#rate, config.noiseW), [3]),
+  async #infer({ session, config }: LoadedVoice, ids: readonly number[]): Promise<Int16Array> {
+    const feeds: Record<string, ThreadTensor> = {
+      input: { type: 'int64', data: BigInt64Array.from(ids, BigInt), dims: [1, ids.length] },
+      input_lengths: { type: 'int64', data: BigInt64Array.of(BigInt(ids.length)), dims: [1] },
+      scales: { type: 'float32', data: Float32Array.of(config.noiseScale, config.lengthScale / this.#rate, config.noiseW), dims: [3] },
     };
-    if (config.numSpeakers > 1) feeds.sid = new Tensor('int64', BigInt64Array.of(BigInt(this.#speakerId)), [1]);
-    const results = await session.run(feeds);
-    const output = results.output;
-    try {
-      if (!output || output.type !== 'float32') {
-        throw new ModelFileError(
-          'model-wrong-format',
-          piperVoiceFiles(this.voicePath).modelPath,
-          `the voice's model gave ${output ? output.type : 'no'} output where Piper voices give float32 audio`,
-          downloadFix(this.voicePath),
-        );
-      }
-      return toInt16(output.data as Float32Array);
-    } finally {
-      for (const tensor of Object.values(results)) tensor.dispose();
+    if (config.numSpeakers > 1) feeds.sid = { type: 'int64', data: BigInt64Array.of(BigInt(this.#speakerId)), dims: [1] };
+    const output = (await session.run(feeds)).output;
+    if (!output || output.type !== 'float32') {
+      throw new ModelFileError(
+        'model-wrong-format',
+        piperVoiceFiles(this.voicePath).modelPath,
+        `the voice's model gave ${output ? output.type : 'no'} output where Piper voices give float32 audio`,
+        downloadFix(this.voicePath),
+      );
     }
+    return toInt16(output.data as Float32Array);
   }
 
   async dispose(): Promise<void> {
