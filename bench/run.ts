@@ -7,13 +7,14 @@ import { describeError } from '../base/errors.ts';
 import { createLogger } from '../base/log.ts';
 import { repoRoot } from '../test/fixtures/speech.ts';
 import { createTranscriber } from '../voice/stt/select.ts';
-import { bargeInFigures, cliFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
+import { bargeInFigures, cliFigures, hesitationFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
 import { GOAL_VALUES, GOALS, PhaseSkipped } from './lib/figures.ts';
 import { describeMachine, hasNvidiaGpu, machineFacts } from './lib/machine.ts';
 import { detCaption, detTable, markdownTable, notes, textTable } from './lib/report.ts';
 import { benchSetup } from './lib/setup.ts';
 import { negativeStream, ordinaryTalk, positiveSet, requestAudio, turnClips } from './lib/speech-sets.ts';
 import { measureCli } from './phases/cli.ts';
+import { measureHesitation } from './phases/hesitation.ts';
 import { measureModelSwap } from './phases/gpu.ts';
 import { hudAbsence, measureHud } from './phases/hud.ts';
 import { measureIdle } from './phases/idle.ts';
@@ -37,13 +38,13 @@ const HELP = `usage: npm run bench -- [options]
   --turns <n>                 spoken turns per barge-in kind (default 20)
   --idle-seconds <n>          seconds of silence and of talk for the idle figures (default 60)
   --negative-minutes <n>      minutes of non-wake speech for false accepts (default 30)
-  --only <phases>             comma-separated subset of: wake,turns,stt,llm,tts,idle,hud,gpu,cli
+  --only <phases>             comma-separated subset of: wake,turns,hesitation,stt,llm,tts,idle,hud,gpu,cli
   --quick                     a fast smoke run (5 runs, 15 s idle, 3 min negatives)
   --out <dir>                 where results go (default bench/results; a temp folder with --quick or --only)
   --readme                    also put the table into README.md's Benchmarks section
 `;
 
-const PHASES = ['wake', 'turns', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
+const PHASES = ['wake', 'turns', 'hesitation', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values: args } = parseArgs({
@@ -132,6 +133,9 @@ async function main(): Promise<void> {
     }
   });
   const turns = await phase('turns', () => measureTurns(setup, clips, { turns: turnsPerKind * kinds.length, kinds, log }));
+  // The same turns under the fixed silence rule, for the side-by-side figures (the stop command ends each answer).
+  const fixedTurns = await phase('turns', () => measureTurns(setup, clips, { turns: turnsPerKind, kinds: ['command'], log, turnEnd: 'silence' }));
+  const hesitation = await phase('hesitation', () => measureHesitation(setup, { log }));
   const stt = await phase('stt', () => measureStt(config, clips.map((c) => requestAudio(c, config.vad.hangoverMs)), runs));
   const llm = await phase('llm', () => measureLlm(config, { runs, maxTokens: Math.min(64, config.llm.maxAnswerTokens) }));
   const tts = await phase('tts', () => measureTts(config, runs));
@@ -142,7 +146,8 @@ async function main(): Promise<void> {
   const gpu = (await hasNvidiaGpu()) ? await phase('gpu', () => measureModelSwap(config, runs)) : `no NVIDIA GPU (${machine.gpuNote ?? 'nvidia-smi found none'})`;
 
   const figures = [
-    ...turnFigures(turns, config.vad.hangoverMs),
+    ...turnFigures(turns, config.vad.hangoverMs, fixedTurns),
+    ...hesitationFigures(hesitation),
     ...wakeFigures(wake, config.wake.threshold),
     ...llmFigures(llm, setup.origin === 'test-made'),
     ...sttFigures(stt),
@@ -218,6 +223,8 @@ async function main(): Promise<void> {
     hud: typeof hud === 'string' ? { notMeasured: hud } : hud instanceof Error ? { error: hud.message } : hud,
     gpu: typeof gpu === 'string' ? { notMeasured: gpu } : gpu instanceof Error ? { error: gpu.message } : gpu,
     cli: cli instanceof Error ? { error: cli.message } : cli,
+    fixedTurns: fixedTurns instanceof Error ? { error: fixedTurns.message } : fixedTurns,
+    hesitation: hesitation instanceof Error ? { error: hesitation.message } : hesitation,
     plots,
   };
   fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 1)}\n`);

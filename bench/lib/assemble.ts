@@ -1,4 +1,5 @@
 import type { CliResult } from '../phases/cli.ts';
+import { HESITATIONS, type HesitationResult } from '../phases/hesitation.ts';
 import type { HudResult } from '../phases/hud.ts';
 import type { IdleResult } from '../phases/idle.ts';
 import type { LlmResult } from '../phases/llm.ts';
@@ -15,11 +16,21 @@ import { sum, summarize } from './stats.ts';
 const tooFew = (what: string) => `no ${what} completed (see incidents)`;
 const failed = (what: string, error: Error) => (error instanceof PhaseSkipped ? error.message : `${what} failed: ${error.message}`);
 
-export function turnFigures(result: TurnsResult | Error, hangoverMs: number): Figure[] {
+/**
+ * `fixed`: the same turns under the fixed silence rule (vad.turnEnd "silence"), in the same run: the baseline
+ * the turn end on meaning is compared with.
+ */
+export function turnFigures(result: TurnsResult | Error, hangoverMs: number, fixed?: TurnsResult | Error): Figure[] {
   const section = 'voice-to-voice';
-  const of = (pick: (t: TurnRecord) => number) => (result instanceof Error ? undefined : summarize(result.turns.map(pick)));
+  const of = (pick: (t: TurnRecord) => number, which: TurnsResult | Error = result, keep: (t: TurnRecord) => boolean = () => true) =>
+    which instanceof Error ? undefined : summarize(which.turns.filter(keep).map(pick));
   const why = result instanceof Error ? failed('the turns', result) : tooFew('turn');
   const engines = of((t) => t.enginesMs);
+  const fixedBaseline = (pick: (t: TurnRecord) => number) => {
+    const value = fixed === undefined ? undefined : of(pick, fixed);
+    return value ? { baseline: { label: `fixed ${hangoverMs} ms silence, same run`, value } } : {};
+  };
+  const complete = (t: TurnRecord) => t.turnEnd === 'complete' || t.turnEnd === 'intent';
   return [
     measured(
       {
@@ -28,12 +39,34 @@ export function turnFigures(result: TurnsResult | Error, hangoverMs: number): Fi
         label: 'voice-to-voice: end of speech → first audio out',
         unit: 'ms',
         goal: GOALS.voiceToVoice,
+        ...fixedBaseline((t) => t.voiceToVoiceMs),
         note: 'each turn the first question of a conversation (llm.historyTurns = 0); a real-time virtual speaker (a sound card adds its buffer)',
       },
       of((t) => t.voiceToVoiceMs),
       why,
     ),
-    measured({ id: 'vad-endpoint', section, label: 'VAD endpoint delay (end of speech → vad-end)', unit: 'ms', sub: true, note: `vad.hangoverMs = ${hangoverMs}` }, of((t) => t.endpointMs), why),
+    measured(
+      { id: 'vad-endpoint', section, label: 'endpoint delay (end of speech → vad-end)', unit: 'ms', sub: true, note: `vad.turnEnd "meaning"; vad.hangoverMs = ${hangoverMs} when unsure`, ...fixedBaseline((t) => t.endpointMs) },
+      of((t) => t.endpointMs),
+      why,
+    ),
+    measured(
+      { id: 'vad-endpoint-complete', section, label: 'endpoint delay, requests complete by what was said', unit: 'ms', sub: true, goal: GOALS.endpointComplete },
+      of((t) => t.endpointMs, result, complete),
+      'no request was judged complete',
+    ),
+    measured({ id: 'vad-endpoint-unsure', section, label: 'endpoint delay, other requests (the hangover)', unit: 'ms', sub: true }, of((t) => t.endpointMs, result, (t) => !complete(t)), 'every request was judged complete'),
+    measured(
+      { id: 'final-transcript', section, label: 'end of speech → final transcript (stt-end)', unit: 'ms', sub: true, ...fixedBaseline((t) => t.finalTranscriptMs) },
+      of((t) => t.finalTranscriptMs),
+      why,
+    ),
+    measured(
+      { id: 'final-transcript-after-endpoint', section, label: 'endpoint → final transcript', unit: 'ms', sub: true, goal: GOALS.finalTranscript },
+      of((t) => t.finalTranscriptMs - t.endpointMs),
+      why,
+    ),
+    measured({ id: 'early-answer', section, label: 'answer started before the endpoint by', unit: 'ms', sub: true, note: '0 where it was not' }, of((t) => t.earlyMs), why),
     measured({ id: 'stt-in-turn', section, label: 'STT (stt-start → stt-end)', unit: 'ms', sub: true }, of((t) => t.sttMs), why),
     measured({ id: 'llm-first-token-in-turn', section, label: 'LLM time to first token', unit: 'ms', sub: true }, of((t) => t.firstTokenMs), why),
     measured({ id: 'llm-first-sentence', section, label: 'LLM first sentence complete (llm-start → sentence)', unit: 'ms', sub: true }, of((t) => t.firstSentenceMs), why),
@@ -214,11 +247,15 @@ export function idleFigures(result: IdleResult | Error, wakeChainCpu: number | u
           section,
           label: `daemon CPU (% of one core), ${listening}`,
           unit: '%',
-          goal: GOALS.idleCpu,
-          ...(baseline ? { baseline: { label: 'openWakeWord alone', value: baseline } } : {}),
+          goal: condition === 'silence' ? GOALS.idleCpu : GOALS.talkCpu,
+          ...(baseline ? { baseline: { label: 'openWakeWord alone, every step run', value: baseline } } : {}),
         },
         of((w) => w.daemonCpuPercent),
         'no window measured',
+      ),
+      // Where it went, from the daemon's CPU profile (bench/lib/cpu-profile.ts).
+      ...Object.entries(result.breakdown[condition] ?? {}).map(([category, percent]) =>
+        measured({ id: `idle-cpu-${condition}-${category.split(' ')[0]}`, section, label: `of which ${category}`, unit: '%', sub: true }, summarize([percent]), ''),
       ),
       measured({ id: `idle-worker-cpu-${condition}`, section, label: 'its child processes (the LLM worker)', unit: '%', sub: true }, of((w) => w.childrenCpuPercent), 'no window measured'),
       measured({ id: `idle-rss-${condition}`, section, label: `daemon RSS, ${listening}`, unit: 'MB' }, of((w) => w.daemonRssMiB), 'no window measured'),
@@ -231,7 +268,7 @@ export function hudFigures(result: HudResult | Error | string): Figure[] {
   const base = { id: 'hud-paint', section: 'hud', label: 'HUD: run event in core → painted in Chromium', unit: 'ms' as const };
   if (typeof result === 'string') return [notMeasured(base, result)];
   if (result instanceof Error) return [notMeasured(base, failed('the HUD phase', result))];
-  return [measured({ ...base, note: `llm-start → the question painted; clock mapping ±${result.clockErrorMs.toFixed(2)} ms` }, summarize(result.eventToPaintMs), 'no probe painted')];
+  return [measured({ ...base, goal: GOALS.hudPaint, note: `llm-start → the question painted; clock mapping ±${result.clockErrorMs.toFixed(2)} ms` }, summarize(result.eventToPaintMs), 'no probe painted')];
 }
 
 export function gpuFigures(result: SwapResult | Error | string): Figure[] {
@@ -257,5 +294,26 @@ export function cliFigures(result: CliResult | Error): Figure[] {
   return [
     measured({ ...timers, ...withBaseline, note: 'the compiled CLI (bin/build.js), a private empty timer database' }, summarize(result.timersListMs), 'no run'),
     measured({ ...version, ...withBaseline }, summarize(result.versionMs), 'no run'),
+  ];
+}
+
+export function hesitationFigures(result: HesitationResult | Error): Figure[] {
+  const section = 'turn end';
+  const cut = { id: 'hesitation-cut', section, label: 'requests cut in a 550–700 ms hesitation', unit: '%' as const, goal: GOALS.hesitationCut };
+  const dropped = { id: 'speculation-dropped', section, label: 'answers started in a pause and dropped, per request', unit: 'x' as const, sub: true };
+  if (result instanceof Error) return [notMeasured(cut, failed('the hesitation phase', result)), notMeasured(dropped, failed('the hesitation phase', result))];
+  const rate = (design: string) => {
+    const samples = result.samples.filter((s) => s.design === design);
+    return samples.length === 0 ? undefined : summarize([(100 * samples.filter((s) => s.cut).length) / samples.length]);
+  };
+  const fixed = rate('silence');
+  const meaning = result.samples.filter((s) => s.design === 'meaning');
+  return [
+    measured(
+      { ...cut, note: `${meaning.length} requests (${HESITATIONS.length} phrasings × voices) per rule`, ...(fixed ? { baseline: { label: 'fixed silence rule, same run', value: fixed } } : {}) },
+      rate('meaning'),
+      tooFew('request'),
+    ),
+    measured(dropped, summarize(meaning.map((s) => s.speculationsDropped)), tooFew('request')),
   ];
 }

@@ -55,7 +55,8 @@ export function trimSpeech(pcm: Int16Array): Int16Array {
 const spoken = new Map<string, Promise<Int16Array>>();
 
 /** Trimmed speech; one synthesis per text and voice (speak() must not make the same clip twice at once). */
-function said(text: string, voice: SpeechVoice): Promise<Int16Array> {
+/** `text` in `voice`, trimmed so it starts and ends with speech (cached). */
+export function said(text: string, voice: SpeechVoice): Promise<Int16Array> {
   const key = JSON.stringify([text, voice]);
   let clip = spoken.get(key);
   if (!clip) {

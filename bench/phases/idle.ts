@@ -10,6 +10,7 @@ import { jsonLines, runJarvis } from '../../test/fixtures/cli.ts';
 import { silence } from '../../test/fixtures/speech.ts';
 import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
 import { msToSamples } from '../../voice/pcm.ts';
+import { cpuBreakdown, readProfile } from '../lib/cpu-profile.ts';
 import { clockTicksPerSecond, descendants, processUsage, treeUsage, type ProcessUsage } from '../lib/proc.ts';
 
 /**
@@ -35,10 +36,22 @@ export interface IdleResult {
   readonly windowMs: number;
   /** Run events the daemon printed while it was measured: none is expected (there is no wake word). */
   readonly runEvents: string[];
+  /** Where the daemon's CPU went in each condition (% of one core), from its V8 CPU profile (a second run). */
+  readonly breakdown: Partial<Record<IdleWindow['condition'], Record<string, number>>>;
   readonly command: string;
 }
 
+/**
+ * The figures come from a daemon run as users run it; the breakdown from a second, shorter run under V8's
+ * profiler, whose sampling would otherwise inflate the figures several times over.
+ */
 export async function measureIdle(config: JarvisConfig, speech: Int16Array, options: { seconds: number; windowMs: number }): Promise<IdleResult> {
+  const measured = await runIdle(config, speech, options, false);
+  const profiled = await runIdle(config, speech, { ...options, seconds: Math.min(options.seconds, 15) }, true);
+  return { ...measured, breakdown: profiled.breakdown };
+}
+
+async function runIdle(config: JarvisConfig, speech: Int16Array, options: { seconds: number; windowMs: number }, profile: boolean): Promise<IdleResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-bench-'));
   const configFile = path.join(dir, 'config.json');
   // A private data folder, and a free port for the HUD server so a daemon already running elsewhere is no obstacle.
@@ -46,7 +59,9 @@ export async function measureIdle(config: JarvisConfig, speech: Int16Array, opti
   fs.writeFileSync(configFile, JSON.stringify(daemonConfig, null, 2));
   const args = ['--config', configFile, 'start', '--input', '-', '--output', 'none', '--json'];
   const started = performance.now();
-  const daemon = runJarvis(args);
+  // The daemon writes a V8 CPU profile when it exits: where its time went, for the breakdown.
+  const profiles = path.join(dir, 'profiles');
+  const daemon = runJarvis(args, {}, profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []);
   try {
     await daemon.waitFor((line) => line.includes('listening to'), 300_000, 'the daemon to start listening');
     const startupMs = performance.now() - started;
@@ -55,17 +70,25 @@ export async function measureIdle(config: JarvisConfig, speech: Int16Array, opti
     const ticks = await clockTicksPerSecond();
     const settleMs = await settle(stdin, pid, ticks);
     const windows: IdleWindow[] = [];
+    const spans: Partial<Record<IdleWindow['condition'], { from: number; to: number }>> = {};
     for (const condition of ['silence', 'speech'] as const) {
+      const from = performance.now() - started;
       const audio = condition === 'silence' ? silence(options.seconds * 1000) : speech.subarray(0, msToSamples(options.seconds * 1000, CAPTURE_SAMPLE_RATE));
       const count = Math.floor((options.seconds * 1000) / options.windowMs);
       const [, measured] = await Promise.all([feed(stdin, audio), sampleWindows(pid, count, options.windowMs, ticks, condition)]);
       windows.push(...measured);
+      spans[condition] = { from, to: performance.now() - started };
     }
     stdin.end();
     const exited = await Promise.race([daemon.exit, sleep(60_000, undefined, { ref: false }).then(() => 'timeout' as const)]);
     if (exited === 'timeout') daemon.child.kill('SIGTERM');
     const runEvents = jsonLines(daemon.stdout).map((e) => String(e.type));
-    return { windows, startupMs, settleMs, windowMs: options.windowMs, runEvents, command: `jarvis ${args.join(' ')}` };
+    // The profile's clock starts with the process, a little after the spawn this phase timed from.
+    const profile = fs.existsSync(profiles) ? readProfile(profiles, pid) : undefined;
+    const breakdown = Object.fromEntries(
+      Object.entries(spans).flatMap(([condition, span]) => (profile ? [[condition, cpuBreakdown(profile, span.from, span.to)]] : [])),
+    );
+    return { windows, startupMs, settleMs, windowMs: options.windowMs, runEvents, command: `jarvis ${args.join(' ')}`, breakdown };
   } finally {
     if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
       daemon.child.kill('SIGTERM');

@@ -11,7 +11,9 @@ import { EventLog } from '../lib/event-log.ts';
 import { LiveRoom } from '../lib/live-room.ts';
 import { ProbeSink } from '../lib/probe-sink.ts';
 import type { BenchSetup } from '../lib/setup.ts';
+import { ScriptWords } from '../lib/script-words.ts';
 import type { TurnClip } from '../lib/speech-sets.ts';
+import { createTranscriber } from '../../voice/stt/select.ts';
 
 /**
  * Whole spoken turns through the daemon as `jarvis start` assembles it (createDaemon),
@@ -51,6 +53,12 @@ export interface TurnRecord {
   /** End of "hey jarvis" → the wake event. */
   readonly wakeDelayMs: number;
   readonly sttAudioMs: number;
+  /** End of the person's speech → the request's final transcript (stt-end). */
+  readonly finalTranscriptMs: number;
+  /** Why the request ended when it did (vad-end's turnEnd), or 'silence' under the fixed rule. */
+  readonly turnEnd: string;
+  /** The answer had been started this long before the endpoint (llm-start earlyMs), or 0. */
+  readonly earlyMs: number;
 }
 
 export interface BargeInRecord {
@@ -78,14 +86,17 @@ const INTERRUPT_AFTER_MS = 300;
 export async function measureTurns(
   setup: BenchSetup,
   clips: TurnClip[],
-  options: { turns: number; kinds: BargeInKind[]; log: Logger },
+  options: { turns: number; kinds: BargeInKind[]; log: Logger; turnEnd?: 'meaning' | 'silence' },
 ): Promise<TurnsResult> {
   // Every turn starts a conversation (llm.historyTurns = 0), so each measures the same prompt: with history kept,
   // the 9th and later answers on this build fail with llama.cpp's "context shift" error (see the bench report).
-  const config = { ...setup.config, llm: { ...setup.config.llm, historyTurns: 0 } };
+  const config = { ...setup.config, llm: { ...setup.config.llm, historyTurns: 0 }, vad: { ...setup.config.vad, turnEnd: options.turnEnd ?? setup.config.vad.turnEnd } };
   const room = new LiveRoom();
   const sink = new ProbeSink(new VirtualSink({ speed: 1, sampleRate: 22_050 }));
-  const daemon = await createDaemon(config, { log: options.log, source: room, sink });
+  // The words being said, for a Whisper that cannot hear them (test-made models).
+  let saying = '';
+  const words = setup.realSpeechToText ? undefined : new ScriptWords(createTranscriber(config.stt, options.log), () => saying);
+  const daemon = await createDaemon(config, { log: options.log, source: room, sink, ...(words ? { engines: { transcriber: words } } : {}) });
   const { assistant } = daemon;
   const broken = assistant.state.problems.filter((p) => p.blocking || p.id === 'stt-model' || p.id === 'llm-model');
   if (broken.length > 0) {
@@ -109,6 +120,7 @@ export async function measureTurns(
       const warmup = completed < WARMUP_TURNS;
       const kind: BargeInKind = warmup || completed >= target ? 'command' : options.kinds[(completed - WARMUP_TURNS) % options.kinds.length]!;
       const mark = log.mark();
+      saying = `Hey Jarvis, ${clip.question}`;
       const keywordSaid = room.say(clip.wake);
       room.say(silence(150)).catch(() => undefined);
       const requestSaid = room.say(clip.request);
@@ -190,6 +202,7 @@ export async function measureTurns(
     controller.abort();
     await listening.catch(() => undefined);
     await daemon.dispose();
+    await words?.dispose();
     await sink.close();
     log.dispose();
   }
@@ -224,5 +237,8 @@ function turnRecord(events: RunEvent[], speechEndAt: number, keywordEndAt: numbe
     overheadMs: voiceToVoice - enginesMs,
     wakeDelayMs: wake.t - keywordEndAt,
     sttAudioMs: sttStart.audioMs,
+    finalTranscriptMs: sttEnd.t - speechEndAt,
+    turnEnd: vadEnd.turnEnd?.reason ?? 'silence',
+    earlyMs: llmStart.earlyMs ?? 0,
   };
 }
