@@ -84,11 +84,11 @@ export const configSchema = z
         /** Silence after speech that ends the utterance when nothing says whether it is complete. */
         hangoverMs: ms(100, 5000).default(700),
         /** Silence that ends a request known to be complete (a local skill recognises it, a complete question). */
-        completeMs: ms(100, 5000).default(250),
+        completeMs: ms(100, 5000).default(200),
         /** Silence that ends a request that trails off mid-phrase. */
         trailingMs: ms(100, 10_000).default(1500),
         /** A pause this long has the request so far transcribed (for the turn end and the live transcript). */
-        partialAfterMs: ms(50, 2000).default(160),
+        partialAfterMs: ms(50, 2000).default(120),
         /** While the person goes on speaking, the request so far is transcribed this often (the live transcript). */
         partialEveryMs: ms(200, 10_000).default(1000),
         /** Speech shorter than this is treated as a click or a cough. */

@@ -5,6 +5,12 @@ import type { Transcriber, Transcript } from '../../voice/ports.ts';
  * benchmark's Whisper still runs on every request and every pause (its time is real), and hands back the words the
  * person is saying (`saying()`, kept by the benchmark as it speaks). With real models (`--models`) it is not used.
  */
+/** A whole request as Whisper writes one: a capital, and a question mark or a full stop. */
+export function asWhisperWrites(request: string): string {
+  const question = /^(?:what|when|where|who|why|how|which|is|are|do|does|can|could|will|would|should)\b/i.test(request);
+  return `${request.charAt(0).toUpperCase()}${request.slice(1)}${question ? '?' : '.'}`;
+}
+
 export class ScriptWords implements Transcriber {
   readonly engine: string;
 

@@ -6,7 +6,7 @@ import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
 import { EventLog } from '../lib/event-log.ts';
 import { LiveRoom } from '../lib/live-room.ts';
-import { ScriptWords } from '../lib/script-words.ts';
+import { asWhisperWrites, ScriptWords } from '../lib/script-words.ts';
 import type { BenchSetup } from '../lib/setup.ts';
 import { said } from '../lib/speech-sets.ts';
 
@@ -75,7 +75,7 @@ export async function measureHesitation(setup: BenchSetup, options: { log: Logge
           void room.say(silence(150));
           await room.say(one);
           await room.pause(pauseMs);
-          saying = `Hey Jarvis, ${first} ${second}.`;
+          saying = `Hey Jarvis, ${asWhisperWrites(`${first} ${second}`)}`;
           await room.say(two);
           // Every run this request started has ended.
           const settled = () => {

@@ -11,7 +11,7 @@ import { EventLog } from '../lib/event-log.ts';
 import { LiveRoom } from '../lib/live-room.ts';
 import { ProbeSink } from '../lib/probe-sink.ts';
 import type { BenchSetup } from '../lib/setup.ts';
-import { ScriptWords } from '../lib/script-words.ts';
+import { asWhisperWrites, ScriptWords } from '../lib/script-words.ts';
 import type { TurnClip } from '../lib/speech-sets.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
 
@@ -120,7 +120,7 @@ export async function measureTurns(
       const warmup = completed < WARMUP_TURNS;
       const kind: BargeInKind = warmup || completed >= target ? 'command' : options.kinds[(completed - WARMUP_TURNS) % options.kinds.length]!;
       const mark = log.mark();
-      saying = `Hey Jarvis, ${clip.question}`;
+      saying = `Hey Jarvis, ${asWhisperWrites(clip.question)}`;
       const keywordSaid = room.say(clip.wake);
       room.say(silence(150)).catch(() => undefined);
       const requestSaid = room.say(clip.request);
