@@ -3,8 +3,18 @@
  * piece matters most for latency, so a long first clause is released at a comma too.
  */
 
+/** Always abbreviations: a sentence does not end on these. */
 const ABBREVIATIONS = new Set([
-  'mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'vs', 'etc', 'e.g', 'i.e', 'approx', 'no', 'fig', 'mt', 'inc', 'ltd',
+  'mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'vs', 'etc', 'e.g', 'i.e', 'approx', 'fig', 'mt', 'inc', 'ltd', 'dept',
+]);
+
+/**
+ * Abbreviations that are also words ("no", "sun", "sat", "min"), or months a sentence may end on: abbreviations only
+ * when a number or a lower-case word follows ("No. 5", "on Jan. 5", "Sun. 3 p.m.", "10 min. later").
+ */
+const ABBREVIATIONS_BEFORE_NUMBERS = new Set([
+  'no', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec', 'mon', 'tue', 'tues', 'wed',
+  'thu', 'thurs', 'fri', 'sat', 'sun', 'min', 'max', 'avg', 'tel', 'est', 'approx',
 ]);
 
 export interface SentenceSplitterOptions {
@@ -17,6 +27,8 @@ export interface SentenceSplitterOptions {
 export class SentenceSplitter {
   #buffer = '';
   #released = 0;
+  /** The number of the last item of a list written on one line ("1. Apples 2. Pears"), 0 outside one. */
+  #lastListItem = 0;
   readonly #firstClauseMinChars: number;
   readonly #maxChars: number;
 
@@ -52,9 +64,23 @@ export class SentenceSplitter {
     for (let i = 0; i < text.length; i++) {
       const ch = text[i]!;
       const next = text[i + 1];
-      if (ch === '\n') return i + 1;
+      if (ch === '\n') {
+        this.#lastListItem = 0;
+        return i + 1;
+      }
       if ((ch === '.' || ch === '!' || ch === '?' || ch === ';' || ch === ':') && next !== undefined && /\s/.test(next)) {
-        if (ch === '.' && this.#isAbbreviation(text, i)) continue;
+        if (ch !== '.') {
+          this.#lastListItem = 0;
+          return i + 1;
+        }
+        if (this.#isListNumber(text, i)) continue;
+        const listItem = this.#inlineListNumber(text, i);
+        if (listItem !== undefined) return listItem;
+        const abbreviation = this.#isAbbreviation(text, i, /^\s*(\S)/.exec(text.slice(i + 1))?.[1]);
+        // Some abbreviations are told from a sentence's end only by what follows: wait until it is there.
+        if (abbreviation === undefined) return 0;
+        if (abbreviation) continue;
+        this.#lastListItem = /\s1$/.test(text.slice(0, i)) ? 1 : 0;
         return i + 1;
       }
     }
@@ -70,10 +96,37 @@ export class SentenceSplitter {
     return 0;
   }
 
-  #isAbbreviation(text: string, dot: number): boolean {
-    // Decimals never reach here (a cut needs whitespace after the dot); initials and titles do.
-    const word = /([A-Za-z.]+)$/.exec(text.slice(0, dot))?.[1]?.toLowerCase();
-    return word !== undefined && (ABBREVIATIONS.has(word) || /^[a-z]$/.test(word));
+  /**
+   * Decimals never reach here (a cut needs whitespace after the dot); initials, titles and dotted abbreviations do:
+   * "Dr. Smith", "on Jan. 5", "at 3 p.m. tomorrow", "the U.S. economy". A sentence starts with a capital or a digit,
+   * so a dotted abbreviation ("p.m.", "A.I.") followed by a lower-case word is inside one. Undefined: it depends on
+   * the next word, which has not been written yet.
+   */
+  #isAbbreviation(text: string, dot: number, following: string | undefined): boolean | undefined {
+    const word = /([A-Za-z.]+)$/.exec(text.slice(0, dot))?.[1];
+    if (word === undefined) return false;
+    const lower = word.toLowerCase();
+    if (ABBREVIATIONS.has(lower) || /^[a-z]$/.test(lower)) return true;
+    if (!ABBREVIATIONS_BEFORE_NUMBERS.has(lower) && !/^(?:[a-z]\.)+[a-z]$/.test(lower)) return false;
+    return following === undefined ? undefined : /[\p{Ll}\d]/u.test(following);
+  }
+
+  /** "1." opening a numbered item (at the start of the text or of a line): the item goes on after it. */
+  #isListNumber(text: string, dot: number): boolean {
+    return /(?:^|\n)\s*\d{1,2}$/.test(text.slice(0, dot));
+  }
+
+  /**
+   * "Apples 2. Pears 3. Plums": a list written on one line. The item number belongs to the item after it, so the
+   * sentence is cut before the number, not after it. Returns where to cut, or undefined.
+   */
+  #inlineListNumber(text: string, dot: number): number | undefined {
+    const before = /\s(\d{1,2})$/.exec(text.slice(0, dot));
+    const item = Number(before?.[1]);
+    // Only the item after the last one ("1." then "2."): a list, not "I am 2. Then".
+    if (!before || item !== this.#lastListItem + 1 || item < 2) return undefined;
+    this.#lastListItem = item;
+    return dot - before[1]!.length;
   }
 }
 
@@ -92,7 +145,8 @@ export function toSpokenText(text: string): string {
     .replace(/`([^`]*)`/g, '$1')
     .replace(/!\[[^\]]*\]\([^)]*\)/g, '')
     .replace(/\[([^\]]+)\]\([^)]*\)/g, '$1')
-    .replace(/https?:\/\/\S+/g, 'a link')
+    // A link's trailing punctuation is the sentence's.
+    .replace(/https?:\/\/\S+?(?=[.,;:!?)\]]*(?:\s|$))/g, 'a link')
     .replace(/^\s{0,3}(#{1,6}|[-*+•]|\d+[.)])\s+/gm, '')
     .replace(/(\*\*|__|\*|_|~~)(?=\S)([^*_~]+?)\1/g, '$2')
     .replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '')

@@ -27,6 +27,34 @@ describe('sentence splitter (streamed tokens)', () => {
     assert.deepEqual(split(text.split(/(?= )/)), expected);
   });
 
+  test('abbreviations, times, dates and numbered lists are not cut; sentences ending on a word like "no" are', () => {
+    const cases: Array<[string, string[]]> = [
+      ['The meeting is at 3 p.m. tomorrow. Bring notes.', ['The meeting is at 3 p.m. tomorrow.', 'Bring notes.']],
+      ['It starts at 3 p.m. Bring notes.', ['It starts at 3 p.m.', 'Bring notes.']],
+      ['The U.S. economy grew. A.I. systems help.', ['The U.S. economy grew.', 'A.I. systems help.']],
+      ['It opens on Jan. 5 this year. See you then.', ['It opens on Jan. 5 this year.', 'See you then.']],
+      ['I said no. Then I left.', ['I said no.', 'Then I left.']],
+      ['Look at the sun. It is bright.', ['Look at the sun.', 'It is bright.']],
+      ['Ask for No. 5 at the desk.', ['Ask for No. 5 at the desk.']],
+      ['Wait 10 min. then stir.', ['Wait 10 min. then stir.']],
+      ['Steps:\n1. Boil water.\n2. Add tea.', ['Steps:', '1. Boil water.', '2. Add tea.']],
+      ['You need 1. Apples 2. Pears 3. Plums.', ['You need 1.', 'Apples', '2. Pears', '3. Plums.']],
+      ['Buy 1. Apples from Dr. Lee 2. Pears.', ['Buy 1.', 'Apples from Dr. Lee', '2. Pears.']],
+      ['I am 2. Then I grew.', ['I am 2.', 'Then I grew.']],
+    ];
+    for (const [text, expected] of cases) {
+      assert.deepEqual(split([text]), expected, text);
+      assert.deepEqual(split(text.split('')), expected, `${text} (one character at a time)`);
+    }
+  });
+
+  test('a full stop that needs the next word to be understood waits only for that word', () => {
+    const splitter = new SentenceSplitter();
+    assert.deepEqual(splitter.push('It is ten. '), ['It is ten.']);
+    assert.deepEqual(splitter.push('Doors open at 3 p.m. '), []);
+    assert.deepEqual(splitter.push('Come'), ['Doors open at 3 p.m.']);
+  });
+
   test('a long first clause is released at a comma so speech starts early', () => {
     const out = split(['Well, that depends on where you are and what time of year it is, but in general the days are shorter in winter.']);
     assert.equal(out.length, 2);
@@ -49,6 +77,7 @@ describe('spoken text', () => {
   test('markdown, bullets, links and emoji are not read aloud', () => {
     assert.equal(toSpokenText('## Tips\n- **Drink** water 💧\n- see [the guide](http://x.y/z) or https://example.com'),
       'Tips Drink water see the guide or a link');
+    assert.equal(toSpokenText('Read https://example.com/faq. Then call.'), 'Read a link. Then call.');
     assert.equal(toSpokenText('Use `ls` then\n```\nrm -rf /\n```\ndone'), 'Use ls then done');
   });
 });
