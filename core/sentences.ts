@@ -137,7 +137,7 @@ export function speakable(text: string): boolean {
 
 /**
  * Text as it should be spoken: markdown, list bullets, code fences, URLs and emoji removed, even though the
- * system prompt asks for none, because small models slip.
+ * system prompt asks for none, because small models slip; dashes made pauses.
  */
 export function toSpokenText(text: string): string {
   return text
@@ -149,6 +149,10 @@ export function toSpokenText(text: string): string {
     .replace(/https?:\/\/\S+?(?=[.,;:!?)\]]*(?:\s|$))/g, 'a link')
     .replace(/^\s{0,3}(#{1,6}|[-*+•]|\d+[.)])\s+/gm, '')
     .replace(/(\*\*|__|\*|_|~~)(?=\S)([^*_~]+?)\1/g, '$2')
+    // A dash between words is a pause the voice only makes at a comma ("plan — first" would run together);
+    // between numbers it is a range.
+    .replace(/(\d) ?[–—] ?(?=\d)/g, '$1 to ')
+    .replace(/\s*—\s*|\s+(?:–|--?)\s+/g, ', ')
     .replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '')
     .replace(/\s+/g, ' ')
     .trim();

@@ -292,6 +292,27 @@ describe('barge-in and our own voice (scripted LLM answers with known words, rea
     assert.equal(new Set(session.events.map((e) => e.runId)).size, 1, 'no follow-up turn');
   });
 
+  test('the transcript check looks for the name in wake.phrase: a custom phrase passes, "Jarvis" and near misses are dropped', async () => {
+    const question = await speak('hey jarvis, what time is it', user);
+    const heardAs = async (transcript: string, phrase: string) => {
+      const custom = parseConfig({ ...configInput, wake: { verifyTranscript: true, phrase } });
+      const session = await converse((room, s) => room.pause(500).say(question, 'question').until(runsEnded(s, 1)).pause(300), {
+        config: custom,
+        responder: new ScriptedResponder(() => 'Ten past six.'),
+        synthesizer: espeak,
+        transcriber: (room) => new ScriptTranscriber(whisper, room, [{ label: 'question', text: transcript }]),
+      });
+      return { outcome: runEnd(session.events, session.events[0]!.runId)?.outcome, events: session.events };
+    };
+    const custom = await heardAs('Hey Computer, what time is it?', 'hey computer');
+    assert.equal(custom.outcome, 'answered');
+    const sttEnd = custom.events.find((e) => e.type === 'stt-end');
+    assert.ok(sttEnd?.type === 'stt-end' && sttEnd.text === 'what time is it?', JSON.stringify(sttEnd));
+    assert.equal((await heardAs('Hey Jarvis, what time is it?', 'hey computer')).outcome, 'false-wake');
+    assert.equal((await heardAs('Hey Jervis, what time is it?', 'hey jarvis')).outcome, 'answered');
+    assert.equal((await heardAs('Hey Travis, what time is it?', 'hey jarvis')).outcome, 'false-wake');
+  });
+
   test('the stop command silences it at once, no follow-up is opened, and the conversation keeps only what was heard', async () => {
     const request = await speak('hey jarvis, what is the weather', user);
     const responder = new ScriptedResponder(longAnswer);

@@ -171,10 +171,10 @@ describe('timers on a manual clock and a real SQLite file', () => {
     await home.ask('set a timer called eggs for 6 minutes');
     await home.ask('set a timer for 3 minutes');
     assert.match((await home.ask('cancel the timer')).answer, /^You have your 3 minute timer, the eggs timer and the pasta timer\. Say which one/);
-    assert.equal((await home.ask('cancel the eggs')).answer, 'The eggs timer cancelled.');
-    assert.equal((await home.ask('cancel the 3 minute timer')).answer, 'Your 3 minute timer cancelled.');
+    assert.equal((await home.ask('cancel the eggs')).answer, 'The eggs timer is cancelled.');
+    assert.equal((await home.ask('cancel the 3 minute timer')).answer, 'Your 3 minute timer is cancelled.');
     assert.match((await home.ask('what timers do I have')).answer, /^You have one timer: the pasta timer with 10 minutes left\.$/);
-    assert.equal((await home.ask('cancel all timers')).answer, 'The pasta timer cancelled.');
+    assert.equal((await home.ask('cancel all timers')).answer, 'The pasta timer is cancelled.');
     home.clock.advance(3_600_000);
     assert.equal(home.due.length, 0, 'nothing rang');
     assert.equal((await home.ask('cancel the timer')).answer, "You don't have any timers.");

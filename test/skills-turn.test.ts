@@ -2,24 +2,27 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { parseConfig } from '../config/load.ts';
 import type { JarvisConfig } from '../config/schema.ts';
 import type { Assistant } from '../core/pipeline/assistant.ts';
 import { createDaemon, type Daemon } from '../core/daemon/daemon.ts';
 import type { RunEvent } from '../core/protocol/run-events.ts';
-import { silentLogger } from '../base/log.ts';
+import { createLogger, silentLogger, type Logger } from '../base/log.ts';
+import { AudioDeviceError } from '../base/errors.ts';
 import type { SkillsRuntime } from '../core/skills/skills-runtime.ts';
 import { spokenClock } from '../core/skills/spoken.ts';
 import { turnTimings } from '../core/protocol/timings.ts';
 import { VirtualSink } from '../voice/audio/virtual-sink.ts';
 import { levelDbfs } from '../voice/pcm.ts';
-import type { Transcriber } from '../voice/ports.ts';
+import type { AudioSource, Transcriber } from '../voice/ports.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { PiperSynthesizer } from '../voice/tts/piper.ts';
 import { SileroVad } from '../voice/vad/silero.ts';
 import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { ManualClock } from './fixtures/manual-clock.ts';
+import { UnpluggedOnce } from './fixtures/unplugged-once.ts';
 import { Room } from './fixtures/room.ts';
 import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
@@ -75,17 +78,29 @@ interface Session {
  * The daemon as `jarvis start` assembles it, with the test's engines, in a room on audio time; closed when the
  * test ends, however it ends. `transcriber` may be made for the room.
  */
-async function session(t: TestContext, transcriber: Transcriber | ((room: Room) => Transcriber), skillsConfig: Record<string, unknown> = {}): Promise<Session> {
+interface SessionOptions {
+  /** The microphone, made on the session's clock (the room by default). */
+  readonly source?: (room: Room) => AudioSource;
+  readonly sink?: (clock: ManualClock) => VirtualSink;
+  readonly log?: Logger;
+}
+
+async function session(
+  t: TestContext,
+  transcriber: Transcriber | ((room: Room) => Transcriber),
+  skillsConfig: Record<string, unknown> = {},
+  options: SessionOptions = {},
+): Promise<Session> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-skills-turn-'));
   dirs.push(dir);
   const config = parseConfig({ dataDir: dir, vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 }, conversation: { followUpMs: 0 }, skills: skillsConfig });
   const llm = new ScriptedResponder(() => 'the LLM answered', 0);
   const clock = new ManualClock(Date.now());
-  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock });
+  const sink = options.sink?.(clock) ?? new VirtualSink({ speed: 1, sampleRate: 22_050, clock });
   const room = new Room({ clock });
   wake.reset();
   const engines = { wake, vad, transcriber: typeof transcriber === 'function' ? transcriber(room) : transcriber, synthesizer: piper, llm };
-  const daemon = await createDaemon(config, { log: silentLogger, source: room, sink, clock, engines });
+  const daemon = await createDaemon(config, { log: options.log ?? silentLogger, source: options.source?.(room) ?? room, sink, clock, engines });
   t.after(() => daemon.dispose());
   const events: RunEvent[] = [];
   daemon.assistant.bus.subscribe((event) => events.push(event));
@@ -207,6 +222,62 @@ describe('timers ring through the Assistant (on audio time)', () => {
     const rang = s.events.find((e) => e.type === 'run-start' && e.trigger === 'alert')!;
     const ringMs = s.events.find((e) => e.type === 'run-end')!.t - rang.t;
     assert.ok(ringMs >= 2500 && ringMs < 5000, `rang for ${Math.round(ringMs)} ms of audio; ringTimeoutMs is 2500`);
+  });
+
+  test('a speaker that fails while a timer rings is reported once; the timer rings on (on the screens) until skills.ringTimeoutMs and is marked missed', async (t) => {
+    let attempts = 0;
+    const speaker = (clock: ManualClock) => new (class extends VirtualSink {
+      override play(): Promise<void> {
+        attempts++;
+        return Promise.reject(new AudioDeviceError('the test speaker is unplugged', 'plug the speaker back in'));
+      }
+    })({ clock });
+    const s = await session(t, whisper, { ringTimeoutMs: 3000, ringPauseMs: 200 }, { sink: speaker });
+    const timer = s.skills.timers.add({ kind: 'timer', dueAt: s.clock.now() + 500, durationMs: 500, label: 'egg' });
+    s.room.until(runEnded(s.events, 'alert'), 10_000).pause(300);
+    await s.listen();
+    const alert = s.events.find((e) => e.type === 'run-start' && e.trigger === 'alert');
+    assert.ok(alert, 'the timer rang');
+    const ring = ofRun(s.events, alert.runId);
+    const errors = ring.filter((e) => e.type === 'error');
+    assert.equal(errors.length, 1, `one report, not one per round: ${JSON.stringify(errors)}`);
+    assert.ok(errors[0]?.type === 'error' && errors[0].stage === 'playback' && /could not ring on the speaker: the test speaker is unplugged/.test(errors[0].message) && errors[0].fix === 'plug the speaker back in');
+    assert.ok(attempts >= 3, `the chime was tried each round (${attempts})`);
+    assert.ok(!ring.some((e) => e.type === 'tts-start'), 'no announcement is synthesized for a speaker that cannot play it');
+    const end = ring.find((e) => e.type === 'intent-end');
+    assert.ok(end?.type === 'intent-end' && end.code === 'nothing-could-ring');
+    assert.equal(ring.at(-1)?.type === 'run-end' && ring.at(-1)!.t - alert.t >= 3000, true, 'rang for the whole ringTimeoutMs');
+    assert.equal(s.skills.store.timer(timer.id)?.state, 'missed');
+  });
+
+  test('a microphone unplugged while a timer rings loses nothing: the alert rings on, the problem is logged once however often the retry fails, and listening comes back', async (t) => {
+    const lines: string[] = [];
+    const log = createLogger('info', new Writable({ write: (chunk, _encoding, done) => (lines.push(...String(chunk).split('\n').filter(Boolean)), done()) }));
+    let events: RunEvent[] = [];
+    const rangOnce = () => events.some((e) => e.type === 'tts-end');
+    const rangOut = () => events.some((e) => e.type === 'run-end');
+    let mic: UnpluggedOnce | undefined;
+    const s = await session(t, whisper, { ringTimeoutMs: 15_000, ringPauseMs: 200 }, {
+      log,
+      source: (room) => (mic = new UnpluggedOnce(room.clock, { when: rangOnce, forMs: 5000, until: rangOut })),
+    });
+    events = s.events;
+    const timer = s.skills.timers.add({ kind: 'timer', dueAt: s.clock.now() + 500, durationMs: 500 });
+    await s.listen();
+    const alert = s.events.find((e) => e.type === 'run-start' && e.trigger === 'alert')!;
+    const ring = ofRun(s.events, alert.runId);
+    const unpluggedAt = mic!.unpluggedAt!;
+    assert.ok(ring.some((e) => e.type === 'tts-end' && e.t > unpluggedAt + 1000), 'announced again while the microphone was away');
+    const end = ring.find((e) => e.type === 'intent-end');
+    assert.ok(end?.type === 'intent-end' && end.code === 'unanswered', JSON.stringify(end));
+    assert.ok(ring.at(-1)!.t - alert.t >= 15_000, 'rang for the whole ringTimeoutMs');
+    assert.equal(s.skills.store.timer(timer.id)?.state, 'missed');
+
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.problem === 'microphone');
+    assert.ok(mic!.failedOpens >= 2, `the retry failed again (${mic!.failedOpens} failed opens)`);
+    assert.deepEqual(logged.map((e) => e.msg), ['the test microphone is unplugged', 'resolved'], 'logged when it started and when it ended');
+    assert.equal(logged[1]!.repeats, mic!.failedOpens - 1);
+    assert.deepEqual(s.assistant.state.problems, []);
   });
 
   test('a timer due during an answer waits for it, then rings', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SentenceSplitter, toSpokenText } from '../core/sentences.ts';
-import { cleanTranscript, isStopPhrase, splitAtWakeWord } from '../core/pipeline/transcript.ts';
+import { cleanTranscript, isStopPhrase, splitAtWakeWord, WakeName } from '../core/pipeline/transcript.ts';
 
 function split(pieces: string[]): string[] {
   const splitter = new SentenceSplitter();
@@ -78,6 +78,13 @@ describe('spoken text', () => {
     assert.equal(toSpokenText('## Tips\n- **Drink** water 💧\n- see [the guide](http://x.y/z) or https://example.com'),
       'Tips Drink water see the guide or a link');
     assert.equal(toSpokenText('Read https://example.com/faq. Then call.'), 'Read a link. Then call.');
+  });
+
+  test('dashes between words are spoken as pauses, between numbers as ranges; hyphens are left alone', () => {
+    assert.equal(toSpokenText('The plan — first we boil it.'), 'The plan, first we boil it.');
+    assert.equal(toSpokenText('The plan—first we boil it – then we eat.'), 'The plan, first we boil it, then we eat.');
+    assert.equal(toSpokenText('Boil it - gently.'), 'Boil it, gently.');
+    assert.equal(toSpokenText('Rest it 3–5 minutes, a well-known trick at -5 degrees.'), 'Rest it 3 to 5 minutes, a well-known trick at -5 degrees.');
     assert.equal(toSpokenText('Use `ls` then\n```\nrm -rf /\n```\ndone'), 'Use ls then done');
   });
 });
@@ -96,6 +103,19 @@ describe('transcripts', () => {
     assert.equal(splitAtWakeWord('Hey Travis, what time is it?').heardWakeWord, false);
     assert.equal(splitAtWakeWord('Hey Charles.').heardWakeWord, false);
     assert.equal(splitAtWakeWord('I told them about the show last night and they said Jarvis was').heardWakeWord, false);
+  });
+
+  test('a custom wake phrase: its name is looked for, one-edit spellings pass for names of five letters or more', () => {
+    const computer = new WakeName('Hey Computer');
+    assert.deepEqual(splitAtWakeWord('Hey computer, lights off.', computer), { heardWakeWord: true, request: 'lights off.' });
+    assert.deepEqual(splitAtWakeWord('Hey Komputer lights off', computer), { heardWakeWord: true, request: 'lights off' });
+    assert.equal(splitAtWakeWord('Hey Jarvis, lights off.', computer).heardWakeWord, false);
+    assert.equal(cleanTranscript('Computer, what time is it?', computer), 'what time is it?');
+    assert.ok(isStopPhrase('Computer, stop!', ['stop'], computer));
+    const max = new WakeName('ok max');
+    assert.equal(splitAtWakeWord('OK Max, play music', max).request, 'play music');
+    assert.equal(splitAtWakeWord('OK Mix, play music', max).heardWakeWord, false, 'short names must match exactly');
+    assert.throws(() => new WakeName('  !! '), /no word/);
   });
 
   test('stop phrases', () => {

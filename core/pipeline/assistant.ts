@@ -12,7 +12,7 @@ import type { EchoGuard } from './echo-guard.ts';
 import type { RecordedRequest } from './request.ts';
 import { LiveTranscript } from './live-transcript.ts';
 import { Speculation } from './speculation.ts';
-import { cleanTranscript, isStopPhrase, splitAtWakeWord } from './transcript.ts';
+import { cleanTranscript, isStopPhrase, splitAtWakeWord, WakeName } from './transcript.ts';
 import { turnEnd, type TurnEnd } from './turn-end.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
 import { VoiceLoop, type RequestPoint } from './voice-loop.ts';
@@ -112,6 +112,11 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   /** Alerts waiting for the turn in progress to end. */
   readonly #alerts: Alert[] = [];
   readonly #loop: VoiceLoop | undefined;
+  readonly #wakeName: WakeName;
+  /** How often each open problem was reported again since it was logged. */
+  readonly #problemRepeats = new Map<string, number>();
+  /** Microphone failures in a row: the retries back off. */
+  #microphoneFailures = 0;
 
   /** `clock`: run-event times, retries and alerts (the system clock; audio time in a replayed test). */
   constructor(
@@ -124,6 +129,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     this.clock = options.clock ?? systemClock;
     this.bus = new RunEventBus(this.clock);
     this.#output = engines.sink && new GainSink(engines.sink);
+    this.#wakeName = new WakeName(config.wake.phrase);
     this.#loop = engines.wake && engines.vad && new VoiceLoop(
       engines.wake,
       engines.vad,
@@ -169,19 +175,28 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     this.emit('state', next);
   }
 
+  /** A problem is logged when it starts or changes; the same one again (a retry failing) only counts. */
   reportProblem(problem: Problem): void {
+    const known = this.#state.problems.find((p) => p.id === problem.id);
+    if (known?.message === problem.message) {
+      this.#problemRepeats.set(problem.id, (this.#problemRepeats.get(problem.id) ?? 0) + 1);
+      return;
+    }
+    this.#problemRepeats.set(problem.id, 0);
     this.log.warn({ problem: problem.id, fix: problem.fix }, problem.message);
     this.dispatch({ type: 'problem', problem });
   }
 
   clearProblem(id: string): void {
-    if (this.#state.problems.some((p) => p.id === id)) this.log.info({ problem: id }, 'resolved');
+    if (this.#state.problems.some((p) => p.id === id)) this.log.info({ problem: id, repeats: this.#problemRepeats.get(id) ?? 0 }, 'resolved');
+    this.#problemRepeats.delete(id);
     this.dispatch({ type: 'problem-cleared', id });
   }
 
   /**
    * Listens until `signal` aborts or the source ends (a recording), then waits for the last turn. A microphone
-   * that fails is reported as a blocking problem and retried every audio.input.retryMs.
+   * that fails is reported as a blocking problem and retried after audio.input.retryMs, backing off to ten times
+   * that. Only a request being recorded is lost: an answer or a ringing timer plays on.
    */
   async listen(signal: AbortSignal): Promise<void> {
     const loop = this.#loop;
@@ -194,9 +209,11 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       } catch (error) {
         if (signal.aborted || isAbortError(error)) break;
         if (!(error instanceof AudioDeviceError)) throw error;
-        this.#abortTurn('command');
+        this.#abandonRequest();
         this.reportProblem({ id: 'microphone', message: error.message, fix: error.fix, blocking: true });
-        await sleep(this.clock, this.config.audio.input.retryMs, signal).catch(() => {});
+        const { retryMs } = this.config.audio.input;
+        const waitMs = Math.min(retryMs * 2 ** this.#microphoneFailures++, retryMs * 10);
+        await sleep(this.clock, waitMs, signal).catch(() => {});
       }
     }
     await this.#turn?.done;
@@ -298,7 +315,10 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   #watchedSource(): AudioSource {
     const source = this.engines.source;
     if (!source) throw new Error('this assistant was built without an audio source, so it cannot listen');
-    const onFlowing = () => this.clearProblem('microphone');
+    const onFlowing = () => {
+      this.#microphoneFailures = 0;
+      this.clearProblem('microphone');
+    };
     const isMuted = () => this.#muted;
     const heard = (samples: Int16Array) => this.emit('microphone-audio', samples);
     return {
@@ -374,7 +394,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
 
   /** What the person asked, from a transcript of the request audio (which starts with the wake word). */
   #requestText(run: RunRecorder, raw: string): string {
-    return run.trigger === 'wake' ? splitAtWakeWord(raw).request : cleanTranscript(raw);
+    return run.trigger === 'wake' ? splitAtWakeWord(raw, this.#wakeName).request : cleanTranscript(raw, this.#wakeName);
   }
 
   /**
@@ -428,6 +448,15 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     if (speculation) void turn.done.then(() => speculation.discard() && run.emit({ type: 'speculation-discarded', text: speculation.text }));
   }
 
+  /** The microphone went away: the request it was recording is lost, and listening starts over when it is back. */
+  #abandonRequest(): void {
+    if (!this.#listeningRun) return;
+    this.#stopListening();
+    this.dispatch({ type: 'no-speech' });
+    if (!this.#turn) this.#loop?.listenForWake();
+    this.#startQueuedAlert();
+  }
+
   #onNoSpeech(waitedMs: number): void {
     const run = this.#listeningRun;
     this.#listeningRun = undefined;
@@ -446,7 +475,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     try {
       if (!this.engines.transcriber) return;
       const { text } = await this.engines.transcriber.transcribe(audio, turn.controller.signal);
-      const stop = isStopPhrase(text, this.config.conversation.stopPhrases) || turn.alert?.hears(text) === true;
+      const stop = isStopPhrase(text, this.config.conversation.stopPhrases, this.#wakeName) || turn.alert?.hears(text) === true;
       const echo = this.engines.echoGuard?.isWordEcho(text) ?? false;
       this.log.debug({ text, stop, echo }, 'heard while speaking');
       if (stop && !echo && this.#turn === turn) {
@@ -468,6 +497,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       responder,
       ...(synthesizer && this.#output ? { voice: { synthesizer, sink: this.#output } } : {}),
       verifyWakeWord: this.config.wake.verifyTranscript,
+      wakeName: this.#wakeName,
       onPiece: (piece: string) => this.emit('answer-piece', piece, run.runId),
     };
     const done = runTurn(deps, run, input, controller.signal, () => {

@@ -6,7 +6,7 @@ import { SentenceSplitter } from '../sentences.ts';
 import { CAPTURE_SAMPLE_RATE, type Transcriber } from '../../voice/ports.ts';
 import { samplesToMs } from '../../voice/pcm.ts';
 import { SpeechOutput, type SpeechOutputDeps } from './speech-output.ts';
-import { cleanTranscript, splitAtWakeWord } from './transcript.ts';
+import { cleanTranscript, splitAtWakeWord, type WakeName } from './transcript.ts';
 
 export interface TurnDeps {
   /** Needed for audio requests only. */
@@ -16,6 +16,8 @@ export interface TurnDeps {
   voice?: SpeechOutputDeps;
   /** Drop a turn whose audio began with a wake detection but whose transcript has no "Jarvis" in it. */
   verifyWakeWord: boolean;
+  /** The name in the wake phrase, as the transcript check looks for it. */
+  wakeName?: WakeName;
   /** Each piece of the answer as it streams (the screens show it growing). */
   onPiece?: (piece: string) => void;
 }
@@ -98,7 +100,9 @@ export async function runTurn(
       say(error instanceof ModelFileError ? SPOKEN.modelMissing : SPOKEN.didNotCatch);
       return finish({ outcome: 'error' });
     }
-    const heard = input.includesWakeWord ? splitAtWakeWord(raw) : { heardWakeWord: false, request: cleanTranscript(raw) };
+    const heard = input.includesWakeWord
+      ? splitAtWakeWord(raw, deps.wakeName)
+      : { heardWakeWord: false, request: cleanTranscript(raw, deps.wakeName) };
     text = heard.request;
     run.emit({ type: 'stt-end', text, ms: run.since(started), ...(live ? { live } : {}) });
     if (input.includesWakeWord && deps.verifyWakeWord && !heard.heardWakeWord) {

@@ -209,8 +209,8 @@ export class SkillRunner {
     this.deps.timers.cancel(matching.map((t) => t.id));
     const say =
       matching.length === 1
-        ? `${capitalise(timerName(matching[0]!))} cancelled.`
-        : `${matching.length === 2 ? 'Both' : `All ${matching.length}`} ${target?.kind ? `${target.kind}s` : 'timers'} cancelled.`;
+        ? `${capitalise(timerName(matching[0]!))} is cancelled.`
+        : `${matching.length === 2 ? 'Both' : `All ${matching.length}`} ${target?.kind ? `${target.kind}s` : 'timers'} are cancelled.`;
     return done(say, { cancelled: matching.map(describeForModel) });
   }
 

@@ -1,6 +1,6 @@
 import { sleep, type Clock } from '../../base/clock.ts';
 import type { Alert } from '../pipeline/assistant.ts';
-import { isAbortError } from '../../base/errors.ts';
+import { describeError, isAbortError } from '../../base/errors.ts';
 import type { RunRecorder } from '../events.ts';
 import { SpeechOutput, type SpeechOutputDeps } from '../pipeline/speech-output.ts';
 import type { TurnResult } from '../pipeline/turn.ts';
@@ -36,6 +36,9 @@ const SNOOZE = /\bsnooze\b|^(?:5|five) more minutes$|^let me sleep$/;
 
 export class TimerAlert implements Alert {
   #snoozed = false;
+  /** Whether the chime played at least once; a speaker that fails is reported once, and the screens still ring. */
+  #chimed = false;
+  #speakerFailed = false;
 
   constructor(
     readonly timers: readonly StoredTimer[],
@@ -97,7 +100,7 @@ export class TimerAlert implements Alert {
       ok: true,
       ms: clock.monotonic() - started,
       said: text,
-      ...(stopped ? {} : { code: 'unanswered' }),
+      ...(stopped ? {} : { code: this.#chimed ? 'unanswered' : 'nothing-could-ring' }),
     });
     const outcome = stopped ? 'interrupted' : 'answered';
     run.end(outcome);
@@ -110,10 +113,19 @@ export class TimerAlert implements Alert {
     const forward = () => round.abort();
     signal.addEventListener('abort', forward, { once: true });
     try {
-      await this.options.voice.sink.play(bell).catch((error: unknown) => {
-        if (!isAbortError(error)) throw error;
-      });
-      if (round.signal.aborted) return;
+      // A speaker that fails must not end the alert: it rings on the screens until stopped or timed out.
+      const chimed = await this.options.voice.sink.play(bell).then(
+        () => true,
+        (error: unknown) => {
+          if (isAbortError(error) || this.#speakerFailed) return false;
+          this.#speakerFailed = true;
+          const { code, message, fix } = describeError(error);
+          run.emit({ type: 'error', stage: 'playback', code, message: `the timer could not ring on the speaker: ${message}`, fix });
+          return false;
+        },
+      );
+      this.#chimed ||= chimed;
+      if (round.signal.aborted || !chimed) return;
       const speech = new SpeechOutput(this.options.voice, run, round.signal);
       speech.say(text);
       await speech.finish();
