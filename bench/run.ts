@@ -41,7 +41,7 @@ const HELP = `usage: npm run bench -- [options]
   --only <phases>             comma-separated subset of: wake,turns,hesitation,stt,llm,tts,idle,hud,gpu,cli
   --quick                     a fast smoke run (5 runs, 15 s idle, 3 min negatives)
   --out <dir>                 where results go (default bench/results; a temp folder with --quick or --only)
-  --readme                    also put the table into README.md's Benchmarks section
+  --docs                      also put the table into docs/BENCHMARKS.md (full runs only)
 `;
 
 const PHASES = ['wake', 'turns', 'hesitation', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
@@ -57,7 +57,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
-    readme: { type: 'boolean', default: false },
+    docs: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -228,11 +228,11 @@ async function main(): Promise<void> {
     plots,
   };
   fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 1)}\n`);
-  const markdown = readmeSection(`${name}.json`, `${date} on ${machine.host} (${describeMachine(machine)})`, run, figures, wake, plots, incidents.length);
+  const markdown = docsSection(`${name}.json`, `${date} on ${machine.host} (${describeMachine(machine)})`, run, figures, wake, plots, incidents.length);
   fs.writeFileSync(path.join(outDir, `${name}.md`), `${markdown}\n`);
   progress(`wrote ${path.relative(process.cwd(), jsonFile)}, ${name}.md and ${Object.keys(plots).length} plots in ${path.relative(process.cwd(), plotDir)}/`);
-  if (args.readme && partial) progress('--readme ignored: the README shows full runs only (no --quick, no --only)');
-  else if (args.readme) updateReadme(markdown);
+  if (args.docs && partial) progress('--docs ignored: docs/BENCHMARKS.md shows full runs only (no --quick, no --only)');
+  else if (args.docs) updateDocs(markdown);
 }
 
 function relevantConfig(config: Awaited<ReturnType<typeof benchSetup>>['config']) {
@@ -247,7 +247,8 @@ function relevantConfig(config: Awaited<ReturnType<typeof benchSetup>>['config']
   };
 }
 
-function readmeSection(
+/** The table and notes for docs/BENCHMARKS.md; links are relative to docs/. */
+function docsSection(
   file: string,
   where: string,
   run: string,
@@ -257,7 +258,7 @@ function readmeSection(
   incidents: number,
 ): string {
   return [
-    `Latest run: \`bench/results/${file}\`, ${where}.`,
+    `Latest run: [\`bench/results/${file}\`](../bench/results/${file}), ${where}.`,
     `Run: ${run}.`,
     '',
     markdownTable(figures),
@@ -266,23 +267,23 @@ function readmeSection(
     '',
     wake instanceof Error ? `Wake word DET not measured: ${wake.message}` : `${detCaption(wake)}\n\n${detTable(wake, true)}`,
     '',
-    `Plots: ${Object.entries(plots).map(([file, rel]) => `[${file.replace('.svg', '')}](${rel})`).join(' · ')}${incidents ? ` · ${incidents} incidents listed in the JSON` : ''}`,
+    `Plots: ${Object.entries(plots).map(([file, rel]) => `[${file.replace('.svg', '')}](../${rel})`).join(' · ')}${incidents ? ` · ${incidents} incidents listed in the JSON` : ''}`,
   ].join('\n');
 }
 
-const BEGIN = '<!-- bench:begin (written by npm run bench -- --readme) -->';
+const BEGIN = '<!-- bench:begin (written by npm run bench -- --docs) -->';
 const END = '<!-- bench:end -->';
 
-function updateReadme(markdown: string): void {
-  const file = path.join(repoRoot, 'README.md');
-  const readme = fs.readFileSync(file, 'utf8');
-  const begin = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
+function updateDocs(markdown: string): void {
+  const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
   if (begin < 0 || end < begin) {
-    process.stderr.write(`README.md has no ${BEGIN} … ${END} block; the table is in the .md file beside the results.\n`);
+    process.stderr.write(`docs/BENCHMARKS.md has no ${BEGIN} … ${END} block; the table is in the .md file beside the results.\n`);
     return;
   }
-  fs.writeFileSync(file, `${readme.slice(0, begin + BEGIN.length)}\n${markdown}\n${readme.slice(end)}`);
+  fs.writeFileSync(file, `${text.slice(0, begin + BEGIN.length)}\n${markdown}\n${text.slice(end)}`);
 }
 
 main().catch((error: unknown) => {

@@ -246,6 +246,11 @@ export const configSchema = z
         downloadOnFirstRun: z.boolean().default(true),
         /** A download that receives nothing for this long fails (and is retried from where it stopped). */
         stallTimeoutMs: ms(1000, 600_000).default(30_000),
+        /**
+         * A first-run download that failed (offline, the server down) is tried again after this long, then after
+         * twice as long each time, up to 30 minutes.
+         */
+        downloadRetryMs: ms(500, 3_600_000).default(60_000),
         /** Attempts per file after a dropped connection or a stall, each resuming where the last stopped. */
         retries: z.number().int().min(0).max(20).default(4),
         /** Models to add to the built-in catalog: any GGUF, whisper.cpp model or Piper voice on Hugging Face (or the mirror). */

@@ -152,6 +152,9 @@ export function toSpokenText(text: string): string {
     // A dash between words is a pause the voice only makes at a comma ("plan — first" would run together);
     // between numbers it is a range.
     .replace(/(\d) ?[–—] ?(?=\d)/g, '$1 to ')
+    // A clock time's minutes under ten: espeak-ng would read "7:05" as "seven zero five", "7:00" as "seven zero zero".
+    .replace(/\b(\d{1,2}):00\b(?!:\d)/g, '$1')
+    .replace(/\b(\d{1,2}):0([1-9])\b(?!:\d)/g, '$1 oh $2')
     .replace(/\s*—\s*|\s+(?:–|--?)\s+/g, ', ')
     .replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '')
     .replace(/\s+/g, ' ')

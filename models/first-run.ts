@@ -81,6 +81,13 @@ export async function planFirstRun(options: {
   return { downloads, skipped, totalBytes: downloads.reduce((sum, d) => sum + d.bytes, 0) };
 }
 
+/** The planned downloads that replace what a stage opens now (the LLM picked for this machine), as a selection. */
+export function plannedSelection(plan: FirstRunPlan, resolved: Record<SelectableKind, ResolvedModel>, store: ModelStore): ModelSelection {
+  const picks: ModelSelection = {};
+  for (const item of plan.downloads) if (store.mainPath(item.entry) !== resolved[item.kind].path) picks[item.kind] = item.entry.id;
+  return picks;
+}
+
 function fileReady(kind: SelectableKind, file: string): boolean {
   if (!fs.existsSync(file)) return false;
   return kind !== 'tts' || fs.existsSync(`${file}.json`);

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GgufFileInfo, GgufTensorInfo } from 'node-llama-cpp';
+import type { GgufFileInfo } from 'node-llama-cpp';
 import { ModelFileError } from '../base/errors.ts';
+import { catalogEntryForFile } from './catalog.ts';
+import { tensorDataBytes } from './ggml-types.ts';
+import { pullFix } from './model-fix.ts';
 
 /**
  * Checks a GGUF model file in the daemon, before a worker is started for it: a missing, foreign or half-downloaded
@@ -23,8 +26,6 @@ export async function readGgufHeader(file: string, options: { spliceSplitFiles?:
 }
 
 export const DEFAULT_LLM_MODEL_FILE = 'Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf';
-export const DEFAULT_LLM_MODEL_URL =
-  'https://huggingface.co/bartowski/Meta-Llama-3.1-8B-Instruct-GGUF/resolve/main/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf';
 
 export interface GgufModelFileSummary {
   readonly path: string;
@@ -36,70 +37,18 @@ export interface GgufModelFileSummary {
   readonly tensors: number;
 }
 
-/**
- * ggml's [elements per block, bytes per block] by GGML type id, as the prebuilt llama.cpp of node-llama-cpp 3.21.1
- * reports them (getBlockSizeForGgmlType / getTypeSizeForGgmlType). Ids missing here are retired or repacked
- * types; a tensor of such a type is only checked for starting inside the file.
- */
-const GGML_TYPE_LAYOUT: ReadonlyMap<number, readonly [block: number, bytes: number]> = new Map([
-  [0, [1, 4]], // F32
-  [1, [1, 2]], // F16
-  [2, [32, 18]], // Q4_0
-  [3, [32, 20]], // Q4_1
-  [6, [32, 22]], // Q5_0
-  [7, [32, 24]], // Q5_1
-  [8, [32, 34]], // Q8_0
-  [9, [32, 36]], // Q8_1
-  [10, [256, 84]], // Q2_K
-  [11, [256, 110]], // Q3_K
-  [12, [256, 144]], // Q4_K
-  [13, [256, 176]], // Q5_K
-  [14, [256, 210]], // Q6_K
-  [15, [256, 292]], // Q8_K
-  [16, [256, 66]], // IQ2_XXS
-  [17, [256, 74]], // IQ2_XS
-  [18, [256, 98]], // IQ3_XXS
-  [19, [256, 50]], // IQ1_S
-  [20, [32, 18]], // IQ4_NL
-  [21, [256, 110]], // IQ3_S
-  [22, [256, 82]], // IQ2_S
-  [23, [256, 136]], // IQ4_XS
-  [24, [1, 1]], // I8
-  [25, [1, 2]], // I16
-  [26, [1, 4]], // I32
-  [27, [1, 8]], // I64
-  [28, [1, 8]], // F64
-  [29, [256, 56]], // IQ1_M
-  [30, [1, 2]], // BF16
-  [34, [256, 54]], // TQ1_0
-  [35, [256, 66]], // TQ2_0
-  [39, [32, 17]], // MXFP4
-  [40, [64, 36]], // NVFP4
-  [41, [128, 18]], // Q1_0
-  [42, [64, 18]], // Q2_0
-]);
-
-/** Bytes a tensor's data takes in the file, or undefined for a type this table does not know. */
-export function tensorDataBytes(tensor: Pick<GgufTensorInfo, 'dimensions' | 'ggmlType'>): number | undefined {
-  const layout = GGML_TYPE_LAYOUT.get(tensor.ggmlType);
-  if (!layout) return undefined;
-  const [block, bytes] = layout;
-  const elements = tensor.dimensions.reduce<number>((n, d) => n * Number(d), 1);
-  return Math.ceil(elements / block) * bytes;
-}
-
 /** The sentence that tells the user where to get the model. */
 export function modelDownloadFix(modelPath: string, action: 'download' | 'download-again'): string {
   const file = path.basename(modelPath);
-  if (file === DEFAULT_LLM_MODEL_FILE) {
-    return (
-      `${action === 'download' ? 'Download' : 'Download it again:'} ${file} from ${DEFAULT_LLM_MODEL_URL} ` +
-      `and save it as ${modelPath} (or set llm.model to a GGUF chat model you have).`
-    );
+  const entry = catalogEntryForFile(file);
+  // The schema's default path stands for "the model that fits this machine": nobody chose this file.
+  if (action === 'download' && file === DEFAULT_LLM_MODEL_FILE) {
+    return 'Run `jarvis models pull`: it downloads the LLM that fits this machine and uses it (`jarvis start` does the same on a first run).';
   }
+  if (entry) return pullFix(entry.id, action === 'download' ? 'missing' : 'broken');
   return action === 'download'
-    ? `Download a GGUF chat model and set llm.model to its path (for example ${DEFAULT_LLM_MODEL_FILE} from ${DEFAULT_LLM_MODEL_URL}).`
-    : `Download ${file} again, or download a GGUF chat model and set llm.model to its path.`;
+    ? 'Run `jarvis models pull` for the LLM that fits this machine, or `jarvis models import <file.gguf>` and `jarvis models use <id>` for one you have.'
+    : `Replace ${file} with a good copy, or run \`jarvis models pull\` for the LLM that fits this machine.`;
 }
 
 export async function checkGgufModelFile(modelPath: string): Promise<GgufModelFileSummary> {

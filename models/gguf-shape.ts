@@ -1,4 +1,4 @@
-import { tensorDataBytes } from './gguf-file.ts';
+import { tensorDataBytes } from './ggml-types.ts';
 import { encodeGgufHeader, GgmlType, ggufFileBytes, type GgufEntry, type GgufTensorInfo } from './gguf-writer.ts';
 import type { LlmShape, Quantization } from './types.ts';
 

@@ -63,6 +63,18 @@ export async function selectModel(
   return { entry, kind, previous: current[kind] };
 }
 
+/**
+ * Records the models a first run picked for this machine, before they are downloaded, so every command (`doctor`,
+ * `ask`, `models list`, the HUD) names the model that will be used and its fix is `jarvis models pull <id>`. A
+ * choice already made is kept.
+ */
+export async function recordPlannedModels(dataDir: string, picks: ModelSelection): Promise<void> {
+  const current = readSelection(dataDir);
+  const added = Object.fromEntries(Object.entries(picks).filter(([kind]) => !(kind in current)));
+  if (Object.keys(added).length === 0) return;
+  await writeJsonAtomic(selectionPath(dataDir), { ...current, ...added });
+}
+
 /** Forgets the choice for `kind` (the config's path applies again). */
 export async function clearSelection(dataDir: string, kind: SelectableKind): Promise<void> {
   const current = readSelection(dataDir);
@@ -78,14 +90,17 @@ export interface ResolvedModel {
   readonly from: 'selection' | 'config';
 }
 
-/** The file each stage should open: the chosen model when it is installed, else the configured path. */
+/**
+ * The file each stage should open: the chosen model (installed or still to be downloaded, so that what is missing
+ * is named as the model that will be used), else the configured path.
+ */
 export function resolveModelPaths(config: JarvisConfig, store: ModelStore, selection: ModelSelection): Record<SelectableKind, ResolvedModel> {
   const configured: Record<SelectableKind, string> = { llm: config.llm.model, stt: config.stt.model, tts: config.tts.voice };
   const resolve = (kind: SelectableKind): ResolvedModel => {
     const id = selection[kind];
     if (id) {
       const entry = store.entries().find((e) => e.id === id);
-      if (entry && entry.kind === kind && store.state(entry) === 'installed') return { path: store.mainPath(entry), entry, from: 'selection' };
+      if (entry && entry.kind === kind) return { path: store.mainPath(entry), entry, from: 'selection' };
     }
     return { path: configured[kind], entry: store.entryForPath(configured[kind]), from: 'config' };
   };

@@ -78,14 +78,16 @@ describe('jarvis start --input (replaying a recording)', () => {
     assert.equal(events.filter((e) => e.type === 'wake').length, 2);
   });
 
-  test('with the model files missing it says which, where to get them, and still answers with an apology', async () => {
+  test('with the model files missing it says which, the one command that fetches each, and still answers with an apology', async () => {
     const missing = path.join(dir, 'missing-models.json');
-    fs.writeFileSync(missing, JSON.stringify({ stt: { model: '/nonexistent/ggml-base.en.bin' }, llm: { model: '/nonexistent/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf' }, tts: { engine: 'espeak' } }));
+    // Whisper at its default place in an empty models folder (a catalog model); the LLM at the default file name.
+    fs.writeFileSync(missing, JSON.stringify({ dataDir: path.join(dir, 'empty-data'), llm: { model: '/nonexistent/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf' }, tts: { engine: 'espeak' } }));
     const jarvis = runJarvis(['-c', missing, 'start', '--input', question, '--json']);
     assert.equal(await jarvis.exit, 0, jarvis.stderr.slice(-20).join('\n'));
-    const log = jarvis.stderr.join('\n');
-    assert.match(log, /huggingface\.co\/ggerganov\/whisper\.cpp\/resolve\/main\/ggml-base\.en\.bin/);
-    assert.match(log, /huggingface\.co\/bartowski\/Meta-Llama-3\.1-8B-Instruct-GGUF/);
+    const problems = jsonLines(jarvis.stderr).filter((e) => typeof e.problem === 'string');
+    const fixOf = (id: string) => problems.find((e) => e.problem === id)?.fix;
+    assert.equal(fixOf('stt-model'), 'Run `jarvis models pull whisper-base.en`.');
+    assert.match(String(fixOf('llm-model')), /^Run `jarvis models pull`: it downloads the LLM that fits this machine/);
     const events = jsonLines(jarvis.stdout);
     const error = events.find((e) => e.type === 'error');
     assert.equal(error?.code, 'model-missing');

@@ -9,7 +9,7 @@ import { parseConfig } from '../config/load.ts';
 import { JarvisError, LlmWorkerCrashedError, ModelFileError } from '../base/errors.ts';
 import { LlamaResponder, type LlamaResponderEvent, type LlamaResponderInfo, type LlmConfig } from '../core/llm/llama-responder.ts';
 import { SKILL_TOOLS } from '../core/skills/skill-tools.ts';
-import { checkGgufModelFile, DEFAULT_LLM_MODEL_FILE, DEFAULT_LLM_MODEL_URL } from '../models/gguf-file.ts';
+import { checkGgufModelFile, DEFAULT_LLM_MODEL_FILE } from '../models/gguf-file.ts';
 import { ensureTinyGguf, writeTinyGguf } from './models/tiny-gguf.ts';
 
 /**
@@ -96,20 +96,20 @@ describe('LLM model file checks, before any worker starts (test-made random-weig
     }
   }
 
-  test('a missing default model names the file and the Hugging Face URL to download it from', async () => {
+  test('a missing default model: the fix is the one command that downloads the LLM that fits this machine', async () => {
     const missing = path.join(dir, 'models', DEFAULT_LLM_MODEL_FILE);
     const error = await loadError(missing);
     assert.equal(error.code, 'model-missing');
     assert.equal(error.path, missing);
-    assert.match(error.fix, new RegExp(DEFAULT_LLM_MODEL_FILE.replaceAll('.', '\\.')));
-    assert.ok(error.fix.includes(DEFAULT_LLM_MODEL_URL), error.fix);
-    assert.ok(error.fix.includes(missing), 'says where to save it');
+    assert.match(error.fix, /^Run `jarvis models pull`: it downloads the LLM that fits this machine/);
   });
 
-  test('a missing model of another name says to download a GGUF chat model and set llm.model', async () => {
+  test('a missing catalog model is pulled by its id; a missing file of another name is pulled or imported', async () => {
+    const catalog = await loadError(path.join(dir, 'models', 'Llama-3.2-1B-Instruct-Q5_K_M.gguf'));
+    assert.equal(catalog.fix, 'Run `jarvis models pull llama-3.2-1b-q5_k_m`.');
     const error = await loadError(path.join(dir, 'my-model.gguf'));
     assert.equal(error.code, 'model-missing');
-    assert.match(error.fix, /download a GGUF chat model and set llm\.model/i);
+    assert.match(error.fix, /`jarvis models pull` for the LLM that fits this machine, or `jarvis models import <file\.gguf>`/);
   });
 
   test('a file that is not GGUF is model-wrong-format, and says what it looks like', async () => {
@@ -136,7 +136,7 @@ describe('LLM model file checks, before any worker starts (test-made random-weig
     const error = await loadError(short);
     assert.equal(error.code, 'model-corrupt');
     assert.match(error.message, /truncated/);
-    assert.match(error.fix, /again/);
+    assert.match(error.fix, /a good copy/);
   });
 
   test('a download cut short inside the header is model-corrupt', async () => {

@@ -10,6 +10,9 @@ import { LiveModels, type LiveModelEvent } from '../core/live-models/live-models
 import { liveModelSelector } from '../core/live-models/skill-providers.ts';
 import type { Responder } from '../core/responder.ts';
 import { SkillsRuntime } from '../core/skills/skills-runtime.ts';
+import { ModelFileError } from '../base/errors.ts';
+import { DEFAULT_LLM_MODEL_FILE } from '../models/gguf-file.ts';
+import { readSelection } from '../models/selection.ts';
 import { WhisperTranscriber } from '../voice/stt/whisper.ts';
 import { createSynthesizer } from '../voice/tts/select.ts';
 import { runJarvis, type JarvisProcess } from './fixtures/cli.ts';
@@ -210,6 +213,28 @@ describe('jarvis start on a first run', () => {
     assert.ok(!fs.existsSync(path.join(fresh, 'models', 'tiny-alpha.gguf')));
   });
 
+  test('a download that fails (the model is not on the server yet) is tried again, backing off, and then used', async () => {
+    const delta = buildTinyGguf({ seed: 504, name: 'tiny delta' });
+    const raw = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { llm: Record<string, unknown>; models: { extra: unknown[] } & Record<string, unknown> };
+    const deltaConfig = path.join(dir, 'config-delta.json');
+    fs.writeFileSync(deltaConfig, JSON.stringify({
+      ...raw,
+      llm: { ...raw.llm, model: '$models/tiny-delta.gguf' },
+      models: { ...raw.models, downloadRetryMs: 500, extra: [...raw.models.extra, extraLlm('test-delta', 'Tiny Delta', 'tiny-delta.gguf', delta)] },
+    }));
+    const fresh = path.join(dir, 'fresh-3');
+    daemon = runJarvis(['-c', deltaConfig, 'start', '--input', '-'], { JARVIS_DATA_DIR: fresh });
+    const retrying = await daemon.waitFor((l) => l.includes('download failed; trying again in'), 60_000, 'the first failure');
+    assert.match(retrying, /"waitMs":500/);
+    await daemon.waitFor((l) => l.includes('download failed; trying again in') && l.includes('"waitMs":1000'), 30_000, 'the second failure, backed off');
+    mirror.put('test/live-GGUF', 'tiny-delta.gguf', { content: delta });
+    await daemon.waitFor((l) => l.includes('downloaded and verified test-delta'), 30_000, 'the download, once the file is there');
+    await daemon.waitFor((l) => l.includes('now using test-delta for the language model'), 60_000, 'the swap');
+    daemon.child.stdin!.end();
+    assert.equal(await daemon.exit, 0);
+    assert.deepEqual(fs.readFileSync(path.join(fresh, 'models', 'tiny-delta.gguf')), delta);
+  });
+
   test('downloads the missing model while listening, then uses it', async () => {
     const fresh = path.join(dir, 'fresh-2');
     daemon = runJarvis(['-c', configFile, 'start', '--input', '-'], { JARVIS_DATA_DIR: fresh });
@@ -220,5 +245,36 @@ describe('jarvis start on a first run', () => {
     daemon.child.stdin!.end();
     assert.equal(await daemon.exit, 0);
     assert.deepEqual(fs.readFileSync(path.join(fresh, 'models', 'tiny-alpha.gguf')), alpha);
+  });
+});
+
+describe('a first run on the default config', () => {
+  test('the LLM picked for this machine is the one named everywhere before it is downloaded: the stages open it, its problem says `jarvis models pull <id>`, `jarvis models list` marks it active', async () => {
+    const dataDir = path.join(dir, 'default-config');
+    const config = loadConfig({ env: {}, overrides: { dataDir, server: { enabled: false }, models: { offline: true } } });
+    const models = new LiveModels(config, silentLogger);
+    let picked: string;
+    try {
+      const plan = await models.planDownloads();
+      const llm = plan.downloads.find((d) => d.kind === 'llm');
+      assert.ok(llm, 'the LLM is planned');
+      assert.match(llm.why, /best fit for this machine/);
+      picked = llm.entry.id;
+      const file = models.store.mainPath(llm.entry);
+      assert.equal(models.paths.llm.path, file);
+      assert.equal(models.effectiveConfig.llm.model, file, 'every command opens it');
+      const isDefaultFile = path.basename(file) === DEFAULT_LLM_MODEL_FILE;
+      if (!isDefaultFile) assert.equal(readSelection(dataDir).llm, picked, 'recorded for the other commands');
+      const error = await models.responder.load().then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof ModelFileError && error.code === 'model-missing', String(error));
+      assert.equal(error.path, file);
+      if (isDefaultFile) assert.match(error.fix, /^Run `jarvis models pull`/);
+      else assert.equal(error.fix, `Run \`jarvis models pull ${picked}\`.`);
+    } finally {
+      await models.dispose();
+    }
+    const list = runJarvis(['models', 'list'], { JARVIS_DATA_DIR: dataDir });
+    assert.equal(await list.exit, 0, list.stderr.join('\n'));
+    assert.ok(list.stdout.includes(`The active LLM ${picked} is not downloaded yet: jarvis models pull ${picked}`), list.stdout.join('\n'));
   });
 });

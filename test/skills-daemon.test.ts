@@ -36,10 +36,24 @@ test('`jarvis ask "what time is it"` is answered by the local intent path: no LL
   assert.equal(typeof (sentence as { sinceStart?: unknown }).sinceStart, 'number');
 });
 
+test('`jarvis ask -` holds a conversation from stdin: "set a timer" asks "For how long?" and the next line answers it', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-ask-stdin-'));
+  const jarvis = runJarvis(['-c', config, 'ask', '-'], { JARVIS_DATA_DIR: dataDir });
+  jarvis.child.stdin!.end('set a pasta timer\n\nfive minutes\n');
+  assert.equal(await jarvis.exit, 0, jarvis.stderr.join('\n'));
+  assert.deepEqual(jarvis.stdout.filter(Boolean), ['For how long?', 'Pasta timer set for 5 minutes.']);
+  const db = new Database(path.join(dataDir, 'jarvis.db'), { readonly: true });
+  const timers = db.prepare('SELECT label, duration_ms AS durationMs FROM timers').all();
+  db.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  assert.deepEqual(timers, [{ label: 'pasta', durationMs: 300_000 }]);
+});
+
 test('a timer set with `jarvis ask` rings in a daemon started afterwards (same SQLite file): announced until it rings out, then marked missed', async () => {
   const set = runJarvis(['-c', config, 'ask', 'set a timer for 2 seconds']);
   assert.equal(await set.exit, 0, set.stderr.join('\n'));
   assert.equal(set.stdout.join('\n').trim(), 'Timer set for 2 seconds.');
+  assert.ok(set.stderr.some((line) => line.startsWith('Nothing is running that will ring it: start JARVIS')), `warned that no daemon runs: ${set.stderr.join('\n')}`);
 
   const recording = path.join(dir, 'quiet-room.wav');
   await writeWavFile(recording, { samples: silence(6000), sampleRate: 16_000 });

@@ -326,9 +326,9 @@ describe('the parts the patterns are built from', () => {
     assert.equal(parseTimeAnswer('tell me a joke', NOW, false), undefined);
   });
 
-  test('times and dates as they are spoken', () => {
+  test('times and dates as they are written in answers', () => {
     assert.equal(spokenClock(at(25, 7)), '7 AM');
-    assert.equal(spokenClock(at(25, 19, 5)), '7 oh 5 PM');
+    assert.equal(spokenClock(at(25, 19, 5)), '7:05 PM', 'the text form; toSpokenText makes it "7 oh 5 PM"');
     assert.equal(spokenClock(at(25, 19, 30)), '7:30 PM');
     assert.equal(spokenClock(at(25, 12)), 'noon');
     assert.equal(spokenDate(NOW), 'Tuesday the 25th of November, 2025');

@@ -225,6 +225,7 @@ describe('another process: the jarvis command line and a running daemon share th
     const set = runJarvis(['ask', 'set a timer for 90 seconds'], env);
     assert.equal(await set.exit, 0, set.stderr.join('\n'));
     assert.equal(set.stdout.join('\n').trim(), 'Timer set for 1 minute and 30 seconds.');
+    assert.ok(!set.stderr.some((line) => line.includes('Nothing is running')), 'a service rings it: no warning');
     await waitFor(() => home.skills.timers.list().length === 1);
 
     await home.ask('set a pasta timer for 2 minutes');

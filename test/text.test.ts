@@ -84,6 +84,8 @@ describe('spoken text', () => {
     assert.equal(toSpokenText('The plan — first we boil it.'), 'The plan, first we boil it.');
     assert.equal(toSpokenText('The plan—first we boil it – then we eat.'), 'The plan, first we boil it, then we eat.');
     assert.equal(toSpokenText('Boil it - gently.'), 'Boil it, gently.');
+    // Times are written as read ("7:05 PM" on the screen) and said as people say them.
+    assert.equal(toSpokenText("It's 7:05 PM, the bus is at 12:00 and the race ended at 1:02:33."), "It's 7 oh 5 PM, the bus is at 12 and the race ended at 1:02:33.");
     assert.equal(toSpokenText('Rest it 3–5 minutes, a well-known trick at -5 degrees.'), 'Rest it 3 to 5 minutes, a well-known trick at -5 degrees.');
     assert.equal(toSpokenText('Use `ls` then\n```\nrm -rf /\n```\ndone'), 'Use ls then done');
   });

@@ -90,7 +90,14 @@ export async function measureTurns(
 ): Promise<TurnsResult> {
   // Every turn starts a conversation (llm.historyTurns = 0), so each measures the same prompt: with history kept,
   // the 9th and later answers on this build fail with llama.cpp's "context shift" error (see the bench report).
-  const config = { ...setup.config, llm: { ...setup.config.llm, historyTurns: 0 }, vad: { ...setup.config.vad, turnEnd: options.turnEnd ?? setup.config.vad.turnEnd } };
+  // No follow-up window either: a "hey jarvis" said within it after an answer that ended by itself is taken as a
+  // follow-up request (no wake event), and the turns after it would chain as follow-ups, not wake-word turns.
+  const config = {
+    ...setup.config,
+    llm: { ...setup.config.llm, historyTurns: 0 },
+    vad: { ...setup.config.vad, turnEnd: options.turnEnd ?? setup.config.vad.turnEnd },
+    conversation: { ...setup.config.conversation, followUpMs: 0 },
+  };
   const room = new LiveRoom();
   const sink = new ProbeSink(new VirtualSink({ speed: 1, sampleRate: 22_050 }));
   // The words being said, for a Whisper that cannot hear them (test-made models).

@@ -1,13 +1,25 @@
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
 import { closeSink, openSink, printEvents, setup, tokenPrinter } from './common.ts';
 import { formatEvent } from './format.ts';
 
-/** `jarvis ask`: a typed question; the answer streams to stdout and, if asked, is spoken. */
+/** Skills that leave something for a running JARVIS to ring later. */
+const RINGING_SKILLS = new Set(['timer.set', 'alarm.set', 'reminder.set']);
+
+const NO_RINGER =
+  'Nothing is running that will ring it: start JARVIS (`npm start` or `jarvis start`) and it rings when due ' +
+  '(one that fell due while JARVIS was off rings at start within skills.missedGraceMs, else it is marked missed).';
+
+/**
+ * `jarvis ask`: a typed question; the answer streams to stdout and, if asked, is spoken. An answer that asks
+ * back ("For how long?") reads the reply from the terminal; `jarvis ask -` reads a conversation from stdin, one
+ * request per line.
+ */
 export function registerAsk(program: Command): void {
   program
     .command('ask')
-    .description('ask a typed question; the answer streams to stdout')
-    .argument('<question...>', 'the question')
+    .description('ask a typed question; the answer streams to stdout (a question back reads your reply; "-": one request per line from stdin)')
+    .argument('<question...>', 'the question, or - to read requests from stdin')
     .option('--speak', 'also say the answer through the speaker')
     .option('-o, --output <file.wav>', 'also write the spoken answer to a WAV file')
     .option('--json', 'print the run events as JSON lines instead of the answer')
@@ -18,6 +30,8 @@ export function registerAsk(program: Command): void {
       const sink = output ? await openSink(config, output, 0) : undefined;
       // The LLM loads only for a question the local skills do not answer ("what time is it" never loads it).
       const daemon = await createDaemon(config, { log, ...(sink ? { sink } : {}), loadLlm: 'when-asked' });
+      const fromStdin = words.length === 1 && words[0] === '-';
+      const lines = fromStdin || process.stdin.isTTY ? createInterface({ input: process.stdin, output: process.stderr, terminal: !fromStdin }) : undefined;
       try {
         const bus = daemon.assistant.bus;
         if (options.json) printEvents(bus, true);
@@ -26,11 +40,31 @@ export function registerAsk(program: Command): void {
             if (event.type === 'error') console.error(formatEvent(event));
           });
         }
-        const streamed = options.json ? undefined : tokenPrinter(bus);
-        const result = await daemon.assistant.ask(words.join(' '));
-        streamed?.();
-        process.exitCode = result.outcome === 'answered' ? 0 : 1;
+        let setSomethingToRing = false;
+        bus.subscribe((event) => {
+          if (event.type === 'intent-end' && event.ok && RINGING_SKILLS.has(event.skill)) setSomethingToRing = true;
+        });
+        const ask = async (text: string) => {
+          const streamed = options.json ? undefined : tokenPrinter(bus);
+          const result = await daemon.assistant.ask(text);
+          streamed?.();
+          process.exitCode = result.outcome === 'answered' ? 0 : 1;
+          return result;
+        };
+        if (fromStdin) {
+          for await (const line of lines!) if (line.trim()) await ask(line.trim());
+        } else {
+          let result = await ask(words.join(' '));
+          // A question back ("For how long?") is answered on the terminal; an empty line leaves it.
+          while (lines && result.outcome === 'answered' && result.answer?.trim().endsWith('?')) {
+            const reply = (await lines.question('> ')).trim();
+            if (!reply) break;
+            result = await ask(reply);
+          }
+        }
+        if (setSomethingToRing && !daemon.skills?.timers.hasRinger()) console.error(NO_RINGER);
       } finally {
+        lines?.close();
         await daemon.dispose();
         if (sink && output) await closeSink(sink, output, log);
       }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { describeError } from '../../base/errors.ts';
+import { describeError, JarvisError } from '../../base/errors.ts';
 import { packageVersion } from '../../base/package-root.ts';
 
 /**
@@ -55,6 +55,8 @@ export async function main(argv = process.argv): Promise<void> {
   } catch (error) {
     const { message, fix } = describeError(error);
     console.error(`jarvis: ${message}${fix ? `\n  fix: ${fix}` : ''}`);
+    // Anything but a JarvisError is a bug: where it happened is what a report needs.
+    if (!(error instanceof JarvisError) && error instanceof Error && error.stack) console.error(error.stack.split('\n').slice(1).join('\n'));
     process.exitCode = 2;
   }
 }

@@ -2,12 +2,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { CONVERSATIONAL_TOKENS_PER_SECOND, type MachineResources } from '../../models/fit.ts';
-import { planFirstRun } from '../../models/first-run.ts';
+import { plannedSelection, planFirstRun } from '../../models/first-run.ts';
 import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { DownloadProgressView } from '../../models/progress-bar.ts';
 import { fitLlms, type CatalogFit, type LlmFitRow } from '../../models/recommend.ts';
-import { clearSelection, readSelection, resolveModelPaths, selectModel } from '../../models/selection.ts';
+import { clearSelection, readSelection, recordPlannedModels, resolveModelPaths, selectModel, type ModelSelection } from '../../models/selection.ts';
 import { ModelStore, type InstallState } from '../../models/store.ts';
 import type { ModelEntry, SelectableKind } from '../../models/types.ts';
 import { describeError } from '../../base/errors.ts';
@@ -49,7 +49,7 @@ export function registerModels(program: Command): void {
     .action(async (ids: string[], _options: unknown, command: Command) => {
       const { config } = await setup(command);
       const store = ModelStore.fromConfig(config);
-      const entries = ids.length > 0 ? ids.map((id) => store.find(id)) : await defaultSet(config, store);
+      const { entries, picks } = ids.length > 0 ? { entries: ids.map((id) => store.find(id)), picks: {} } : await defaultSet(config, store);
       if (entries.length === 0) {
         console.log('Nothing to download: every model JARVIS needs is here.');
         return;
@@ -92,6 +92,10 @@ export function registerModels(program: Command): void {
           console.log(`✓ ${result.entry.id}: ${file.name} (${how})`);
         }
       }
+      // The models picked for this machine are used from now on (a running daemon swaps them in).
+      const arrived = new Set(outcomes.filter((o) => !('error' in o)).map((o) => o.entry.id));
+      await recordPlannedModels(config.dataDir, Object.fromEntries(Object.entries(picks).filter(([, id]) => arrived.has(id))));
+      for (const [kind, id] of Object.entries(picks)) if (arrived.has(id)) console.log(`The ${KIND_NAMES[kind]} is now ${id}.`);
       if (!failed && ids.length > 0) {
         const first = entries.find((e) => e.kind === 'llm' || e.kind === 'stt' || e.kind === 'tts');
         if (first) console.log(`Use it with: jarvis models use ${first.id}`);
@@ -199,14 +203,18 @@ async function fitForMachine(config: JarvisConfig, store: ModelStore): Promise<M
   return { machine, fit, contextSize: config.llm.contextSize, headroomBytes, ...(note ? { note } : {}) };
 }
 
-/** The best-fit LLM, and the configured Whisper model and voice, that are not here yet. */
-async function defaultSet(config: JarvisConfig, store: ModelStore): Promise<ModelEntry[]> {
+/**
+ * The best-fit LLM, and the configured Whisper model and voice, that are not here yet; `picks`: those that replace
+ * what a stage opens now (the LLM that fits this machine instead of the default path).
+ */
+async function defaultSet(config: JarvisConfig, store: ModelStore): Promise<{ entries: ModelEntry[]; picks: ModelSelection }> {
   const selection = readSelection(config.dataDir);
+  const resolved = resolveModelPaths(config, store, selection);
   const plan = await planFirstRun({
     config,
     store,
     selection,
-    resolved: resolveModelPaths(config, store, selection),
+    resolved,
     bestLlm: async () => {
       const { fit } = await fitForMachine(config, store);
       return fit.best.choice ? { entry: fit.best.choice.item, reason: fit.best.reason } : undefined;
@@ -214,7 +222,7 @@ async function defaultSet(config: JarvisConfig, store: ModelStore): Promise<Mode
   });
   for (const skipped of plan.skipped) console.log(`Not downloading the ${KIND_NAMES[skipped.kind]} (${skipped.path}): ${skipped.why}.`);
   for (const item of plan.downloads) console.log(`${KIND_NAMES[item.kind]}: ${item.entry.id} (${item.why})`);
-  return plan.downloads.map((d) => d.entry);
+  return { entries: plan.downloads.map((d) => d.entry), picks: plannedSelection(plan, resolved, store) };
 }
 
 function totalBytes(entry: ModelEntry): number {

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../../base/clock.ts';
 import { DisposalStack } from '../../base/disposal.ts';
 import { describeError } from '../../base/errors.ts';
+import { modelFileFix, pullFixFor } from '../../models/model-fix.ts';
 import type { Logger } from '../../base/log.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink, AudioSource, Synthesizer, Transcriber, VoiceActivityDetector, WakeWordDetector } from '../../voice/ports.ts';
@@ -102,13 +103,22 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     const hear = options.hear ?? source !== undefined;
     const problems: Problem[] = [];
     const summaries: string[] = [];
-    const problem = (id: string, error: unknown) => {
-      const { message, fix } = describeError(error);
-      problems.push({ id, message, fix: fix ?? 'See the log for details.', blocking: false });
-    };
 
     // The model files come from `jarvis models use` when a model was chosen there, else from the config.
     const models = stack.use(new LiveModels(config, log));
+    // A model the catalog knows is fixed by one command (`jarvis models pull <id>`), whatever the engine suggests.
+    const problem = (id: string, error: unknown) => {
+      const { message, fix } = describeError(error);
+      problems.push({ id, message, fix: modelFileFix(models.store, error) ?? fix ?? 'See the log for details.', blocking: false });
+    };
+    // A first run picks the models for this machine before anything loads, so every stage (and every problem)
+    // names the model that will be used; the downloads start with the daemon.
+    const plan = options.firstRun
+      ? await models.planDownloads().catch((error: unknown) => {
+          log.warn({ err: describeError(error) }, 'could not plan the first-run downloads');
+          return undefined;
+        })
+      : undefined;
     const chosen = models.effectiveConfig;
 
     const listening = hear ? await listeningEngines(config, log, given, stack, sink !== undefined) : {};
@@ -134,7 +144,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     });
 
     const voice = sink && !given.synthesizer ? createSynthesizer(chosen.tts, log) : undefined;
-    if (voice?.fix) problems.push({ id: 'tts-voice', message: voice.reason, fix: voice.fix, blocking: false });
+    if (voice?.fix) problems.push({ id: 'tts-voice', message: voice.reason, fix: pullFixFor(models.store, chosen.tts.voice) ?? voice.fix, blocking: false });
 
     const [stt, answer, tts] = await Promise.allSettled([
       whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
@@ -208,7 +218,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
         models.watch();
         if (options.firstRun) {
           // In the background: the daemon listens (and says it is still downloading) while the models arrive.
-          void firstRunDownloads(models, log, options.firstRun).catch((error: unknown) => log.error({ err: error }, 'first-run model downloads failed'));
+          void firstRunDownloads(models, log, { ...options.firstRun, retryMs: config.models.downloadRetryMs }, plan).catch((error: unknown) => log.error({ err: error }, 'first-run model downloads failed'));
         }
         // Timers ring through the assistant; the stored speaker level sets its volume; GPU answers read the HUD's telemetry.
         const link = skills && synthesizer && sink ? connectSkills(skills, assistant, { synthesizer, sink }, config, log, remote?.feed) : undefined;

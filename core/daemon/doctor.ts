@@ -10,6 +10,8 @@ import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from '../../voice/wake/select.ts';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
+import { modelFileFix, pullFixFor } from '../../models/model-fix.ts';
+import { ModelStore } from '../../models/store.ts';
 import type { Logger } from '../../base/log.ts';
 
 /**
@@ -28,11 +30,12 @@ export interface DoctorCheck {
 
 const run = promisify(execFile);
 
-async function check(name: string, body: () => Promise<string>, optional = false): Promise<DoctorCheck> {
+async function check(name: string, body: () => Promise<string>, optional = false, fixFor?: (error: unknown) => string | undefined): Promise<DoctorCheck> {
   try {
     return { name, ok: true, optional, detail: await body() };
   } catch (error) {
-    const { message, fix } = describeError(error);
+    const { message, fix: engineFix } = describeError(error);
+    const fix = fixFor?.(error) ?? engineFix;
     // A part that works, but worse than configured, does not stop a spoken answer.
     const degraded = (error as { degraded?: unknown } | undefined)?.degraded === true;
     return { name, ok: false, optional: optional || degraded, detail: message, ...(fix ? { fix } : {}) };
@@ -40,6 +43,9 @@ async function check(name: string, body: () => Promise<string>, optional = false
 }
 
 export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<DoctorCheck[]> {
+  // A model the catalog knows is fixed by one command (`jarvis models pull <id>`), whatever the engine suggests.
+  const store = ModelStore.fromConfig(config);
+  const modelFix = (error: unknown) => modelFileFix(store, error);
   const checks: Promise<DoctorCheck>[] = [
     check('microphone', async () => {
       const mic = new MicrophoneSource({ backend: config.audio.input.backend, device: config.audio.input.device, noAudioTimeoutMs: 2500 });
@@ -88,7 +94,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       } finally {
         await whisper.dispose();
       }
-    }),
+    }, false, modelFix),
     check('language model', async () => {
       const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
       try {
@@ -99,7 +105,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       } finally {
         await llm.dispose();
       }
-    }),
+    }, false, modelFix),
     check('voice', async () => {
       const choice = createSynthesizer(config.tts, log);
       try {
@@ -107,9 +113,9 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       } finally {
         await choice.synthesizer.dispose();
       }
-      if (choice.fix) throw new JarvisError('tts-voice', choice.reason, choice.fix);
+      if (choice.fix) throw new JarvisError('tts-voice', choice.reason, pullFixFor(store, config.tts.voice) ?? choice.fix);
       return choice.reason;
-    }, true),
+    }, true, modelFix),
     check('fallback voice (espeak-ng)', async () => {
       const espeak = createEspeak(config.tts);
       await espeak.load();

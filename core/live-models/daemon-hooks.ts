@@ -63,8 +63,13 @@ export function describePlan(plan: FirstRunPlan): string {
  * The first-run step of `jarvis start`: finds what is missing and downloads it in the background (the daemon
  * listens meanwhile and says it is still downloading), or, with `download` false, explains what to run instead.
  */
-export async function firstRunDownloads(models: LiveModels, log: Logger, options: { download: boolean; why: string }): Promise<void> {
-  const plan = await models.planDownloads();
+export async function firstRunDownloads(
+  models: LiveModels,
+  log: Logger,
+  options: { download: boolean; why: string; retryMs: number },
+  planned?: FirstRunPlan,
+): Promise<void> {
+  const plan = planned ?? (await models.planDownloads());
   for (const skipped of plan.skipped) log.warn({ kind: skipped.kind, path: skipped.path }, `not downloading the ${skipped.kind} model: ${skipped.why}`);
   if (plan.downloads.length === 0) return;
   if (!options.download) {
@@ -78,5 +83,17 @@ export async function firstRunDownloads(models: LiveModels, log: Logger, options
     return;
   }
   log.info({ models: plan.downloads.map((d) => d.entry.id), bytes: plan.totalBytes }, `${describePlan(plan)}. JARVIS listens meanwhile and says it is still downloading if asked.`);
-  await models.download(plan);
+  let next = plan;
+  for (let attempt = 0; ; attempt++) {
+    const failed = await models.download(next);
+    if (failed.length === 0) return;
+    // Offline on a first run, or the server is down: try again later, backing off, until it works.
+    const waitMs = Math.min(options.retryMs * 2 ** attempt, MAX_DOWNLOAD_RETRY_MS);
+    log.warn({ models: failed.map((d) => d.entry.id), waitMs }, `download failed; trying again in ${formatDuration(waitMs / 1000)}`);
+    if (!(await models.waitToRetryDownloads(waitMs))) return;
+    next = await models.planDownloads();
+    if (next.downloads.length === 0) return;
+  }
 }
+
+const MAX_DOWNLOAD_RETRY_MS = 30 * 60_000;

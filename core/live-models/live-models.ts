@@ -12,13 +12,24 @@ import type { Synthesizer, Transcriber } from '../../voice/ports.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
 import { createSynthesizer } from '../../voice/tts/select.ts';
 import { estimateResidentBytes } from '../../models/fit.ts';
-import { planFirstRun, type FirstRunPlan } from '../../models/first-run.ts';
+import { plannedSelection, planFirstRun, type FirstRunPlan, type PlannedDownload } from '../../models/first-run.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { ModelPool, type PoolEvent, type PoolModel } from './pool.ts';
 import { PooledResponder } from './pooled-responder.ts';
 import { fitLlms } from '../../models/recommend.ts';
-import { applyModelSelection, readSelection, resolveModelPaths, selectionEvents, selectModel, watchSelection, type ModelSelection, type ResolvedModel } from '../../models/selection.ts';
+import {
+  applyModelSelection,
+  readSelection,
+  recordPlannedModels,
+  resolveModelPaths,
+  selectionEvents,
+  selectModel,
+  watchSelection,
+  type ModelSelection,
+  type ResolvedModel,
+} from '../../models/selection.ts';
 import { ModelStore, type PullProgress } from '../../models/store.ts';
 import { SwappableSynthesizer, SwappableTranscriber } from './swappable.ts';
 import { SELECTABLE_KINDS, type ModelEntry, type SelectableKind } from '../../models/types.ts';
@@ -60,6 +71,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   #synthesizer: SwappableSynthesizer | undefined;
   readonly #downloads = new Map<SelectableKind, { entry: ModelEntry; progress?: PullProgress }>();
   readonly #downloadAbort = new AbortController();
+  #wakeRetry: (() => void) | undefined;
   #budgetKnown: boolean;
   #onGpu = false;
   #stopWatching: (() => void) | undefined;
@@ -245,16 +257,30 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
         return best.choice ? { entry: best.choice.item, reason: best.reason } : undefined;
       },
     });
+    // From now on the picks are the models, named as such everywhere (and in what is missing) until they arrive.
+    await recordPlannedModels(this.#config.dataDir, plannedSelection(plan, this.#paths, this.store));
+    this.#adoptPlanned();
     this.emit('event', { type: 'download-plan', plan });
     return plan;
   }
 
+  /** A stage whose file is missing takes the planned model's path now, unloaded: it is what will be used. */
+  #adoptPlanned(): void {
+    const next = resolveModelPaths(this.#config, this.store, readSelection(this.#config.dataDir));
+    for (const kind of SELECTABLE_KINDS) {
+      if (next[kind].path === this.#paths[kind].path || fs.existsSync(this.#paths[kind].path)) continue;
+      this.#paths = { ...this.#paths, [kind]: next[kind] };
+      if (kind === 'llm') this.responder.want(poolModel(next.llm, 0));
+    }
+  }
+
   /**
    * Fetches what the plan lists (smallest first, so hearing works soonest) and swaps each model in as it arrives.
-   * A failure is a problem with its fix; the other downloads go on.
+   * A failure is a problem with its fix; the other downloads go on. Returns those that failed.
    */
-  async download(plan: FirstRunPlan): Promise<void> {
-    if (plan.downloads.length === 0) return;
+  async download(plan: FirstRunPlan): Promise<PlannedDownload[]> {
+    const failed: PlannedDownload[] = [];
+    if (plan.downloads.length === 0) return failed;
     this.emit('event', {
       type: 'problem',
       problem: {
@@ -276,8 +302,10 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
           },
         });
         this.emit('event', { type: 'download-done', kind: item.kind, id: item.entry.id, ms: performance.now() - started });
+        this.emit('event', { type: 'problem-cleared', id: `download-${item.kind}` });
         await this.#useDownloaded(item.kind, item.entry);
       } catch (error) {
+        failed.push(item);
         const failure = error instanceof Error ? error : new Error(String(error));
         this.emit('event', { type: 'download-failed', kind: item.kind, id: item.entry.id, error: failure });
         const { message, fix } = describeError(error);
@@ -288,6 +316,27 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
       if (this.#downloadAbort.signal.aborted) break;
     }
     this.emit('event', { type: 'problem-cleared', id: 'models-downloading' });
+    return failed;
+  }
+
+  /**
+   * Waits `ms` before failed downloads are tried again; retryDownloadsNow() ends the wait at once. False when the
+   * model manager is closing (no retry then).
+   */
+  async waitToRetryDownloads(ms: number): Promise<boolean> {
+    const wake = new AbortController();
+    this.#wakeRetry = () => wake.abort();
+    const signal = AbortSignal.any([wake.signal, this.#downloadAbort.signal]);
+    await sleep(ms, undefined, { signal }).catch(() => undefined);
+    this.#wakeRetry = undefined;
+    return !this.#downloadAbort.signal.aborted;
+  }
+
+  /** Tries failed downloads again now (the network is back, the user asked); false if none is waiting. */
+  retryDownloadsNow(): boolean {
+    const wake = this.#wakeRetry;
+    wake?.();
+    return wake !== undefined;
   }
 
   /** A model that arrived: chosen if it is not where the config points, then swapped in. */

@@ -46,6 +46,11 @@ export class PooledResponder implements Responder {
     return { summary: info ? formatLoadSummary(info, model.path) : `model ${model.key}`, ...(warning ? { warning } : {}) };
   }
 
+  /** The model to load when next asked, without loading it now (a first run's pick, still downloading). */
+  want(model: PoolModel): void {
+    this.#wanted = model;
+  }
+
   load(): Promise<ResponderInfo> {
     return this.use(this.#requireWanted());
   }

@@ -1,12 +1,12 @@
 /**
- * Times and dates as JARVIS says them. The same text is shown on the HUD and spoken by Piper/espeak-ng, which
- * read "7:05" as "seven zero five": minutes under ten are written "7 oh 5".
+ * Times and dates in JARVIS's answers, written as people read them ("7:05 PM"); the voice gets its own form
+ * from toSpokenText ("7 oh 5 PM", since espeak-ng reads "7:05" as "seven zero five").
  */
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
-/** "7 AM", "7 oh 5 PM", "7:30 PM", "noon", "midnight" (local time). */
+/** "7 AM", "7:05 PM", "7:30 PM", "noon", "midnight" (local time). */
 export function spokenClock(epochMs: number): string {
   const date = new Date(epochMs);
   const hour = date.getHours();
@@ -16,8 +16,7 @@ export function spokenClock(epochMs: number): string {
   const h12 = hour % 12 === 0 ? 12 : hour % 12;
   const suffix = hour < 12 ? 'AM' : 'PM';
   if (minute === 0) return `${h12} ${suffix}`;
-  if (minute < 10) return `${h12} oh ${minute} ${suffix}`;
-  return `${h12}:${minute} ${suffix}`;
+  return `${h12}:${String(minute).padStart(2, '0')} ${suffix}`;
 }
 
 export function ordinal(n: number): string {

@@ -196,6 +196,10 @@ export class SkillStore {
     return row?.value;
   }
 
+  deleteSetting(key: string): void {
+    this.#db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  }
+
   setSetting(key: string, value: string): void {
     this.#db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }

@@ -28,6 +28,9 @@ export type TimerServiceEvents = {
   changed: [];
 };
 
+/** The setting that names the process ringing this store's timers (its pid), so another one can tell if any does. */
+const RINGER_SETTING = 'timers.ringer';
+
 export class TimerService extends EventEmitter<TimerServiceEvents> {
   readonly #store: SkillStore;
   readonly #clock: Clock;
@@ -56,6 +59,7 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
   start(): void {
     if (this.#started || this.#disposed) return;
     this.#started = true;
+    this.#store.setSetting(RINGER_SETTING, String(process.pid));
     const now = this.#clock.now();
     const overdue = this.#store.openTimers().filter((t) => t.dueAt <= now);
     const missed = overdue.filter((t) => now - t.dueAt > this.#missedGraceMs);
@@ -112,7 +116,15 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
     if (this.#started) this.#check();
   }
 
+  /** Whether a running process (this one or a daemon) rings these timers when they are due. */
+  hasRinger(): boolean {
+    if (this.#started) return true;
+    const pid = Number(this.#store.setting(RINGER_SETTING));
+    return Number.isInteger(pid) && pid > 0 && isRunning(pid);
+  }
+
   dispose(): void {
+    if (this.#started && !this.#disposed && this.#store.setting(RINGER_SETTING) === String(process.pid)) this.#store.deleteSetting(RINGER_SETTING);
     this.#disposed = true;
     this.#cancelArm?.();
     this.#cancelArm = undefined;
@@ -141,5 +153,15 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
     if (!next) return;
     const wait = Math.min(next.dueAt - now, this.#maxSleepMs);
     this.#cancelArm = this.#clock.setTimeout(() => this.#check(), Math.max(0, wait));
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
