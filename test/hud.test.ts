@@ -14,6 +14,7 @@ import { writeWavFile } from '../voice/wav.ts';
 import { chromiumMissing, launchChromium, newScreen, pageCondition, PHONE, screenshot, WALL } from './fixtures/browser.ts';
 import { jsonLines, runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
 import { startTestHud } from './fixtures/hud-server.ts';
+import { ManagedModels, type ModelManager } from '../core/server/models-view.ts';
 import { busyGtx1080Ti } from './fixtures/nvidia-smi.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { concat, silence, speak } from './fixtures/speech.ts';
@@ -177,7 +178,7 @@ describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { s
       await page.waitForSelector('[data-testid=gpu-temperature]');
       await page.waitForFunction(pageCondition(sparklineHas('gpu-temperature', 2))); // the sparklines are drawn
       const banners = await page.locator('[data-testid=banners] [data-problem]').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-problem')));
-      assert.deepEqual(banners, ['microphone', 'muted', 'gpu-hot-0']);
+      assert.deepEqual(banners, ['microphone', 'gpu-hot-0', 'muted'], 'most severe first');
       const legend = (await page.textContent('[data-testid=gpu-panel]')) ?? '';
       assert.match(legend, /NVIDIA GeForce GTX 1080 Ti/);
       assert.match(legend, /LLM Meta-Llama-3\.1-8B-Instruct-Q4_K_M\.gguf 5\.2 GB/);
@@ -188,6 +189,84 @@ describe('the wall HUD on a machine with an NVIDIA GPU and problems to fix', { s
       await context.close();
     } finally {
       worker.kill();
+      await hud.close();
+    }
+  });
+});
+
+describe('the first run: models downloading, no microphone, nothing set up yet', { skip }, () => {
+  test('the wall and the phone say what is happening and the one thing to do, in short lines, with nothing cut off; details open on a tap', async () => {
+    // The model manager's view of a first run: the three models on their way (ManagedModels over its shape).
+    const downloads = new Map([
+      ['stt', { entry: { title: 'Whisper base.en' }, progress: { receivedBytes: 148e6, totalBytes: 148e6 } }],
+      ['llm', { entry: { title: 'Llama 3.2 1B Instruct Q5_K_M' }, progress: { receivedBytes: 360e6, totalBytes: 900e6 } }],
+      ['tts', { entry: { title: 'Piper en_GB alan (medium)' }, progress: { receivedBytes: 0, totalBytes: 63e6 } }],
+    ] as const);
+    const paths = Object.fromEntries(['stt', 'llm', 'tts'].map((kind) => [kind, { path: `/home/user/.local/share/jarvis/models/${kind}`, entry: undefined }]));
+    let hud: Awaited<ReturnType<typeof startTestHud>> | undefined;
+    const manager = {
+      paths,
+      downloads,
+      store: { entries: () => [], state: () => 'missing' },
+      select: async () => undefined,
+      on: () => undefined,
+      off: () => undefined,
+    } as unknown as ModelManager;
+    hud = await startTestHud({ hudDir: hudDistDir, models: new ManagedModels(manager, { get state() { return hud!.assistant.state; } }) });
+    try {
+      // What a fresh install reports, raw tool text and file paths included.
+      const raw = [
+        { id: 'microphone', message: 'no microphone: arecord: main:850: audio open error: No such file or directory', fix: 'Plug in a microphone, or set audio.input.device to one `arecord -L` lists; JARVIS retries by itself.', blocking: true },
+        { id: 'models-downloading', message: 'downloading whisper-base.en, piper-en_GB-alan-medium, llama-3.2-1b-q5_k_m (1.1 GB)', fix: 'Wait for the download to finish; progress is in the log and on the HUD.', blocking: false },
+        { id: 'stt-model', message: 'Whisper model not found: /home/user/.local/share/jarvis/models/ggml-base.en.bin', fix: 'Run `jarvis models pull whisper-base.en`.', blocking: false },
+        { id: 'llm-model', message: 'the LLM model file /home/user/.local/share/jarvis/models/Llama-3.2-1B-Instruct-Q5_K_M.gguf does not exist', fix: 'Run `jarvis models pull llama-3.2-1b-q5_k_m`.', blocking: false },
+        { id: 'tts-voice', message: 'Piper voice files not found (/home/user/.local/share/jarvis/models/en_GB-alan-medium.onnx and /home/user/.local/share/jarvis/models/en_GB-alan-medium.onnx.json); speaking with espeak-ng voice en-gb instead', fix: 'Run `jarvis models pull piper-en_GB-alan-medium`.', blocking: false },
+      ];
+      for (const problem of raw) hud.assistant.reportProblem(problem);
+
+      const { page: wall, context: wallContext } = await newScreen(browser, WALL);
+      await wall.goto(hud.url);
+      await wall.waitForSelector('[data-problem=downloading]');
+      const headlines = await wall.locator('[data-testid=banner-headline]').allTextContents();
+      // The models being downloaded are what is happening, not three more problems.
+      assert.deepEqual(headlines, ['No microphone', 'Downloading 3 models: 46 %']);
+      assert.equal(await wall.locator('[data-testid=banner-fix]').allTextContents().then((t) => t.join('|')), raw[0]!.fix, 'one thing to do, said once');
+      const visible = (await wall.locator('[data-testid=banners]').innerText()).trim();
+      assert.doesNotMatch(visible, /\/home\/|arecord:|https?:/, 'no raw tool output or paths until a tap');
+      // Nothing cut off: the page fits the screen and the conversation keeps its room.
+      assert.ok(await wall.evaluate('document.scrollingElement.scrollHeight <= innerHeight + 1'), 'the wall needs no scrolling');
+      const talk = await wall.locator('.panel.talk').boundingBox();
+      assert.ok(talk && talk.height >= 200, `the conversation panel is ${talk?.height} px high`);
+      await screenshot(wall, 'hud-wall-first-run');
+      // A tap opens the details: the full message, raw tool text included.
+      await wall.locator('[data-problem=microphone] summary').click();
+      assert.match(await wall.locator('[data-problem=microphone] [data-testid=banner-details]').innerText(), /arecord: main:850: audio open error/);
+
+      const { page: phone, context: phoneContext } = await newScreen(browser, PHONE);
+      // A paired phone: hold-to-talk stays on the first screen under the problems.
+      await phone.goto(`${hud.url}/#pair=${hud.issueCode()}`);
+      await phone.waitForSelector('[data-testid=talk]');
+      await phone.waitForSelector('[data-testid=banners]');
+      assert.equal(await phone.locator('[data-testid=banner-headline]').count(), 2);
+      const width = await phone.evaluate('innerWidth') as number;
+      for (const box of await phone.locator('[data-testid=banners] summary').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().right))) {
+        assert.ok(box <= width, `a banner line ends at ${box} px on a ${width} px screen`);
+      }
+      assert.ok(await phone.evaluate('document.scrollingElement.scrollWidth <= innerWidth'), 'nothing runs off the side');
+      const talkButton = await phone.locator('[data-testid=talk]').boundingBox();
+      const height = await phone.evaluate('innerHeight') as number;
+      assert.ok(talkButton && talkButton.y + talkButton.height <= height, `hold to talk ends at ${talkButton && talkButton.y + talkButton.height} px on a ${height} px screen`);
+      await screenshot(phone, 'hud-phone-first-run');
+      await phoneContext.close();
+
+      // More than three lines fold into one.
+      hud.assistant.reportProblem({ id: 'skills-store', message: 'the skills database cannot be opened: SQLITE_CANTOPEN; timers and notes will not survive a restart', fix: 'Move the file aside.', blocking: false });
+      hud.assistant.reportProblem({ id: 'llm-gpu-fallback', message: 'the CUDA backend failed: PTX compiled with an unsupported toolchain', fix: 'Update the NVIDIA driver.', blocking: false });
+      await wall.waitForSelector('[data-testid=banners-more]');
+      assert.deepEqual(await wall.locator('[data-testid=banner-headline]').allTextContents(), ['No microphone', 'Timers and notes are not being saved', 'Answering on the CPU']);
+      assert.match((await wall.textContent('[data-testid=banners-more]')) ?? '', /1 more: Downloading 3 models: 46 %/);
+      await wallContext.close();
+    } finally {
       await hud.close();
     }
   });

@@ -9,7 +9,7 @@ import type { AssistantView, Hello, Snapshot, TimersView } from '../core/protoco
 import { JarvisError } from '../base/errors.ts';
 import { DeviceStore, devicesDbPath } from '../core/server/device-store.ts';
 import { ManagedModels } from '../core/server/models-view.ts';
-import { skillsDatabasePath } from '../core/skills/skills-runtime.ts';
+import { skillsDatabasePath } from '../core/skills/store.ts';
 import { SkillStore } from '../core/skills/store.ts';
 import { startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
 

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createLogger, type Logger } from '../../base/log.ts';
+import type { Logger } from '../../base/log.ts';
 import { loadConfig } from '../../config/load.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink } from '../../voice/ports.ts';
@@ -17,16 +17,23 @@ interface GlobalOptions {
 
 /** The config (with the models chosen by `jarvis models use` in place of the configured paths) and the logger. */
 export async function setup(command: Command): Promise<{ config: JarvisConfig; log: Logger }> {
-  const { config: loaded, log } = setupConfig(command);
-  const [{ applyModelSelection }, { ModelStore }] = await Promise.all([import('../../models/selection.ts'), import('../../models/store.ts')]);
+  const loaded = commandConfig(command);
+  const [{ applyModelSelection }, { ModelStore }, { createLogger }] = await Promise.all([
+    import('../../models/selection.ts'),
+    import('../../models/store.ts'),
+    import('../../base/log.ts'),
+  ]);
+  const log = createLogger(command.optsWithGlobals<GlobalOptions>().logLevel ?? loaded.log.level);
   return { config: applyModelSelection(loaded, ModelStore.fromConfig(loaded)), log };
 }
 
-/** The config as configured, for the commands that open no model (timers, memory, devices). */
-export function setupConfig(command: Command): { config: JarvisConfig; log: Logger } {
+/**
+ * The config as configured, for the commands that open no model and log nothing (timers, memory, devices): they
+ * load neither the model library nor the logger, so they start in a few hundred milliseconds.
+ */
+export function commandConfig(command: Command): JarvisConfig {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const config = loadConfig(globals.config ? { file: globals.config } : {});
-  return { config, log: createLogger(globals.logLevel ?? config.log.level) };
+  return loadConfig(globals.config ? { file: globals.config } : {});
 }
 
 export const positive = (value: string) => {

@@ -3,7 +3,7 @@ import QRCode from 'qrcode';
 import { JarvisError } from '../../base/errors.ts';
 import { serverUrls } from '../server/addresses.ts';
 import { DeviceStore, devicesDbPath, type Device } from '../server/device-store.ts';
-import { setupConfig } from './common.ts';
+import { commandConfig } from './common.ts';
 
 /**
  * `jarvis devices list|revoke|pair`: the phones and screens paired with the HUD. Works whether or not the
@@ -46,7 +46,7 @@ export function registerDevices(program: Command): void {
     .addOption(new Option('--role <role>', 'controller: a phone that may command; viewer: a screen that only watches').choices(['controller', 'viewer']).default('controller'))
     .option('--json', 'print the code as JSON')
     .action(async (options: { role: 'controller' | 'viewer'; json?: boolean }, command: Command) => {
-      const { config } = setupConfig(command);
+      const config = commandConfig(command);
       const store = new DeviceStore(devicesDbPath(config.dataDir), { codeTtlMs: config.server.pairingCodeTtlMs });
       try {
         const issued = store.issueCode(options.role);
@@ -63,7 +63,7 @@ export function registerDevices(program: Command): void {
 }
 
 function withStore(command: Command, use: (store: DeviceStore) => void): void {
-  const { config } = setupConfig(command);
+  const config = commandConfig(command);
   const store = new DeviceStore(devicesDbPath(config.dataDir));
   try {
     use(store);

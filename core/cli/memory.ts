@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { JarvisError } from '../../base/errors.ts';
 import { systemClock } from '../../base/clock.ts';
 import { HouseholdMemory } from '../skills/household-memory.ts';
-import { skillsDatabasePath } from '../skills/skills-runtime.ts';
-import { SkillStore } from '../skills/store.ts';
-import { setupConfig } from './common.ts';
+import { skillsDatabasePath, SkillStore } from '../skills/store.ts';
+import { commandConfig } from './common.ts';
 
 /**
  * `jarvis memory list|forget`: the household notes JARVIS was asked to remember ("remember that the wifi password
@@ -68,7 +67,7 @@ export function registerMemory(program: Command): void {
 }
 
 function withMemory(command: Command, body: (memory: HouseholdMemory) => void): void {
-  const { config } = setupConfig(command);
+  const config = commandConfig(command);
   const store = SkillStore.open(skillsDatabasePath(config));
   try {
     body(new HouseholdMemory(store, systemClock));

@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { JarvisError } from '../../base/errors.ts';
 import { systemClock } from '../../base/clock.ts';
 import { spokenRemaining } from '../skills/durations.ts';
-import { skillsDatabasePath } from '../skills/skills-runtime.ts';
-import { SkillStore } from '../skills/store.ts';
+import { skillsDatabasePath, SkillStore } from '../skills/store.ts';
 import { TimerService } from '../skills/timer-service.ts';
-import { setupConfig } from './common.ts';
+import { commandConfig } from './common.ts';
 
 /**
  * `jarvis timers list|cancel`: the timers, alarms and reminders set by voice, from the command line. A running
@@ -59,7 +58,7 @@ export function registerTimers(program: Command): void {
 }
 
 function withTimers(command: Command, body: (timers: TimerService) => void): void {
-  const { config } = setupConfig(command);
+  const config = commandConfig(command);
   const store = SkillStore.open(skillsDatabasePath(config));
   const service = new TimerService(store, systemClock, { missedGraceMs: config.skills.missedGraceMs });
   try {

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { describeError } from '../../base/errors.ts';
 import type { Logger } from '../../base/log.ts';
@@ -13,13 +12,8 @@ import type { GpuTelemetryProvider, SkillProviders } from './providers.ts';
 import { SkillResponder } from './skill-responder.ts';
 import { SkillRunner } from './skill-runner.ts';
 import { SkillTools } from './skill-tools.ts';
-import { SkillStore } from './store.ts';
+import { skillsDatabasePath, SkillStore } from './store.ts';
 import { TimerService } from './timer-service.ts';
-
-/** The skills' database: one SQLite file under the data directory. */
-export function skillsDatabasePath(config: JarvisConfig): string {
-  return path.join(config.dataDir, 'jarvis.db');
-}
 
 /** A skill's question ("For how long?") waits at least this long for its answer, even with no follow-up window. */
 const MIN_FOLLOW_UP_MS = 15_000;

@@ -3,6 +3,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JarvisError } from '../../base/errors.ts';
 import type { TimerKind } from './skill-call.ts';
+import type { JarvisConfig } from '../../config/schema.ts';
+
+
+/** The skills' database: one SQLite file under the data directory. */
+export function skillsDatabasePath(config: Pick<JarvisConfig, 'dataDir'>): string {
+  return path.join(config.dataDir, 'jarvis.db');
+}
 
 /**
  * What the skills keep between runs, in one SQLite file under the data directory: timers and alarms (so they

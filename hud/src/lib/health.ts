@@ -8,10 +8,47 @@ export const GPU_HOT_C = 85;
 
 export interface Banner extends Problem {
   severity: 'error' | 'warning' | 'info';
+  /** A few words for the screen ("No microphone"); the message and the fix are behind a tap. */
+  headline: string;
 }
 
+/** Short names for the problems the core reports, by id; others are cut from their message. */
+const HEADLINES: Record<string, string> = {
+  microphone: 'No microphone',
+  'stt-model': 'Speech to text cannot start',
+  'llm-model': 'The language model cannot start',
+  'tts-voice': 'Speaking with the fallback voice',
+  'tts-espeak': 'No fallback voice',
+  'download-llm': 'The language model download failed; trying again',
+  'download-stt': 'The speech-to-text download failed; trying again',
+  'download-tts': 'The voice download failed; trying again',
+  'llm-gpu-fallback': 'Answering on the CPU',
+  'hud-server': 'The HUD server did not start',
+  'skills-store': 'Timers and notes are not being saved',
+};
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+/** The problem each stage reports while its model is missing (core/server/models-view.ts). */
+const STAGE_PROBLEMS: Record<string, string> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
+
+/** The words before the first colon of a message ("no microphone: parec could not…"), at most about 60 characters. */
+export function headlineOf(problem: Pick<Problem, 'id' | 'message'>): string {
+  const known = HEADLINES[problem.id];
+  if (known) return known;
+  const head = problem.message.split(/:\s/)[0]!.trim();
+  const short = head.length > 60 ? `${head.slice(0, 57).replace(/\s+\S*$/, '')}…` : head;
+  return short.charAt(0).toUpperCase() + short.slice(1);
+}
+
+/** What needs attention, most severe first: the core's problems, a hot GPU, and one line for the downloads. */
 export function banners(problems: readonly Problem[], telemetry: TelemetrySample | undefined, models: ModelsView | undefined): Banner[] {
-  const out: Banner[] = problems.map((p) => ({ ...p, severity: p.blocking ? 'error' : p.id === 'muted' ? 'info' : 'warning' }));
+  const downloading = (models?.active ?? []).filter((m) => m.state === 'downloading');
+  // The downloads' own line below says it with progress: a stage whose model is on its way has nothing to fix.
+  const covered = new Set(downloading.length > 0 ? ['models-downloading', ...downloading.map((m) => STAGE_PROBLEMS[m.kind])] : []);
+  const out: Omit<Banner, 'headline'>[] = problems
+    .filter((p) => !covered.has(p.id))
+    .map((p) => ({ ...p, severity: p.blocking ? 'error' : p.id === 'muted' || p.id === 'models-downloading' ? 'info' : 'warning' }));
   if (telemetry?.gpu.available) {
     for (const gpu of telemetry.gpu.gpus) {
       if (gpu.temperatureC !== undefined && gpu.temperatureC >= GPU_HOT_C) {
@@ -25,16 +62,18 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
       }
     }
   }
-  for (const model of models?.active ?? []) {
-    if (model.state === 'downloading') {
-      out.push({
-        id: `download-${model.kind}`,
-        severity: 'info',
-        blocking: false,
-        message: `Downloading ${model.name}${model.progress !== undefined ? `: ${Math.round(model.progress * 100)} %` : ''}`,
-        fix: 'JARVIS answers with it as soon as the download is verified.',
-      });
-    }
+  if (downloading.length > 0) {
+    const known = downloading.filter((m) => m.progress !== undefined);
+    const percent = known.length > 0 ? Math.floor((known.reduce((sum, m) => sum + m.progress!, 0) / known.length) * 100) : undefined;
+    out.push({
+      id: 'downloading',
+      severity: 'info',
+      blocking: false,
+      message: `Downloading ${downloading.length === 1 ? downloading[0]!.name : `${downloading.length} models`}${percent !== undefined ? `: ${percent} %` : ''}`,
+      fix: `${downloading.map((m) => `${m.name}${m.progress !== undefined ? ` ${Math.floor(m.progress * 100)} %` : ''}`).join(' · ')}. Each is used as soon as it has arrived and been checked.`,
+    });
   }
-  return out;
+  return out
+    .map((b) => ({ ...b, headline: b.id === 'downloading' || b.id === 'muted' || b.id.startsWith('gpu-hot') ? b.message : headlineOf(b) }))
+    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
