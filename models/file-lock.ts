@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProcessAlive } from '../base/process.ts';
 
 /**
  * A lock file next to a download, so two `jarvis models pull` processes (or the daemon and the CLI) never write
@@ -14,14 +15,6 @@ export interface FileLockOptions {
   readonly pollMs?: number;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function readOwner(lockPath: string): Promise<number | undefined> {
   try {
@@ -46,7 +39,7 @@ async function acquire(lockPath: string, options: FileLockOptions): Promise<void
     }
     const owner = await readOwner(lockPath);
     // A lock being written has no pid yet: wait a moment rather than steal it.
-    if (owner !== undefined && !isAlive(owner)) {
+    if (owner !== undefined && !isProcessAlive(owner)) {
       await fs.rm(lockPath, { force: true });
       continue;
     }

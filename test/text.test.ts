@@ -80,7 +80,7 @@ describe('spoken text', () => {
     assert.equal(toSpokenText('Read https://example.com/faq. Then call.'), 'Read a link. Then call.');
   });
 
-  test('dashes between words are spoken as pauses, between numbers as ranges; hyphens are left alone', () => {
+  test('dashes between words are spoken as pauses, between numbers as ranges, hyphens left alone; clock times as people say them', () => {
     assert.equal(toSpokenText('The plan — first we boil it.'), 'The plan, first we boil it.');
     assert.equal(toSpokenText('The plan—first we boil it – then we eat.'), 'The plan, first we boil it, then we eat.');
     assert.equal(toSpokenText('Boil it - gently.'), 'Boil it, gently.');

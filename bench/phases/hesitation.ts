@@ -1,12 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../base/log.ts';
-import { createDaemon } from '../../core/daemon/daemon.ts';
 import { silence, type SpeechVoice } from '../../test/fixtures/speech.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
-import { createTranscriber } from '../../voice/stt/select.ts';
-import { EventLog } from '../lib/event-log.ts';
-import { LiveRoom } from '../lib/live-room.ts';
-import { asWhisperWrites, ScriptWords } from '../lib/script-words.ts';
+import { openLiveSession } from '../lib/live-session.ts';
+import { asWhisperWrites } from '../lib/script-words.ts';
 import type { BenchSetup } from '../lib/setup.ts';
 import { said } from '../lib/speech-sets.ts';
 
@@ -52,30 +49,24 @@ export async function measureHesitation(setup: BenchSetup, options: { log: Logge
   const result: HesitationResult = { samples: [], incidents: [] };
   for (const design of ['meaning', 'silence'] as const) {
     const config = { ...setup.config, llm: { ...setup.config.llm, historyTurns: 0 }, vad: { ...setup.config.vad, turnEnd: design } };
-    const room = new LiveRoom();
-    const sink = new VirtualSink({ speed: 1, sampleRate: 22_050 });
-    let saying = '';
-    const words = setup.realSpeechToText ? undefined : new ScriptWords(createTranscriber(config.stt, options.log), () => saying);
-    const daemon = await createDaemon(config, { log: options.log, source: room, sink, ...(words ? { engines: { transcriber: words } } : {}) });
-    const log = new EventLog(daemon.assistant.bus);
+    const session = await openLiveSession(setup, config, new VirtualSink({ speed: 1, sampleRate: 22_050 }), options.log);
+    const { room, daemon, log } = session;
     // An answer is stopped as it starts: the figure is where the request ended, not what was said back.
     const stopAnswers = daemon.assistant.bus.subscribe((event) => {
       if (event.type === 'playback-start') daemon.assistant.stop();
     });
-    const controller = new AbortController();
-    const listening = daemon.run(controller.signal);
     try {
       await room.pause(1000);
       for (const { name, voice } of VOICES) {
         for (const { first, second, pauseMs } of HESITATIONS) {
           const [wake, one, two] = await Promise.all([said('hey jarvis', voice), said(first, voice), said(second, voice)]);
           const mark = log.mark();
-          saying = `Hey Jarvis, ${first}`;
+          session.saying = `Hey Jarvis, ${first}`;
           void room.say(wake);
           void room.say(silence(150));
           await room.say(one);
           await room.pause(pauseMs);
-          saying = `Hey Jarvis, ${asWhisperWrites(`${first} ${second}`)}`;
+          session.saying = `Hey Jarvis, ${asWhisperWrites(`${first} ${second}`)}`;
           await room.say(two);
           // Every run this request started has ended.
           const settled = () => {
@@ -101,13 +92,7 @@ export async function measureHesitation(setup: BenchSetup, options: { log: Logge
       }
     } finally {
       stopAnswers();
-      room.end();
-      controller.abort();
-      await listening.catch(() => undefined);
-      await daemon.dispose();
-      await words?.dispose();
-      await sink.close();
-      log.dispose();
+      await session.close();
     }
   }
   return result;

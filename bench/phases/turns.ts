@@ -1,19 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDaemon } from '../../core/daemon/daemon.ts';
 import { JarvisError } from '../../base/errors.ts';
 import type { RunEvent, RunEventType } from '../../core/protocol/run-events.ts';
 import type { Logger } from '../../base/log.ts';
 import { turnTimings } from '../../core/protocol/timings.ts';
 import { silence } from '../../test/fixtures/speech.ts';
 import { VirtualSink } from '../../voice/audio/virtual-sink.ts';
-import { EventLog } from '../lib/event-log.ts';
-import { LiveRoom } from '../lib/live-room.ts';
+import { openLiveSession } from '../lib/live-session.ts';
 import { ProbeSink } from '../lib/probe-sink.ts';
 import type { BenchSetup } from '../lib/setup.ts';
-import { asWhisperWrites, ScriptWords } from '../lib/script-words.ts';
+import { asWhisperWrites } from '../lib/script-words.ts';
 import type { TurnClip } from '../lib/speech-sets.ts';
-import { createTranscriber } from '../../voice/stt/select.ts';
 
 /**
  * Whole spoken turns through the daemon as `jarvis start` assembles it (createDaemon),
@@ -98,21 +95,15 @@ export async function measureTurns(
     vad: { ...setup.config.vad, turnEnd: options.turnEnd ?? setup.config.vad.turnEnd },
     conversation: { ...setup.config.conversation, followUpMs: 0 },
   };
-  const room = new LiveRoom();
   const sink = new ProbeSink(new VirtualSink({ speed: 1, sampleRate: 22_050 }));
-  // The words being said, for a Whisper that cannot hear them (test-made models).
-  let saying = '';
-  const words = setup.realSpeechToText ? undefined : new ScriptWords(createTranscriber(config.stt, options.log), () => saying);
-  const daemon = await createDaemon(config, { log: options.log, source: room, sink, ...(words ? { engines: { transcriber: words } } : {}) });
+  const session = await openLiveSession(setup, config, sink, options.log);
+  const { room, daemon, log } = session;
   const { assistant } = daemon;
   const broken = assistant.state.problems.filter((p) => p.blocking || p.id === 'stt-model' || p.id === 'llm-model');
   if (broken.length > 0) {
-    await daemon.dispose();
+    await session.close();
     throw new JarvisError('bench-engines', `the engines did not load: ${broken.map((p) => p.message).join('; ')}`, broken[0]!.fix);
   }
-  const log = new EventLog(assistant.bus);
-  const controller = new AbortController();
-  const listening = daemon.run(controller.signal);
   const result: TurnsResult = { turns: [], bargeIns: [], wakeDelaysMs: [], incidents: [], engines: [...daemon.summaries], warmupTurns: WARMUP_TURNS };
   const until = (deadline: number) => Math.max(0, deadline - performance.now());
   let pendingWakeBargeIn: number | undefined;
@@ -127,7 +118,7 @@ export async function measureTurns(
       const warmup = completed < WARMUP_TURNS;
       const kind: BargeInKind = warmup || completed >= target ? 'command' : options.kinds[(completed - WARMUP_TURNS) % options.kinds.length]!;
       const mark = log.mark();
-      saying = `Hey Jarvis, ${asWhisperWrites(clip.question)}`;
+      session.saying = `Hey Jarvis, ${asWhisperWrites(clip.question)}`;
       const keywordSaid = room.say(clip.wake);
       room.say(silence(150)).catch(() => undefined);
       const requestSaid = room.say(clip.request);
@@ -205,13 +196,7 @@ export async function measureTurns(
     if (pendingWakeBargeIn !== undefined) assistant.stop();
     await room.pause(300);
   } finally {
-    room.end();
-    controller.abort();
-    await listening.catch(() => undefined);
-    await daemon.dispose();
-    await words?.dispose();
-    await sink.close();
-    log.dispose();
+    await session.close();
   }
   return result;
 }

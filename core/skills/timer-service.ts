@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../base/clock.ts';
+import { isProcessAlive } from '../../base/process.ts';
 import type { TimerKind } from './skill-call.ts';
 import type { SkillStore, StoredTimer } from './store.ts';
 
@@ -120,7 +121,7 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
   hasRinger(): boolean {
     if (this.#started) return true;
     const pid = Number(this.#store.setting(RINGER_SETTING));
-    return Number.isInteger(pid) && pid > 0 && isRunning(pid);
+    return Number.isInteger(pid) && pid > 0 && isProcessAlive(pid);
   }
 
   dispose(): void {
@@ -153,15 +154,5 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
     if (!next) return;
     const wait = Math.min(next.dueAt - now, this.#maxSleepMs);
     this.#cancelArm = this.#clock.setTimeout(() => this.#check(), Math.max(0, wait));
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
