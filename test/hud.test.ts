@@ -272,6 +272,34 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
   });
 });
 
+describe('a long answer on the wall, read from across the room', { skip }, () => {
+  test('follows the stream: the newest words stay in view while the oldest fade out at the top; the timings are one row, the stages behind a tap', async () => {
+    const long = Array.from({ length: 16 }, (_, i) => `Sentence ${i + 1} of a long answer goes on here.`).join(' ');
+    const hud = await startTestHud({ hudDir: hudDistDir, responder: new ScriptedResponder(() => long, 2) });
+    try {
+      const { page, context } = await newScreen(browser, WALL);
+      await page.goto(hud.url);
+      await page.waitForSelector('[data-testid=conversation]');
+      const asked = hud.assistant.ask('tell me a long story');
+      // While it streams, and once it is done, the end of the answer is what the box shows.
+      const atEnd = "(() => { const b = document.querySelector('[data-testid=answer-box]'); return b !== null && b.scrollTop > 0 && b.scrollTop + b.clientHeight >= b.scrollHeight - 1; })()";
+      await page.waitForFunction(pageCondition(`document.querySelector('[data-testid=answer]')?.textContent.includes('Sentence 9 ') && ${atEnd}`));
+      await asked;
+      await page.waitForFunction(pageCondition(`document.querySelector('[data-testid=answer]')?.textContent.includes('Sentence 16 ') && !document.querySelector('[data-testid=answer] .caret')`));
+      assert.ok(await page.evaluate(atEnd), 'the last words are in view');
+      assert.equal(await page.getAttribute('[data-testid=answer-box]', 'class').then((c) => c?.includes('clipped')), true, 'the top fades out');
+      assert.equal(await page.locator('[data-testid=stages][open]').count(), 0, 'the waterfall is closed');
+      const timings = await page.locator('[data-testid=timings]').boundingBox();
+      assert.ok(timings && timings.height < 140, `the timings take ${timings?.height} px`);
+      assert.ok(await page.evaluate('document.scrollingElement.scrollHeight <= innerHeight + 1'), 'the wall needs no scrolling');
+      await screenshot(page, 'hud-wall-long-answer');
+      await context.close();
+    } finally {
+      await hud.close();
+    }
+  });
+});
+
 describe('an unpaired browser (a phone on the LAN)', { skip }, () => {
   test('sees the pairing page and receives nothing else; the link in the QR code pairs it', async () => {
     // Loopback is trusted as the local display by default; this server does not, which is how it sees a phone.
