@@ -204,11 +204,13 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
     ] as const);
     const paths = Object.fromEntries(['stt', 'llm', 'tts'].map((kind) => [kind, { path: `/home/user/.local/share/jarvis/models/${kind}`, entry: undefined }]));
     let hud: Awaited<ReturnType<typeof startTestHud>> | undefined;
+    let retries = 0;
     const manager = {
       paths,
       downloads,
       store: { entries: () => [], state: () => 'missing' },
       select: async () => undefined,
+      retryDownloadsNow: () => (retries++, true),
       on: () => undefined,
       off: () => undefined,
     } as unknown as ModelManager;
@@ -241,6 +243,13 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
       // A tap opens the details: the full message, raw tool text included.
       await wall.locator('[data-problem=microphone] summary').click();
       assert.match(await wall.locator('[data-problem=microphone] [data-testid=banner-details]').innerText(), /arecord: main:850: audio open error/);
+      // A download that failed offers "Try again now" on the wall of this computer.
+      hud.assistant.reportProblem({ id: 'download-llm', message: 'getaddrinfo EAI_AGAIN huggingface.co', fix: 'Check the network; JARVIS tries again by itself.', blocking: false });
+      await wall.locator('[data-problem=download-llm] [data-testid=banner-action]').click();
+      for (let i = 0; i < 50 && retries === 0; i++) await sleep(20);
+      assert.equal(retries, 1, 'the model manager was asked to try again');
+      hud.assistant.clearProblem('download-llm');
+      await wall.waitForSelector('[data-problem=download-llm]', { state: 'detached' });
 
       const { page: phone, context: phoneContext } = await newScreen(browser, PHONE);
       // A paired phone: hold-to-talk stays on the first screen under the problems.

@@ -380,6 +380,7 @@ describe('LAN access', () => {
 describe('switch model', () => {
   test('goes to the model manager: its installed models are the choices, its errors come back with their fix', async () => {
     const selected: string[] = [];
+    let retries = 0;
     // A model manager stand-in with the shape of models/live-models.ts, around the real ManagedModels view.
     const manager = {
       paths: {
@@ -401,6 +402,10 @@ describe('switch model', () => {
         if (id === 'broken') throw new JarvisError('model-load-failed', 'the model could not be loaded', 'Pull it again.');
         selected.push(id);
       },
+      retryDownloadsNow: () => {
+        retries++;
+        return retries === 1;
+      },
       on: () => {},
       off: () => {},
     };
@@ -416,6 +421,15 @@ describe('switch model', () => {
       const failed = await phone.command('switch-model', { id: 'broken' });
       assert.equal(!failed.ok && failed.code, 'failed');
       assert.equal(!failed.ok && failed.fix, 'Pull it again.');
+      // "Try again now": the model manager is asked at once; a viewer may not ask.
+      const retried = await phone.command('retry-downloads', {});
+      assert.ok(retried.ok && retried.retried === true);
+      const again = await phone.command('retry-downloads', {});
+      assert.ok(again.ok && again.retried === false, 'nothing was waiting the second time');
+      const { client: viewer } = await withModels.pairedClient('viewer');
+      const refused = await viewer.command('retry-downloads', {});
+      assert.equal(!refused.ok && refused.code, 'forbidden');
+      assert.equal(retries, 2);
     } finally {
       await withModels.close();
     }

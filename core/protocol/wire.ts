@@ -260,6 +260,8 @@ export const commandSchemas = {
   /** Released outside the button: the recording is dropped. */
   'talk-cancel': empty,
   'switch-model': z.strictObject({ id: z.string().min(1).max(200) }),
+  /** Downloads that failed (offline on a first run) are tried again now instead of after their back-off. */
+  'retry-downloads': empty,
   /** Also play the answers on this phone (sent as 'speech' events). */
   listen: z.strictObject({ enabled: z.boolean() }),
 } as const;
@@ -281,13 +283,16 @@ export interface CommandResults {
   'talk-end': { runId: number };
   'talk-cancel': object;
   'switch-model': object;
+  /** Whether failed downloads were waiting to be tried again. */
+  'retry-downloads': { retried: boolean };
   listen: { enabled: boolean };
 }
 
 /** Who may send what. `local` is the trusted display on the daemon's own machine. */
 export function mayCommand(command: CommandName, who: { role?: Role; local?: boolean }): boolean {
   if (command === 'pair') return true;
-  if (command === 'pairing-code') return who.role === 'controller' || who.local === true;
+  // The wall display on this computer may show pairing codes and retry downloads: nothing a guest could misuse.
+  if (command === 'pairing-code' || command === 'retry-downloads') return who.role === 'controller' || who.local === true;
   return who.role === 'controller';
 }
 

@@ -16,6 +16,8 @@ import { TokenBucket } from './rate-limit.ts';
 
 export interface ModelSwitcher extends ModelsSource {
   switchModel(id: string): Promise<void>;
+  /** Tries failed downloads again now; false when none is waiting. */
+  retryDownloads(): boolean;
 }
 
 /** One connected client, as the command handlers see it. */
@@ -114,6 +116,8 @@ export class CommandHandlers {
         return { ok: true };
       case 'switch-model':
         return this.#switchModel((payload as CommandPayload<'switch-model'>).id);
+      case 'retry-downloads':
+        return { ok: true, retried: this.deps.models.retryDownloads() };
       case 'listen': {
         const { enabled } = payload as CommandPayload<'listen'>;
         session.listen(enabled);

@@ -30,6 +30,7 @@ export interface ModelManager {
     state(entry: never): string;
   };
   select(id: string): Promise<unknown>;
+  retryDownloadsNow(): boolean;
   on(event: 'event', listener: (...args: never[]) => void): unknown;
   off(event: 'event', listener: (...args: never[]) => void): unknown;
 }
@@ -60,6 +61,10 @@ export class ManagedModels implements ModelSwitcher {
 
   async switchModel(id: string): Promise<void> {
     await this.manager.select(id);
+  }
+
+  retryDownloads(): boolean {
+    return this.manager.retryDownloadsNow();
   }
 
   /** Calls `listener` whenever the manager reports something (a swap, download progress). */

@@ -10,6 +10,8 @@ export interface Banner extends Problem {
   severity: 'error' | 'warning' | 'info';
   /** A few words for the screen ("No microphone"); the message and the fix are behind a tap. */
   headline: string;
+  /** What a button on the line does, where the screen may ask for it. */
+  action?: 'retry-downloads';
 }
 
 /** Short names for the problems the core reports, by id; others are cut from their message. */
@@ -74,6 +76,11 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
     });
   }
   return out
-    .map((b) => ({ ...b, headline: b.id === 'downloading' || b.id === 'muted' || b.id.startsWith('gpu-hot') ? b.message : headlineOf(b) }))
+    .map((b): Banner => ({
+      ...b,
+      headline: b.id === 'downloading' || b.id === 'muted' || b.id.startsWith('gpu-hot') ? b.message : headlineOf(b),
+      // A download that failed waits for its back-off; the screen can have it tried again at once.
+      ...(b.id.startsWith('download-') ? { action: 'retry-downloads' as const } : {}),
+    }))
     .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
