@@ -113,6 +113,29 @@ describe('jarvis ask', () => {
   });
 });
 
+describe('letting phones in', () => {
+  test('`jarvis start --lan` is remembered: the next commands offer phones an HTTPS address on the network; `--no-lan` takes it back', async () => {
+    const dataDir = path.join(dir, 'lan-data');
+    const env = { JARVIS_DATA_DIR: dataDir };
+    const pairUrl = async () => {
+      const pair = runJarvis(['devices', 'pair', '--json'], env);
+      assert.equal(await pair.exit, 0, pair.stderr.join('\n'));
+      return String(jsonLines(pair.stdout)[0]!.url);
+    };
+    assert.match(await pairUrl(), /^http:\/\/127\.0\.0\.1:7300\/#pair=\d{6}$/, 'this computer only by default');
+    // The choice is written before anything else happens (this start then stops on a missing recording).
+    const start = runJarvis(['start', '--lan', '--input', path.join(dir, 'no-such.wav')], env);
+    assert.notEqual(await start.exit, 0);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dataDir, 'lan.json'), 'utf8')), { lan: true });
+    const lan = await pairUrl();
+    assert.match(lan, /^https:\/\//, lan);
+    assert.doesNotMatch(lan, /127\.0\.0\.1/, 'a phone is offered an address on the network');
+    const off = runJarvis(['start', '--no-lan', '--input', path.join(dir, 'no-such.wav')], env);
+    assert.notEqual(await off.exit, 0);
+    assert.match(await pairUrl(), /^http:\/\/127\.0\.0\.1:/);
+  });
+});
+
 describe('configuration and diagnosis', () => {
   test('a wrong setting stops the start with its key, value and what is allowed', async () => {
     const jarvis = runJarvis(['-c', config, 'start'], { JARVIS_LLM__GPU: 'quantum' });

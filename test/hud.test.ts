@@ -396,6 +396,8 @@ describe('HUD and phone remote in Chromium (real core; Whisper, LLM and Piper on
     const code = await wall.getAttribute('[data-testid=pairing-code]', 'data-code');
     assert.match(code ?? '', /^\d{6}$/);
     assert.ok(await wall.locator('[data-testid=pairing-qr] svg').count(), 'a QR code is shown');
+    // This test's server is on loopback only: the panel says the one step that lets phones in.
+    assert.match((await wall.textContent('[data-testid=lan-off]')) ?? '', /restart it once with jarvis start --lan \(it is remembered\)/);
     await screenshot(wall, 'hud-wall-pairing');
 
     await phone.fill('[data-testid=pair-code]', code!);

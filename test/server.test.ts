@@ -355,6 +355,7 @@ describe('LAN access', () => {
     const lan = await startTestHud({ config: { server: { lan: true, host: '127.0.0.1' } } });
     try {
       assert.match(lan.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.deepEqual(lan.remote.server?.urls, [lan.url], 'bound to loopback: no LAN address is offered to a phone');
       const certFile = path.join(lan.config.dataDir, 'server', 'tls-cert.pem');
       const cert = fs.readFileSync(certFile, 'utf8');
       assert.equal(fs.statSync(path.join(lan.config.dataDir, 'server', 'tls-key.pem')).mode & 0o077, 0, 'the key is private');

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Logger } from '../../base/log.ts';
 import { loadConfig } from '../../config/load.ts';
+import { withRememberedLan } from '../server/lan-choice.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink } from '../../voice/ports.ts';
 import type { RunEventBus } from '../events.ts';
@@ -33,7 +34,7 @@ export async function setup(command: Command): Promise<{ config: JarvisConfig; l
  */
 export function commandConfig(command: Command): JarvisConfig {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  return loadConfig(globals.config ? { file: globals.config } : {});
+  return withRememberedLan(loadConfig(globals.config ? { file: globals.config } : {}));
 }
 
 export const positive = (value: string) => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { AudioSource } from '../../voice/ports.ts';
+import { rememberLan } from '../server/lan-choice.ts';
 import { closeSink, openSink, positive, printEvents, setup } from './common.ts';
 
 /** `jarvis start`: the always-on assistant (microphone → speaker), or a replay of a recording. */
@@ -12,8 +13,12 @@ export function registerStart(program: Command): void {
     .option('--speed <factor>', 'replay a recording this many times faster than real time', positive, 1)
     .option('--json', 'print every run event as a JSON line on stdout')
     .option('--no-download', 'do not download missing models on a first run (say what to fetch instead)')
-    .action(async (options: { input?: string; output?: string; speed: number; json?: boolean; download: boolean }, command: Command) => {
-      const { config, log } = await setup(command);
+    .option('--lan', 'let phones on this network reach the HUD (HTTPS on every address); remembered for the next starts')
+    .option('--no-lan', 'this computer only again (remembered)')
+    .action(async (options: { input?: string; output?: string; speed: number; json?: boolean; download: boolean; lan?: boolean }, command: Command) => {
+      const { config: configured, log } = await setup(command);
+      if (options.lan !== undefined) rememberLan(configured.dataDir, options.lan);
+      const config = options.lan === undefined ? configured : { ...configured, server: { ...configured.server, lan: options.lan } };
       const [{ createDaemon }, { MicrophoneSource }, { StdinSource }, { WavFileSource }] = await Promise.all([
         import('../daemon/daemon.ts'),
         import('../../voice/audio/mic-source.ts'),

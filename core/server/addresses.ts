@@ -33,12 +33,14 @@ export function bindHost(config: JarvisConfig['server']): string {
 }
 
 /**
- * URLs to open the HUD at: with LAN access, this machine's LAN addresses and .local name first (what a phone
- * uses), then the loopback URL (what this computer's own screen uses).
+ * URLs to open the HUD at: with LAN access on every address, this machine's LAN addresses and .local name first
+ * (what a phone uses), then the loopback URL (what this computer's own screen uses). Bound to one address, only
+ * that one: a LAN address that nothing listens on must not be offered to a phone.
  */
 export function serverUrls(config: JarvisConfig['server'], port: number): string[] {
   const scheme = config.lan ? 'https' : 'http';
   const host = bindHost(config);
-  const lan = config.lan ? [...lanAddresses(), ...machineHostNames().filter((h) => h.endsWith('.local'))] : [];
-  return [...lan, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host].map((h) => `${scheme}://${h}:${port}`);
+  const everywhere = host === '0.0.0.0' || host === '::';
+  const lan = config.lan && everywhere ? [...lanAddresses(), ...machineHostNames().filter((h) => h.endsWith('.local'))] : [];
+  return [...lan, everywhere ? '127.0.0.1' : host].map((h) => `${scheme}://${h}:${port}`);
 }

@@ -48,6 +48,14 @@ export function groupedCode(code: string): string {
   return code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
 }
 
+/**
+ * The first 8 bytes of a certificate's SHA-256 fingerprint ("AB:12:…", 95 characters), as browsers show it in
+ * their certificate details: 64 bits are as hard to forge as a person will check, and 8 pairs are easy to compare.
+ */
+export function shortFingerprint(fingerprint: string): string {
+  return fingerprint.split(':').slice(0, 8).join(' ');
+}
+
 export function since(at: number | undefined, now: number): string {
   if (at === undefined) return '';
   const seconds = Math.max(0, Math.round((now - at) / 1000));
