@@ -97,6 +97,17 @@ describe('phonemize (real espeak-ng)', () => {
     assert.match(third!, /!$/u);
   });
 
+  test('a sentence longer than espeak-ng\'s 1000-byte input line keeps every word whole', async () => {
+    // 9-byte words, so a 1000-byte cut would land inside one ("eigh|teen" would give two stressed fragments).
+    const words = Array.from({ length: 180 }, () => 'eighteen');
+    const [sentence, ...rest] = await phonemize(words.join(' '), { voice: 'en-gb' });
+    assert.deepEqual(rest, []);
+    const spoken = sentence!.join('').normalize('NFC');
+    assert.equal([...spoken].filter((c) => c === 'ˈ').length, 180, 'one primary stress per word');
+    // Where espeak-ng itself splits an over-long clause, the parts join with nothing between, as in Piper.
+    for (const token of spoken.split(/\s+/).filter(Boolean)) assert.match(token, /^(?:ˈeɪtiːn)+$/, `a whole word: ${token}`);
+  });
+
   test('abbreviations and numbers do not end clauses', () => {
     assert.deepEqual(
       splitClauses('Dr. Smith lives at 3.5 Main St. in town. It is 10:30 — go!').map((c) => c.terminator),
