@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,7 +7,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { writeWavFile } from '../voice/wav.ts';
 import { jsonLines, runJarvis, testModelsConfig } from './fixtures/cli.ts';
-import { silence } from './fixtures/speech.ts';
+import { repoRoot, silence } from './fixtures/speech.ts';
 
 /**
  * The skills across real `jarvis` processes sharing one data directory: a timer set with `jarvis ask` rings in
@@ -47,6 +48,24 @@ test('`jarvis ask -` holds a conversation from stdin: "set a timer" asks "For ho
   db.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
   assert.deepEqual(timers, [{ label: 'pasta', durationMs: 300_000 }]);
+});
+
+test('`jarvis ask` on a terminal: "set a timer" asks "For how long?" and reads the reply typed at its prompt', async () => {
+  // A real pseudo-terminal (util-linux `script`), so the command sees a TTY as it does for a person.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-ask-tty-'));
+  const command = [process.execPath, path.join(repoRoot, 'bin', 'jarvis.js'), '-c', config, 'ask', 'set', 'a', 'pasta', 'timer'].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, JARVIS_DATA_DIR: dataDir }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  const asked = new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    if (output.includes('For how long?')) resolve();
+  }));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  await asked;
+  child.stdin.write('five minutes\n');
+  assert.equal(await exited, 0, output);
+  assert.match(output, /For how long\?[\s\S]*> [\s\S]*Pasta timer set for 5 minutes\./);
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('a timer set with `jarvis ask` rings in a daemon started afterwards (same SQLite file): announced until it rings out, then marked missed', async () => {
