@@ -198,9 +198,10 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
   test('the wall and the phone say what is happening and the one thing to do, in short lines, with nothing cut off; details open on a tap', async () => {
     // The model manager's view of a first run: the three models on their way (ManagedModels over its shape).
     const downloads = new Map([
-      ['stt', { entry: { title: 'Whisper base.en' }, progress: { receivedBytes: 148e6, totalBytes: 148e6 } }],
-      ['llm', { entry: { title: 'Llama 3.2 1B Instruct Q5_K_M' }, progress: { receivedBytes: 360e6, totalBytes: 900e6 } }],
-      ['tts', { entry: { title: 'Piper en_GB alan (medium)' }, progress: { receivedBytes: 0, totalBytes: 63e6 } }],
+      ['stt', { entry: { title: 'Whisper base.en' }, bytes: 148e6, progress: { receivedBytes: 148e6, totalBytes: 148e6 } }],
+      ['llm', { entry: { title: 'Llama 3.2 1B Instruct Q5_K_M' }, bytes: 900e6, progress: { receivedBytes: 360e6, totalBytes: 900e6, bytesPerSecond: 5e6 } }],
+      // Not started yet: its size from the plan.
+      ['tts', { entry: { title: 'Piper en_GB alan (medium)' }, bytes: 63e6 }],
     ] as const);
     const paths = Object.fromEntries(['stt', 'llm', 'tts'].map((kind) => [kind, { path: `/home/user/.local/share/jarvis/models/${kind}`, entry: undefined }]));
     let hud: Awaited<ReturnType<typeof startTestHud>> | undefined;
@@ -231,7 +232,7 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
       await wall.waitForSelector('[data-problem=downloading]');
       const headlines = await wall.locator('[data-testid=banner-headline]').allTextContents();
       // The models being downloaded are what is happening, not three more problems.
-      assert.deepEqual(headlines, ['No microphone', 'Downloading 3 models: 46 %']);
+      assert.deepEqual(headlines, ['No microphone', 'Downloading 3 models: 45 %, about 2 min left']);
       assert.equal(await wall.locator('[data-testid=banner-fix]').allTextContents().then((t) => t.join('|')), raw[0]!.fix, 'one thing to do, said once');
       const visible = (await wall.locator('[data-testid=banners]').innerText()).trim();
       assert.doesNotMatch(visible, /\/home\/|arecord:|https?:/, 'no raw tool output or paths until a tap');
@@ -273,7 +274,7 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
       hud.assistant.reportProblem({ id: 'llm-gpu-fallback', message: 'the CUDA backend failed: PTX compiled with an unsupported toolchain', fix: 'Update the NVIDIA driver.', blocking: false });
       await wall.waitForSelector('[data-testid=banners-more]');
       assert.deepEqual(await wall.locator('[data-testid=banner-headline]').allTextContents(), ['No microphone', 'Timers and notes are not being saved', 'Answering on the CPU']);
-      assert.match((await wall.textContent('[data-testid=banners-more]')) ?? '', /1 more: Downloading 3 models: 46 %/);
+      assert.match((await wall.textContent('[data-testid=banners-more]')) ?? '', /1 more: Downloading 3 models: 45 %, about 2 min left/);
       await wallContext.close();
     } finally {
       await hud.close();

@@ -69,7 +69,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   #paths: Record<SelectableKind, ResolvedModel>;
   #transcriber: SwappableTranscriber | undefined;
   #synthesizer: SwappableSynthesizer | undefined;
-  readonly #downloads = new Map<SelectableKind, { entry: ModelEntry; progress?: PullProgress }>();
+  readonly #downloads = new Map<SelectableKind, { entry: ModelEntry; bytes: number; progress?: PullProgress }>();
   readonly #downloadAbort = new AbortController();
   #wakeRetry: (() => void) | undefined;
   #budgetKnown: boolean;
@@ -118,7 +118,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   }
 
   /** Downloads in progress (first run), by stage. */
-  get downloads(): ReadonlyMap<SelectableKind, { entry: ModelEntry; progress?: PullProgress }> {
+  get downloads(): ReadonlyMap<SelectableKind, { entry: ModelEntry; bytes: number; progress?: PullProgress }> {
     return this.#downloads;
   }
 
@@ -290,14 +290,14 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
         blocking: false,
       },
     });
-    for (const item of plan.downloads) this.#downloads.set(item.kind, { entry: item.entry });
+    for (const item of plan.downloads) this.#downloads.set(item.kind, { entry: item.entry, bytes: item.bytes });
     for (const item of plan.downloads) {
       const started = performance.now();
       try {
         await this.store.pull(item.entry, {
           signal: this.#downloadAbort.signal,
           onProgress: (progress) => {
-            this.#downloads.set(item.kind, { entry: item.entry, progress });
+            this.#downloads.set(item.kind, { entry: item.entry, bytes: item.bytes, progress });
             this.emit('event', { type: 'download-progress', kind: item.kind, progress });
           },
         });

@@ -102,6 +102,10 @@ export interface ModelView {
   state: 'ready' | 'missing' | 'downloading' | 'error';
   /** 0..1 while downloading. */
   progress?: number;
+  /** While downloading: bytes so far and in all (the catalog's size until the server says), and the current speed. */
+  receivedBytes?: number;
+  totalBytes?: number;
+  bytesPerSecond?: number;
   detail?: string;
 }
 

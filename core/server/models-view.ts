@@ -24,7 +24,15 @@ function stageView(kind: ModelKind, name: string, problems: readonly Problem[]):
 /** What the HUD needs of the model manager (models/live-models.ts LiveModels), by shape. */
 export interface ModelManager {
   readonly paths: Readonly<Record<ModelKind, { readonly path: string; readonly entry: { readonly id: string; readonly title: string } | undefined }>>;
-  readonly downloads: ReadonlyMap<ModelKind, { entry: { readonly title: string }; progress?: { readonly receivedBytes: number; readonly totalBytes: number | undefined } }>;
+  readonly downloads: ReadonlyMap<
+    ModelKind,
+    {
+      entry: { readonly title: string };
+      /** What the plan expects to fetch. */
+      bytes?: number;
+      progress?: { readonly receivedBytes: number; readonly totalBytes: number | undefined; readonly bytesPerSecond?: number };
+    }
+  >;
   readonly store: {
     entries(): readonly { readonly id: string; readonly kind: string; readonly title: string }[];
     state(entry: never): string;
@@ -46,8 +54,17 @@ export class ManagedModels implements ModelSwitcher {
       const current = this.manager.paths[kind];
       const download = this.manager.downloads.get(kind);
       if (download) {
-        const { receivedBytes, totalBytes } = download.progress ?? { receivedBytes: 0, totalBytes: undefined };
-        return { kind, name: download.entry.title, state: 'downloading', ...(totalBytes ? { progress: receivedBytes / totalBytes } : {}) };
+        const receivedBytes = download.progress?.receivedBytes ?? 0;
+        const totalBytes = download.progress?.totalBytes ?? download.bytes;
+        const bytesPerSecond = download.progress?.bytesPerSecond;
+        return {
+          kind,
+          name: download.entry.title,
+          state: 'downloading',
+          receivedBytes,
+          ...(totalBytes ? { totalBytes, progress: receivedBytes / totalBytes } : {}),
+          ...(bytesPerSecond ? { bytesPerSecond } : {}),
+        };
       }
       return stageView(kind, current.entry?.title ?? path.basename(current.path), this.assistant.state.problems);
     });

@@ -31,6 +31,13 @@ const HEADLINES: Record<string, string> = {
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
+/** "about 3 min left", "under a minute left": the downloads' time to go, as a person says it. */
+export function timeLeft(seconds: number): string {
+  if (seconds < 60) return 'under a minute left';
+  const minutes = Math.round(seconds / 60);
+  return minutes < 90 ? `about ${minutes} min left` : `about ${Math.round(minutes / 60)} h left`;
+}
+
 /** The problem each stage reports while its model is missing (core/server/models-view.ts). */
 const STAGE_PROBLEMS: Record<string, string> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
 
@@ -65,13 +72,17 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
     }
   }
   if (downloading.length > 0) {
-    const known = downloading.filter((m) => m.progress !== undefined);
-    const percent = known.length > 0 ? Math.floor((known.reduce((sum, m) => sum + m.progress!, 0) / known.length) * 100) : undefined;
+    // By bytes, over the whole set: the models come one after another, the smallest first.
+    const total = downloading.reduce((sum, m) => sum + (m.totalBytes ?? 0), 0);
+    const received = downloading.reduce((sum, m) => sum + (m.receivedBytes ?? 0), 0);
+    const speed = Math.max(0, ...downloading.map((m) => m.bytesPerSecond ?? 0));
+    const percent = total > 0 ? Math.floor((received / total) * 100) : undefined;
+    const left = total > 0 && speed > 0 ? timeLeft((total - received) / speed) : '';
     out.push({
       id: 'downloading',
       severity: 'info',
       blocking: false,
-      message: `Downloading ${downloading.length === 1 ? downloading[0]!.name : `${downloading.length} models`}${percent !== undefined ? `: ${percent} %` : ''}`,
+      message: `Downloading ${downloading.length === 1 ? downloading[0]!.name : `${downloading.length} models`}${percent !== undefined ? `: ${percent} %` : ''}${left ? `, ${left}` : ''}`,
       fix: `${downloading.map((m) => `${m.name}${m.progress !== undefined ? ` ${Math.floor(m.progress * 100)} %` : ''}`).join(' · ')}. Each is used as soon as it has arrived and been checked.`,
     });
   }
