@@ -149,7 +149,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     const [stt, answer, tts] = await Promise.allSettled([
       whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
       options.loadLlm === 'when-asked' ? undefined : responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
-      voice?.synthesizer.load().then(() => summaries.push(`TTS: ${voice.reason}`)),
+      voice?.synthesizer.load().then(() => summaries.push(voice.fix ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
     ]);
     if (stt.status === 'rejected') problem('stt-model', stt.reason);
     if (answer.status === 'rejected') problem('llm-model', answer.reason);

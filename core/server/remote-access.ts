@@ -134,7 +134,7 @@ export class RemoteAccess {
     this.#telemetry.start();
     const urls = this.#server.urls;
     log.info({ urls, ...(tls ? { tlsFingerprint: tls.fingerprint } : {}) }, `HUD at ${urls.at(-1)}${serverConfig.lan ? `, phones: ${urls[0]}` : ''}`);
-    if (!serverConfig.lan) log.info('the HUD is reachable from this computer only; set server.lan to true to pair a phone over the LAN');
+    if (!serverConfig.lan) log.info('the HUD is reachable from this computer only; `jarvis start --lan` (remembered) lets phones on this network pair');
     return this.#server;
   }
 

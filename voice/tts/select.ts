@@ -48,7 +48,8 @@ export function createSynthesizer(tts: JarvisConfig['tts'], log?: TtsLog): Synth
     };
   }
   const details = { engine: choice.engine, reason: choice.reason, ...(choice.fix ? { fix: choice.fix } : {}) };
-  if (choice.fix) log?.warn(details, 'text-to-speech falls back to espeak-ng');
+  // The caller reports a fallback as a problem with its fix (the daemon, doctor): here it is only a detail.
+  if (choice.fix) log?.debug(details, 'text-to-speech falls back to espeak-ng');
   else log?.info(details, `text-to-speech: ${choice.engine}`);
   return choice;
 }
