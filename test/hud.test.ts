@@ -244,13 +244,18 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
       // A tap opens the details: the full message, raw tool text included.
       await wall.locator('[data-problem=microphone] summary').click();
       assert.match(await wall.locator('[data-problem=microphone] [data-testid=banner-details]').innerText(), /arecord: main:850: audio open error/);
-      // A download that failed offers "Try again now" on the wall of this computer.
-      hud.assistant.reportProblem({ id: 'download-llm', message: 'getaddrinfo EAI_AGAIN huggingface.co', fix: 'Check the network; JARVIS tries again by itself.', blocking: false });
-      await wall.locator('[data-problem=download-llm] [data-testid=banner-action]').click();
+      // Downloads that failed are one line with "Try again now" on the wall of this computer.
+      hud.assistant.reportProblem({ id: 'download-llm', message: 'cannot resolve huggingface.co', fix: 'Connect to the internet, or fetch the file by hand.', blocking: false });
+      hud.assistant.reportProblem({ id: 'download-tts', message: 'cannot resolve huggingface.co', fix: 'Connect to the internet, or fetch the file by hand.', blocking: false });
+      await wall.waitForSelector('[data-problem=downloads-failed]');
+      assert.equal(await wall.locator('[data-problem=downloads-failed] [data-testid=banner-headline]').textContent(), 'Models could not be downloaded; JARVIS tries again by itself');
+      assert.equal(await wall.locator('[data-problem^=download-]').count(), 0, 'not one line per model');
+      await wall.locator('[data-problem=downloads-failed] [data-testid=banner-action]').click();
       for (let i = 0; i < 50 && retries === 0; i++) await sleep(20);
       assert.equal(retries, 1, 'the model manager was asked to try again');
       hud.assistant.clearProblem('download-llm');
-      await wall.waitForSelector('[data-problem=download-llm]', { state: 'detached' });
+      hud.assistant.clearProblem('download-tts');
+      await wall.waitForSelector('[data-problem=downloads-failed]', { state: 'detached' });
 
       const { page: phone, context: phoneContext } = await newScreen(browser, PHONE);
       // A paired phone: hold-to-talk stays on the first screen under the problems.

@@ -21,9 +21,7 @@ const HEADLINES: Record<string, string> = {
   'llm-model': 'The language model cannot start',
   'tts-voice': 'Speaking with the fallback voice',
   'tts-espeak': 'No fallback voice',
-  'download-llm': 'The language model download failed; trying again',
-  'download-stt': 'The speech-to-text download failed; trying again',
-  'download-tts': 'The voice download failed; trying again',
+  'downloads-failed': 'Models could not be downloaded; JARVIS tries again by itself',
   'llm-gpu-fallback': 'Answering on the CPU',
   'hud-server': 'The HUD server did not start',
   'skills-store': 'Timers and notes are not being saved',
@@ -53,11 +51,28 @@ export function headlineOf(problem: Pick<Problem, 'id' | 'message'>): string {
 /** What needs attention, most severe first: the core's problems, a hot GPU, and one line for the downloads. */
 export function banners(problems: readonly Problem[], telemetry: TelemetrySample | undefined, models: ModelsView | undefined): Banner[] {
   const downloading = (models?.active ?? []).filter((m) => m.state === 'downloading');
-  // The downloads' own line below says it with progress: a stage whose model is on its way has nothing to fix.
-  const covered = new Set(downloading.length > 0 ? ['models-downloading', ...downloading.map((m) => STAGE_PROBLEMS[m.kind])] : []);
+  // Downloads that failed wait to be tried again: one line for them all, with the button.
+  const failed = problems.filter((p) => p.id.startsWith('download-'));
+  const failedKinds = failed.map((p) => p.id.slice('download-'.length));
+  // The downloads' lines say it: a stage whose model is on its way, or waiting to be tried again, has nothing to fix.
+  const covered = new Set([
+    ...(downloading.length > 0 ? ['models-downloading', ...downloading.map((m) => STAGE_PROBLEMS[m.kind])] : []),
+    ...failed.map((p) => p.id),
+    ...failedKinds.map((kind) => STAGE_PROBLEMS[kind]),
+  ]);
   const out: Omit<Banner, 'headline'>[] = problems
     .filter((p) => !covered.has(p.id))
     .map((p) => ({ ...p, severity: p.blocking ? 'error' : p.id === 'muted' || p.id === 'models-downloading' ? 'info' : 'warning' }));
+  if (failed.length > 0) {
+    out.push({
+      id: 'downloads-failed',
+      severity: 'warning',
+      blocking: false,
+      message: failed.map((p) => p.message).join('; '),
+      // The fixes differ only by URL: the first says what to do, the log has every URL.
+      fix: failed[0]!.fix,
+    });
+  }
   if (telemetry?.gpu.available) {
     for (const gpu of telemetry.gpu.gpus) {
       if (gpu.temperatureC !== undefined && gpu.temperatureC >= GPU_HOT_C) {
@@ -90,8 +105,8 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
     .map((b): Banner => ({
       ...b,
       headline: b.id === 'downloading' || b.id === 'muted' || b.id.startsWith('gpu-hot') ? b.message : headlineOf(b),
-      // A download that failed waits for its back-off; the screen can have it tried again at once.
-      ...(b.id.startsWith('download-') ? { action: 'retry-downloads' as const } : {}),
+      // Failed downloads wait for their back-off; the screen can have them tried again at once.
+      ...(b.id === 'downloads-failed' ? { action: 'retry-downloads' as const } : {}),
     }))
     .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
 }
