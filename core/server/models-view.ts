@@ -18,7 +18,7 @@ const STAGE_PROBLEMS: Record<ModelKind, string> = { stt: 'stt-model', llm: 'llm-
 function stageView(kind: ModelKind, name: string, problems: readonly Problem[]): ModelView {
   const problem = problems.find((p) => p.id === STAGE_PROBLEMS[kind]);
   if (!problem) return { kind, name, state: 'ready' };
-  return { kind, name, state: /missing|not found|no such|download/i.test(problem.message) ? 'missing' : 'error', detail: problem.message };
+  return { kind, name, state: /missing|not found|no such|does not exist|download/i.test(problem.message) ? 'missing' : 'error', detail: problem.message };
 }
 
 /** What the HUD needs of the model manager (models/live-models.ts LiveModels), by shape. */

@@ -69,8 +69,8 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
       severity: 'warning',
       blocking: false,
       message: failed.map((p) => p.message).join('; '),
-      // The fixes differ only by URL: the first says what to do, the log has every URL.
-      fix: failed[0]!.fix,
+      // The fixes differ only by the URL to fetch by hand: those are for the log and `jarvis doctor`, not the wall.
+      fix: 'Check the internet connection. To fetch the files by hand instead, the log lists each URL and where it goes.',
     });
   }
   if (telemetry?.gpu.available) {
