@@ -315,6 +315,27 @@ describe('a long answer on the wall, read from across the room', { skip }, () =>
   });
 });
 
+describe('the wall as the README shows it: real answers from the local skills', { skip }, () => {
+  test('a typed "set a pasta timer for 10 minutes" and "what time is it" are answered by the skills and shown with the timer counting down', async () => {
+    // The LLM a CPU-only box picks (the models panel names it; the skills answer without it).
+    const hud = await startTestHud({ hudDir: hudDistDir, skills: true, config: { llm: { model: '$models/Llama-3.2-1B-Instruct-Q5_K_M.gguf' } } });
+    try {
+      const { page, context } = await newScreen(browser, WALL);
+      await page.goto(hud.url);
+      await page.waitForSelector('[data-testid=conversation]');
+      assert.equal((await hud.assistant.ask('set a pasta timer for 10 minutes')).answer, 'Pasta timer set for 10 minutes.');
+      const time = await hud.assistant.ask('what time is it');
+      assert.match(time.answer ?? '', /^It's (?:\d{1,2}(?::\d\d)? [AP]M|noon|midnight)\.$/);
+      await page.waitForFunction(pageCondition(`document.querySelector('[data-testid=answer]')?.textContent.trim() === ${JSON.stringify(time.answer)}`));
+      await page.waitForSelector('[data-testid=timer] [data-testid=timer-name]:text-is("pasta")');
+      await screenshot(page, 'hud-wall-skills');
+      await context.close();
+    } finally {
+      await hud.close();
+    }
+  });
+});
+
 describe('an unpaired browser (a phone on the LAN)', { skip }, () => {
   test('sees the pairing page and receives nothing else; the link in the QR code pairs it', async () => {
     // Loopback is trusted as the local display by default; this server does not, which is how it sees a phone.
