@@ -5,6 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs } from '../base/backoff.ts';
 import { describeError } from '../base/errors.ts';
 import { ModelDownloadError } from './errors.ts';
 import { withFileLock } from './file-lock.ts';
@@ -212,7 +213,7 @@ class Transfer {
           throw failure;
         }
         await this.#syncWithDisk();
-        const delay = (this.#options.retryDelayMs ?? 1000) * 2 ** (this.#attempt - 1);
+        const delay = backoffMs(this.#options.retryDelayMs ?? 1000, this.#attempt - 1);
         await sleep(delay, undefined, this.#options.signal ? { signal: this.#options.signal } : {}).catch(() => {
           throw aborted(this.#options.url, this.#file);
         });

@@ -1,3 +1,4 @@
+import { backoffMs } from '../../base/backoff.ts';
 import type { Logger } from '../../base/log.ts';
 import type { Problem } from '../protocol/state.ts';
 import type { FirstRunPlan } from '../../models/first-run.ts';
@@ -88,7 +89,7 @@ export async function firstRunDownloads(
     const failed = await models.download(next);
     if (failed.length === 0) return;
     // Offline on a first run, or the server is down: try again later, backing off, until it works.
-    const waitMs = Math.min(options.retryMs * 2 ** attempt, MAX_DOWNLOAD_RETRY_MS);
+    const waitMs = backoffMs(options.retryMs, attempt, MAX_DOWNLOAD_RETRY_MS);
     log.warn({ models: failed.map((d) => d.entry.id), waitMs }, `download failed; trying again in ${formatDuration(waitMs / 1000)}`);
     if (!(await models.waitToRetryDownloads(waitMs))) return;
     next = await models.planDownloads();

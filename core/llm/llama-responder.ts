@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
+import { backoffMs } from '../../base/backoff.ts';
 import { formatBytes } from '../../base/format.ts';
 import type { RunRecorder } from '../events.ts';
 import { type Responder, type ResponderInfo, type ResponseRequest, type ToolDefinition, type ToolHost } from '../responder.ts';
@@ -596,7 +597,7 @@ export class LlamaResponder implements Responder {
       });
       return;
     }
-    const delayMs = Math.min(this.#config.restartDelayMs * 2 ** (attempt - 1), MAX_RESTART_DELAY_MS);
+    const delayMs = backoffMs(this.#config.restartDelayMs, attempt - 1, MAX_RESTART_DELAY_MS);
     this.#emit({ type: 'restart-scheduled', delayMs, attempt });
     const restart = new Promise<WorkerProcess>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { backoffMs } from '../../base/backoff.ts';
 import { sleep, systemClock, type Clock } from '../../base/clock.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { GainSink } from '../../voice/audio/gain-sink.ts';
@@ -212,7 +213,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
         this.#abandonRequest();
         this.reportProblem({ id: 'microphone', message: error.message, fix: error.fix, blocking: true });
         const { retryMs } = this.config.audio.input;
-        const waitMs = Math.min(retryMs * 2 ** this.#microphoneFailures++, retryMs * 10);
+        const waitMs = backoffMs(retryMs, this.#microphoneFailures++, retryMs * 10);
         await sleep(this.clock, waitMs, signal).catch(() => {});
       }
     }
