@@ -17,7 +17,7 @@ export function registerStart(program: Command): void {
     .option('--no-lan', 'this computer only again (remembered)')
     .action(async (options: { input?: string; output?: string; speed: number; json?: boolean; download: boolean; lan?: boolean }, command: Command) => {
       const { config: configured, log } = await setup(command);
-      if (options.lan !== undefined) rememberLan(configured.dataDir, options.lan);
+      if (options.lan !== undefined) await rememberLan(configured.dataDir, options.lan);
       const config = options.lan === undefined ? configured : { ...configured, server: { ...configured.server, lan: options.lan } };
       const [{ createDaemon }, { MicrophoneSource }, { StdinSource }, { WavFileSource }] = await Promise.all([
         import('../daemon/daemon.ts'),

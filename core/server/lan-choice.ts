@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
+import { readJson, writeJsonAtomic } from '../../models/json-file.ts';
 
 /**
  * `jarvis start --lan` (or `--no-lan`), remembered in the data folder so that the next plain `jarvis start`, and
@@ -8,22 +8,15 @@ import type { JarvisConfig } from '../../config/schema.ts';
  * overrides `server.lan` from the config, as a model chosen with `jarvis models use` overrides its path.
  */
 
-const FILE = 'lan.json';
+const lanFile = (dataDir: string) => path.join(dataDir, 'lan.json');
 
 export function rememberedLan(dataDir: string): boolean | undefined {
-  try {
-    const { lan } = JSON.parse(fs.readFileSync(path.join(dataDir, FILE), 'utf8')) as { lan?: unknown };
-    return typeof lan === 'boolean' ? lan : undefined;
-  } catch {
-    return undefined;
-  }
+  const { lan } = readJson<{ lan?: unknown }>(lanFile(dataDir), {});
+  return typeof lan === 'boolean' ? lan : undefined;
 }
 
-export function rememberLan(dataDir: string, lan: boolean): void {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, FILE);
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify({ lan })}\n`);
-  fs.renameSync(`${file}.tmp`, file);
+export function rememberLan(dataDir: string, lan: boolean): Promise<void> {
+  return writeJsonAtomic(lanFile(dataDir), { lan });
 }
 
 /** The config with the remembered choice in server.lan. */
