@@ -16,6 +16,7 @@ import { liveModelSelector, liveModelStatus } from '../live-models/skill-provide
 import { Assistant } from '../pipeline/assistant.ts';
 import { EchoGuard } from '../pipeline/echo-guard.ts';
 import type { Problem } from '../protocol/state.ts';
+import { MODEL_PROBLEM } from '../protocol/wire.ts';
 import type { Responder } from '../responder.ts';
 import { RemoteAccess, type RemoteAccessOptions } from '../server/remote-access.ts';
 import { SkillsRuntime } from '../skills/skills-runtime.ts';
@@ -144,15 +145,15 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     });
 
     const voice = sink && !given.synthesizer ? createSynthesizer(chosen.tts, log) : undefined;
-    if (voice?.fix) problems.push({ id: 'tts-voice', message: voice.reason, fix: pullFixFor(models.store, chosen.tts.voice) ?? voice.fix, blocking: false });
+    if (voice?.fix) problems.push({ id: MODEL_PROBLEM.tts, message: voice.reason, fix: pullFixFor(models.store, chosen.tts.voice) ?? voice.fix, blocking: false });
 
     const [stt, answer, tts] = await Promise.allSettled([
       whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
       options.loadLlm === 'when-asked' ? undefined : responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
       voice?.synthesizer.load().then(() => summaries.push(voice.fix ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
     ]);
-    if (stt.status === 'rejected') problem('stt-model', stt.reason);
-    if (answer.status === 'rejected') problem('llm-model', answer.reason);
+    if (stt.status === 'rejected') problem(MODEL_PROBLEM.stt, stt.reason);
+    if (answer.status === 'rejected') problem(MODEL_PROBLEM.llm, answer.reason);
     const synthesizer = voice ? await speakingVoice(voice.synthesizer, tts) : sink && given.synthesizer;
 
     /** The voice, swappable by the model manager, with espeak-ng behind it; espeak-ng alone if it failed to load. */
@@ -160,7 +161,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       const espeak = createEspeak(config.tts);
       if (result.status === 'rejected') {
         // A broken Piper voice must not leave JARVIS mute.
-        problem('tts-voice', result.reason);
+        problem(MODEL_PROBLEM.tts, result.reason);
         await loaded.dispose().catch(() => {});
         await espeak.load().catch((error: unknown) => problem('tts-espeak', error));
         summaries.push(`TTS: espeak-ng voice ${config.tts.espeakVoice} (the configured voice failed to load)`);

@@ -8,6 +8,7 @@ import { LlamaResponder } from '../llm/llama-responder.ts';
 import type { Logger } from '../../base/log.ts';
 import { SKILL_TOOLS } from '../skills/skill-tools.ts';
 import type { Problem } from '../protocol/state.ts';
+import { MODEL_PROBLEM } from '../protocol/wire.ts';
 import type { Synthesizer, Transcriber } from '../../voice/ports.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
 import { createSynthesizer } from '../../voice/tts/select.ts';
@@ -57,7 +58,6 @@ export type LiveModelEvent =
 
 /** The problem a model that loaded degraded is reported as (the CPU answering for a crashed GPU backend, say). */
 const LOAD_WARNING = 'llm-gpu-fallback';
-const PROBLEM_FOR: Record<SelectableKind, string> = { llm: 'llm-model', stt: 'stt-model', tts: 'tts-voice' };
 const SPOKEN_KIND: Record<SelectableKind, string> = { llm: 'language model', stt: 'speech recognition model', tts: 'voice' };
 
 export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
@@ -188,7 +188,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
       const ms = performance.now() - started;
       this.#log.info({ kind, model: id ?? target.path, ms: Math.round(ms) }, `now using ${id ?? target.path} for the ${SPOKEN_KIND[kind]}`);
       this.emit('event', { type: 'switched', kind, id, path: target.path, ms });
-      this.emit('event', { type: 'problem-cleared', id: PROBLEM_FOR[kind] });
+      this.emit('event', { type: 'problem-cleared', id: MODEL_PROBLEM[kind] });
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.#failed.set(kind, target.path);

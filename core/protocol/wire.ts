@@ -96,6 +96,9 @@ export interface TelemetrySample {
 
 export type ModelKind = 'stt' | 'llm' | 'tts';
 
+/** The problem id each stage is reported under while its model cannot be used (missing, broken, not loaded). */
+export const MODEL_PROBLEM: Readonly<Record<ModelKind, string>> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
+
 export interface ModelView {
   kind: ModelKind;
   name: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
-import type { ModelKind, ModelView, ModelsView } from '../protocol/wire.ts';
+import { MODEL_PROBLEM, type ModelKind, type ModelView, type ModelsView } from '../protocol/wire.ts';
 import type { Problem } from '../protocol/state.ts';
 import type { ModelSwitcher } from './commands.ts';
 
@@ -11,12 +11,10 @@ import type { ModelSwitcher } from './commands.ts';
  */
 
 const KINDS: readonly ModelKind[] = ['stt', 'llm', 'tts'];
-/** The problem ids the engines and the model manager report per stage. */
-const STAGE_PROBLEMS: Record<ModelKind, string> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
 
 /** A stage's model, marked missing or broken when that stage has a problem. */
 function stageView(kind: ModelKind, name: string, problems: readonly Problem[]): ModelView {
-  const problem = problems.find((p) => p.id === STAGE_PROBLEMS[kind]);
+  const problem = problems.find((p) => p.id === MODEL_PROBLEM[kind]);
   if (!problem) return { kind, name, state: 'ready' };
   return { kind, name, state: /missing|not found|no such|does not exist|download/i.test(problem.message) ? 'missing' : 'error', detail: problem.message };
 }

@@ -1,5 +1,5 @@
 import type { Problem } from '../../../core/protocol/state.ts';
-import type { ModelsView, TelemetrySample } from '../../../core/protocol/wire.ts';
+import { MODEL_PROBLEM, type ModelKind, type ModelsView, type TelemetrySample } from '../../../core/protocol/wire.ts';
 
 /** Warnings the screens raise from telemetry and model state, beside the assistant's own problems. */
 
@@ -17,9 +17,9 @@ export interface Banner extends Problem {
 /** Short names for the problems the core reports, by id; others are cut from their message. */
 const HEADLINES: Record<string, string> = {
   microphone: 'No microphone',
-  'stt-model': 'Speech to text cannot start',
-  'llm-model': 'The language model cannot start',
-  'tts-voice': 'Speaking with the fallback voice',
+  [MODEL_PROBLEM.stt]: 'Speech to text cannot start',
+  [MODEL_PROBLEM.llm]: 'The language model cannot start',
+  [MODEL_PROBLEM.tts]: 'Speaking with the fallback voice',
   'tts-espeak': 'No fallback voice',
   'downloads-failed': 'Models could not be downloaded; JARVIS tries again by itself',
   'llm-gpu-fallback': 'Answering on the CPU',
@@ -36,8 +36,6 @@ export function timeLeft(seconds: number): string {
   return minutes < 90 ? `about ${minutes} min left` : `about ${Math.round(minutes / 60)} h left`;
 }
 
-/** The problem each stage reports while its model is missing (core/server/models-view.ts). */
-const STAGE_PROBLEMS: Record<string, string> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
 
 /** The words before the first colon of a message ("no microphone: parec could not…"), at most about 60 characters. */
 export function headlineOf(problem: Pick<Problem, 'id' | 'message'>): string {
@@ -56,9 +54,9 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
   const failedKinds = failed.map((p) => p.id.slice('download-'.length));
   // The downloads' lines say it: a stage whose model is on its way, or waiting to be tried again, has nothing to fix.
   const covered = new Set([
-    ...(downloading.length > 0 ? ['models-downloading', ...downloading.map((m) => STAGE_PROBLEMS[m.kind])] : []),
+    ...(downloading.length > 0 ? ['models-downloading', ...downloading.map((m) => MODEL_PROBLEM[m.kind])] : []),
     ...failed.map((p) => p.id),
-    ...failedKinds.map((kind) => STAGE_PROBLEMS[kind]),
+    ...failedKinds.map((kind) => MODEL_PROBLEM[kind as ModelKind]),
   ]);
   const out: Omit<Banner, 'headline'>[] = problems
     .filter((p) => !covered.has(p.id))
