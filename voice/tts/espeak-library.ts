@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { unknownEspeakVoice } from './espeak.ts';
 
 /**
  * espeak-ng's phonemizer called as a library, the way Piper calls it: libespeak-ng's espeak_TextToPhonemes, one
@@ -74,7 +75,7 @@ export function espeakLibraryProblem(): string | undefined {
 /**
  * The IPA of each clause of `text` as espeak-ng's library splits it, in voice `voice` (a name such as
  * "en-gb-x-rp", or a language such as "en-gb", as the espeak-ng program's -v takes them). Synchronous and fast;
- * throws if the library cannot be used (see espeakLibraryProblem) or the voice is unknown.
+ * throws if the library cannot be used (see espeakLibraryProblem), or `espeak-voice-unknown`.
  */
 export function libraryClausePhonemes(text: string, voice: string): string[] {
   const state = open();
@@ -83,7 +84,7 @@ export function libraryClausePhonemes(text: string, voice: string): string[] {
   if (currentVoice !== voice) {
     // As the espeak-ng program does for -v: a voice's name first, then a language.
     if (library.setVoiceByName(voice) !== 0 && library.setVoiceByLanguage(voice) !== 0) {
-      throw new Error(`espeak-ng has no voice or language "${voice}"`);
+      throw unknownEspeakVoice(voice);
     }
     currentVoice = voice;
   }

@@ -29,6 +29,15 @@ export function espeakNotInstalled(command: string, cause?: unknown): JarvisErro
   );
 }
 
+/** A voice or language espeak-ng (its program or its library) does not have. */
+export function unknownEspeakVoice(voice: string): JarvisError {
+  return new JarvisError(
+    'espeak-voice-unknown',
+    `espeak-ng has no voice "${voice}"`,
+    'Use a voice that `espeak-ng --voices` lists (e.g. en-gb, en-us): tts.espeakVoice, or espeak.voice in a Piper voice\'s .onnx.json.',
+  );
+}
+
 /**
  * Runs espeak-ng with `input` on stdin and returns its stdout. Text goes through stdin rather than argv so that
  * text starting with "-" is never read as an option. Aborting kills the process.
@@ -67,14 +76,7 @@ export function runEspeak(args: readonly string[], options: EspeakRunOptions = {
       const detail = Buffer.concat(stderr).toString('utf8').trim() || `exit ${code ?? killSignal}`;
       if (/voice does not exist/i.test(detail)) {
         const voiceIndex = args.indexOf('-v');
-        const voice = voiceIndex >= 0 ? args[voiceIndex + 1] : '(default)';
-        return finish(
-          new JarvisError(
-            'espeak-voice-unknown',
-            `espeak-ng has no voice "${voice}"`,
-            'Use a voice that `espeak-ng --voices` lists (e.g. en-gb, en-us): tts.espeakVoice, or espeak.voice in a Piper voice\'s .onnx.json.',
-          ),
-        );
+        return finish(unknownEspeakVoice(voiceIndex >= 0 ? args[voiceIndex + 1]! : '(default)'));
       }
       finish(new JarvisError('espeak-failed', `espeak-ng failed: ${detail}`, 'Check that `espeak-ng "hello"` works in a terminal.'));
     });

@@ -7,7 +7,6 @@ import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
 import { ThreadSession, type ThreadTensor } from '../onnx-thread.ts';
 import { concatInt16 } from '../pcm.ts';
 import type { PcmAudio, SpeechRequest, Synthesizer } from '../ports.ts';
-import { runEspeak } from './espeak.ts';
 import {
   BOS,
   EOS,
@@ -350,8 +349,9 @@ export class PiperSynthesizer implements Synthesizer {
         `Pick a speaker id below ${config.numSpeakers}.`,
       );
     }
-    // espeak-ng and the voice's language are checked now, so a missing install shows at start, not mid-answer.
-    if (config.phonemeType === 'espeak') await runEspeak(['-q', '-v', config.espeakVoice], { command: this.#espeakCommand });
+    // The phonemizer and the voice's language are checked now (the library or the program, whichever will
+    // phonemize), so a missing install or an unknown language shows at start, not mid-answer.
+    if (config.phonemeType === 'espeak') await phonemize('a', { voice: config.espeakVoice, command: this.#espeakCommand });
     const session = await openSession(modelPath, this.voicePath, this.#threads);
     try {
       assertPiperSignature(session, config, modelPath, this.voicePath);
