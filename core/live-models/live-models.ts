@@ -58,6 +58,13 @@ export type LiveModelEvent =
 
 /** The problem a model that loaded degraded is reported as (the CPU answering for a crashed GPU backend, say). */
 const LOAD_WARNING = 'llm-gpu-fallback';
+
+/** A planned download: the model, the bytes the plan expects, and its progress once it has started. */
+interface ActiveDownload {
+  readonly entry: ModelEntry;
+  readonly bytes: number;
+  readonly progress?: PullProgress;
+}
 const SPOKEN_KIND: Record<SelectableKind, string> = { llm: 'language model', stt: 'speech recognition model', tts: 'voice' };
 
 export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
@@ -69,7 +76,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   #paths: Record<SelectableKind, ResolvedModel>;
   #transcriber: SwappableTranscriber | undefined;
   #synthesizer: SwappableSynthesizer | undefined;
-  readonly #downloads = new Map<SelectableKind, { entry: ModelEntry; bytes: number; progress?: PullProgress }>();
+  readonly #downloads = new Map<SelectableKind, ActiveDownload>();
   readonly #downloadAbort = new AbortController();
   #wakeRetry: (() => void) | undefined;
   #budgetKnown: boolean;
@@ -118,7 +125,7 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   }
 
   /** Downloads in progress (first run), by stage. */
-  get downloads(): ReadonlyMap<SelectableKind, { entry: ModelEntry; bytes: number; progress?: PullProgress }> {
+  get downloads(): ReadonlyMap<SelectableKind, ActiveDownload> {
     return this.#downloads;
   }
 

@@ -5,7 +5,6 @@ import { JarvisError } from '../../base/errors.ts';
 import type { TimerKind } from './skill-call.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 
-
 /** The skills' database: one SQLite file under the data directory. */
 export function skillsDatabasePath(config: Pick<JarvisConfig, 'dataDir'>): string {
   return path.join(config.dataDir, 'jarvis.db');
