@@ -13,7 +13,7 @@ import { CAPTURE_SAMPLE_RATE } from '../voice/ports.ts';
 import { writeWavFile } from '../voice/wav.ts';
 import { chromiumMissing, launchChromium, newScreen, pageCondition, PHONE, screenshot, WALL } from './fixtures/browser.ts';
 import { jsonLines, runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
-import { startTestHud } from './fixtures/hud-server.ts';
+import { startTestHud, type TestHud } from './fixtures/hud-server.ts';
 import { ManagedModels, type ModelManager } from '../core/server/models-view.ts';
 import { busyGtx1080Ti } from './fixtures/nvidia-smi.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
@@ -287,13 +287,26 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
   });
 });
 
+/** A test HUD server and the wall screen open on it, both closed however the test ends. */
+async function onWall(options: Parameters<typeof startTestHud>[0], use: (page: Page, hud: TestHud) => Promise<void>): Promise<void> {
+  const hud = await startTestHud({ hudDir: hudDistDir, ...options });
+  try {
+    const { page, context } = await newScreen(browser, WALL);
+    try {
+      await page.goto(hud.url);
+      await use(page, hud);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await hud.close();
+  }
+}
+
 describe('a long answer on the wall, read from across the room', { skip }, () => {
   test('follows the stream: the newest words stay in view while the oldest fade out at the top; the timings are one row, the stages behind a tap', async () => {
     const long = Array.from({ length: 16 }, (_, i) => `Sentence ${i + 1} of a long answer goes on here.`).join(' ');
-    const hud = await startTestHud({ hudDir: hudDistDir, responder: new ScriptedResponder(() => long, 2) });
-    try {
-      const { page, context } = await newScreen(browser, WALL);
-      await page.goto(hud.url);
+    await onWall({ responder: new ScriptedResponder(() => long, 2) }, async (page, hud) => {
       await page.waitForSelector('[data-testid=conversation]');
       const asked = hud.assistant.ask('tell me a long story');
       // While it streams, and once it is done, the end of the answer is what the box shows.
@@ -308,20 +321,14 @@ describe('a long answer on the wall, read from across the room', { skip }, () =>
       assert.ok(timings && timings.height < 140, `the timings take ${timings?.height} px`);
       assert.ok(await page.evaluate('document.scrollingElement.scrollHeight <= innerHeight + 1'), 'the wall needs no scrolling');
       await screenshot(page, 'hud-wall-long-answer');
-      await context.close();
-    } finally {
-      await hud.close();
-    }
+    });
   });
 });
 
 describe('the wall as the README shows it: real answers from the local skills', { skip }, () => {
   test('a typed "set a pasta timer for 10 minutes" and "what time is it" are answered by the skills and shown with the timer counting down', async () => {
     // The LLM a CPU-only box picks (the models panel names it; the skills answer without it).
-    const hud = await startTestHud({ hudDir: hudDistDir, skills: true, config: { llm: { model: '$models/Llama-3.2-1B-Instruct-Q5_K_M.gguf' } } });
-    try {
-      const { page, context } = await newScreen(browser, WALL);
-      await page.goto(hud.url);
+    await onWall({ skills: true, config: { llm: { model: '$models/Llama-3.2-1B-Instruct-Q5_K_M.gguf' } } }, async (page, hud) => {
       await page.waitForSelector('[data-testid=conversation]');
       assert.equal((await hud.assistant.ask('set a pasta timer for 10 minutes')).answer, 'Pasta timer set for 10 minutes.');
       const time = await hud.assistant.ask('what time is it');
@@ -329,10 +336,7 @@ describe('the wall as the README shows it: real answers from the local skills', 
       await page.waitForFunction(pageCondition(`document.querySelector('[data-testid=answer]')?.textContent.trim() === ${JSON.stringify(time.answer)}`));
       await page.waitForSelector('[data-testid=timer] [data-testid=timer-name]:text-is("pasta")');
       await screenshot(page, 'hud-wall-skills');
-      await context.close();
-    } finally {
-      await hud.close();
-    }
+    });
   });
 });
 
