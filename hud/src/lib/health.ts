@@ -6,12 +6,15 @@ import { MODEL_PROBLEM, type ModelKind, type ModelsView, type TelemetrySample } 
 /** A GeForce card slows itself down from about 90 °C (a GTX 1080 Ti at 91 °C): warn before that. */
 export const GPU_HOT_C = 85;
 
+/** What a button on a problem line asks the core to do (a command of the wire protocol). */
+export type BannerAction = 'retry-downloads';
+
 export interface Banner extends Problem {
   severity: 'error' | 'warning' | 'info';
   /** A few words for the screen ("No microphone"); the message and the fix are behind a tap. */
   headline: string;
   /** What a button on the line does, where the screen may ask for it. */
-  action?: 'retry-downloads';
+  action?: BannerAction;
 }
 
 /** Short names for the problems the core reports, by id; others are cut from their message. */
@@ -28,6 +31,38 @@ const HEADLINES: Record<string, string> = {
 };
 
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+/** What each stage's model is for, in the screens' words. */
+export const STAGE_NAMES: Readonly<Record<ModelKind, string>> = { stt: 'Hearing', llm: 'Thinking', tts: 'Voice' };
+
+/** The models on their way, as one figure: how many, how far by bytes over the whole set, how long to go. */
+export interface DownloadsSoFar {
+  count: number;
+  /** 0..1 by bytes; undefined while no size is known. */
+  fraction: number | undefined;
+  /** "about 2 min left"; empty while the speed is unknown. */
+  left: string;
+  /** "Downloading 3 models: 45 %, about 2 min left" */
+  summary: string;
+}
+
+export function downloadsSoFar(models: ModelsView | undefined): DownloadsSoFar | undefined {
+  const downloading = (models?.active ?? []).filter((m) => m.state === 'downloading');
+  if (downloading.length === 0) return undefined;
+  // By bytes, over the whole set: the models come one after another, the smallest first.
+  const total = downloading.reduce((sum, m) => sum + (m.totalBytes ?? 0), 0);
+  const received = downloading.reduce((sum, m) => sum + (m.receivedBytes ?? 0), 0);
+  const speed = Math.max(0, ...downloading.map((m) => m.bytesPerSecond ?? 0));
+  const fraction = total > 0 ? received / total : undefined;
+  const left = total > 0 && speed > 0 ? timeLeft((total - received) / speed) : '';
+  const what = downloading.length === 1 ? downloading[0]!.name : `${downloading.length} models`;
+  return {
+    count: downloading.length,
+    fraction,
+    left,
+    summary: `Downloading ${what}${fraction !== undefined ? `: ${Math.floor(fraction * 100)} %` : ''}${left ? `, ${left}` : ''}`,
+  };
+}
 
 /** "about 3 min left", "under a minute left": the downloads' time to go, as a person says it. */
 export function timeLeft(seconds: number): string {
@@ -84,18 +119,13 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
       }
     }
   }
-  if (downloading.length > 0) {
-    // By bytes, over the whole set: the models come one after another, the smallest first.
-    const total = downloading.reduce((sum, m) => sum + (m.totalBytes ?? 0), 0);
-    const received = downloading.reduce((sum, m) => sum + (m.receivedBytes ?? 0), 0);
-    const speed = Math.max(0, ...downloading.map((m) => m.bytesPerSecond ?? 0));
-    const percent = total > 0 ? Math.floor((received / total) * 100) : undefined;
-    const left = total > 0 && speed > 0 ? timeLeft((total - received) / speed) : '';
+  const sofar = downloadsSoFar(models);
+  if (sofar) {
     out.push({
       id: 'downloading',
       severity: 'info',
       blocking: false,
-      message: `Downloading ${downloading.length === 1 ? downloading[0]!.name : `${downloading.length} models`}${percent !== undefined ? `: ${percent} %` : ''}${left ? `, ${left}` : ''}`,
+      message: sofar.summary,
       fix: `${downloading.map((m) => `${m.name}${m.progress !== undefined ? ` ${Math.floor(m.progress * 100)} %` : ''}`).join(' · ')}. Each is used as soon as it has arrived and been checked.`,
     });
   }
