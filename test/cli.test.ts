@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import { readWavFile, writeWavFile } from '../voice/wav.ts';
 import { levelDbfs } from '../voice/pcm.ts';
 import { jsonLines, runJarvis, testModelsConfig } from './fixtures/cli.ts';
+import { modelsWaitingToRetry, startTestHud } from './fixtures/hud-server.ts';
 import { concat, silence, speak } from './fixtures/speech.ts';
 
 /**
@@ -143,11 +144,20 @@ describe('configuration and diagnosis', () => {
     assert.match(jarvis.stderr.join('\n'), /llm\.gpu = "quantum": one of "auto", "cuda", "vulkan", "cpu"/);
   });
 
-  test('doctor loads every model, and explains a missing microphone and speaker with the fix', async () => {
-    // No sound server and no sound card here: both devices fail, every model loads.
-    const jarvis = runJarvis(['-c', config, 'doctor', '--json'], { PULSE_SERVER: 'unix:/nonexistent/socket' });
-    assert.equal(await jarvis.exit, 1);
-    const report = JSON.parse(jarvis.stdout.join('\n')) as { ok: boolean; checks: { name: string; ok: boolean; fix?: string; detail: string }[] };
+  test('doctor loads every model, explains a missing microphone and speaker with the fix, and has the running JARVIS retry its failed downloads', async () => {
+    // A JARVIS running on this machine whose first-run downloads failed and wait to be tried again.
+    const models = modelsWaitingToRetry();
+    const running = await startTestHud({ models });
+    let report: { ok: boolean; checks: { name: string; ok: boolean; optional?: boolean; fix?: string; detail: string }[] };
+    try {
+      const doctorConfig = await testModelsConfig({ server: { port: Number(new URL(running.url).port) } });
+      // No sound server and no sound card here: both devices fail, every model loads.
+      const jarvis = runJarvis(['-c', doctorConfig, 'doctor', '--json'], { PULSE_SERVER: 'unix:/nonexistent/socket' });
+      assert.equal(await jarvis.exit, 1);
+      report = JSON.parse(jarvis.stdout.join('\n')) as typeof report;
+    } finally {
+      await running.close();
+    }
     const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
     for (const name of ['wake word', 'VAD', 'speech to text', 'language model', 'voice', 'fallback voice (espeak-ng)']) {
       assert.ok(byName[name]?.ok, `${name}: ${byName[name]?.detail}`);
@@ -156,5 +166,7 @@ describe('configuration and diagnosis', () => {
     assert.equal(byName.microphone!.ok, false);
     assert.match(byName.microphone!.fix ?? '', /microphone/i);
     assert.equal(report.ok, false);
+    assert.match(byName['running JARVIS']!.detail, /^running at http:\/\/127\.0\.0\.1:\d+, idle; asked it to try its failed downloads again now$/);
+    assert.equal(models.retries, 1);
   });
 });

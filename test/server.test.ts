@@ -9,9 +9,11 @@ import type { AssistantView, Hello, Snapshot, TimersView } from '../core/protoco
 import { JarvisError } from '../base/errors.ts';
 import { DeviceStore, devicesDbPath } from '../core/server/device-store.ts';
 import { ManagedModels } from '../core/server/models-view.ts';
+import { commandLocalJarvis } from '../core/server/local-client.ts';
+import { parseConfig } from '../config/load.ts';
 import { skillsDatabasePath } from '../core/skills/store.ts';
 import { SkillStore } from '../core/skills/store.ts';
-import { startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
+import { modelsWaitingToRetry, startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
 
 /**
  * The HUD server's security and protocol on loopback, with real socket.io clients against the real server around
@@ -433,6 +435,51 @@ describe('switch model', () => {
       assert.equal(retries, 2);
     } finally {
       await withModels.close();
+    }
+  });
+});
+
+describe('a command-line tool on this machine reaches the running JARVIS as its wall screen does (jarvis doctor)', () => {
+  /** The config a `jarvis` command on this machine reads: the same data folder, the port the daemon listens on. */
+  const sameMachine = (hud: TestHud, server: Record<string, unknown> = {}) =>
+    parseConfig({ dataDir: hud.config.dataDir, server: { port: Number(new URL(hud.url).port), ...server } });
+
+  test('over HTTP and, with LAN access, over HTTPS trusting the certificate in the data folder: failed downloads are tried again now', async () => {
+    for (const server of [{}, { lan: true, host: '127.0.0.1' }]) {
+      const models = modelsWaitingToRetry();
+      const hud = await startTestHud({ config: { server }, models });
+      try {
+        const reply = await commandLocalJarvis(sameMachine(hud, server), 'retry-downloads', {});
+        assert.ok(reply.reached, JSON.stringify(reply));
+        assert.equal(reply.url, hud.url);
+        assert.ok(reply.ack.ok && reply.ack.retried === true, JSON.stringify(reply.ack));
+        assert.equal(reply.assistant?.phase, 'idle');
+        assert.equal(models.retries, 1);
+      } finally {
+        await hud.close();
+      }
+    }
+  });
+
+  test('says why it could not: nothing running, a port chosen at start, a display that is not trusted', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const nothing = await commandLocalJarvis(parseConfig({ server: { port: free } }), 'retry-downloads', {});
+    assert.ok(!nothing.reached && /nothing is listening/.test(nothing.reason), JSON.stringify(nothing));
+    const anyPort = await commandLocalJarvis(parseConfig({ server: { port: 0 } }), 'retry-downloads', {});
+    assert.ok(!anyPort.reached && /port is not known/.test(anyPort.reason));
+    const models = modelsWaitingToRetry();
+    const hud = await startTestHud({ config: { server: { trustLocalDisplay: false } }, models });
+    try {
+      const reply = await commandLocalJarvis(sameMachine(hud), 'retry-downloads', {});
+      assert.ok(reply.reached && !reply.ack.ok && reply.ack.code === 'forbidden', JSON.stringify(reply));
+      assert.equal(models.retries, 0);
+    } finally {
+      await hud.close();
     }
   });
 });

@@ -12,6 +12,7 @@ import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
 import { modelFileFix, pullFixFor } from '../../models/model-fix.ts';
 import { ModelStore } from '../../models/store.ts';
+import { commandLocalJarvis } from '../server/local-client.ts';
 import type { Logger } from '../../base/log.ts';
 
 /**
@@ -121,6 +122,14 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       await espeak.load();
       return `espeak-ng voice ${config.tts.espeakVoice}`;
     }),
+    // A JARVIS running here whose first-run downloads failed tries them again now, as "Try again now" on the HUD does.
+    check('running JARVIS', async () => {
+      const reply = await commandLocalJarvis(config, 'retry-downloads', {});
+      if (!reply.reached) throw new JarvisError('not-running', `not running here (${reply.url}: ${reply.reason})`, 'Start it with `jarvis start` (or `npm start`).');
+      const running = reply.assistant ? `running at ${reply.url}, ${reply.assistant.phase}` : `running at ${reply.url}`;
+      if (!reply.ack.ok) return `${running} (it did not take the request to retry downloads: ${reply.ack.message})`;
+      return reply.ack.retried ? `${running}; asked it to try its failed downloads again now` : running;
+    }, true),
   ];
   return Promise.all(checks);
 }

@@ -15,7 +15,7 @@ import { HudServer } from './hud-server.ts';
 import { LiveFeed } from './live-feed.ts';
 import { ManagedModels, type ModelManager } from './models-view.ts';
 import type { HudFiles } from './static-files.ts';
-import { ensureCertificate } from './tls.ts';
+import { ensureCertificate, tlsDir } from './tls.ts';
 
 /**
  * Everything the daemon needs for its screens: `start` brings up telemetry, the device store and the server
@@ -112,7 +112,7 @@ export class RemoteAccess {
       : { ready: false, message: 'The HUD is being built; reload this page in a few seconds.' };
     if (this.options.buildHud !== false && !this.options.hudDir) void this.#buildIfNeeded((files) => (hudFiles = files));
 
-    const tls = serverConfig.lan ? await ensureCertificate(path.join(config.dataDir, 'server'), serverConfig.allowedHosts) : undefined;
+    const tls = serverConfig.lan ? await ensureCertificate(tlsDir(config.dataDir), serverConfig.allowedHosts) : undefined;
     const commands = new CommandHandlers({
       assistant,
       devices: this.#devices,

@@ -22,9 +22,15 @@ export interface TlsIdentity {
 const VALID_DAYS = 730;
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 
+/** Where the server keeps its key and certificate, in the data folder. */
+export const tlsDir = (dataDir: string): string => path.join(dataDir, 'server');
+
+/** The certificate's file in `dir` (public: what a local client trusts to reach the server over HTTPS). */
+export const certificateFile = (dir: string): string => path.join(dir, 'tls-cert.pem');
+
 export async function ensureCertificate(dir: string, extraHosts: readonly string[] = []): Promise<TlsIdentity> {
   const keyFile = path.join(dir, 'tls-key.pem');
-  const certFile = path.join(dir, 'tls-cert.pem');
+  const certFile = certificateFile(dir);
   const names = ['localhost', ...machineHostNames(), ...extraHosts.filter((h) => !/^[\d.:[\]]+$/.test(h))];
   const ips = ['127.0.0.1', '::1', ...lanAddresses()];
   const existing = readExisting(keyFile, certFile);
