@@ -234,7 +234,7 @@ describe('the first run: models downloading, no microphone, nothing set up yet',
       assert.equal(await wall.textContent('[data-testid=setup-doing]'), 'Downloading 3 models: 45 %, about 2 min left');
       assert.equal(await wall.textContent('[data-testid=phase]'), 'Setting up…');
       assert.deepEqual(
-        await wall.locator('[data-testid=setup-step]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).innerText.replace(/\s+/g, ' ').trim())),
+        await wall.locator('[data-testid=setup-step]').evaluateAll((rows) => rows.map((r) => (r as unknown as { innerText: string }).innerText.replace(/\s+/g, ' ').trim())),
         ['• Hearing Whisper base.en Checking', '• Thinking Llama 3.2 1B Instruct Q5_K_M 40 %', '• Voice Piper en_GB alan (medium) Waiting'],
       );
       // The one thing to do, in words; no other problem line on the screen.
