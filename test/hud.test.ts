@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -334,6 +335,33 @@ async function onWall(options: Parameters<typeof startTestHud>[0], use: (page: P
     await hud.close();
   }
 }
+
+describe('pairing a phone over the LAN (HTTPS with the local authority)', { skip }, () => {
+  test("the phone's pairing page links to the authority to install once; the wall's pairing panel names it beside the fingerprint", async () => {
+    const hud = await startTestHud({ hudDir: hudDistDir, config: { server: { lan: true, host: '127.0.0.1', trustLocalDisplay: false } } });
+    try {
+      // The phone, past the browser's warning once: not paired, it sees only the pairing page.
+      const { page: phone, context: phoneContext } = await newScreen(browser, PHONE, { phone: true, ignoreHttpsErrors: true });
+      await phone.goto(hud.url);
+      await phone.waitForSelector('[data-testid=pair-page]');
+      assert.equal(await phone.getAttribute('[data-testid=install-authority] a', 'href'), '/jarvis-ca.crt');
+      const download = await phone.request.get(`${hud.url}/jarvis-ca.crt`);
+      assert.equal(download.headers()['content-type'], 'application/x-x509-ca-cert');
+      const authority = new X509Certificate(await download.body());
+      assert.equal(authority.ca, true, 'a certificate authority the phone can install');
+      await phoneContext.close();
+      // The wall (paired, since this server trusts no local display) shows a code, the fingerprint and where the authority is.
+      const { page: wall, context: wallContext } = await newScreen(browser, WALL, { ignoreHttpsErrors: true });
+      await wall.goto(`${hud.url}/#pair=${hud.issueCode('controller')}`);
+      await wall.click('[data-testid=pair-phone]');
+      assert.match((await wall.textContent('[data-testid=fingerprint]')) ?? '', /fingerprint begins [0-9A-F]{2}( [0-9A-F]{2}){7}\./);
+      assert.match((await wall.textContent('[data-testid=authority]')) ?? '', /install https:\/\/127\.0\.0\.1:\d+\/jarvis-ca\.crt on the phone once/);
+      await wallContext.close();
+    } finally {
+      await hud.close();
+    }
+  });
+});
 
 describe('a long answer on the wall, read from across the room', { skip }, () => {
   test('follows the stream: the newest words stay in view while the oldest fade out at the top; the timings are one row, the stages behind a tap', async () => {

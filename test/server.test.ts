@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunEvent } from '../core/protocol/run-events.ts';
@@ -9,6 +11,8 @@ import type { AssistantView, Hello, Snapshot, TimersView } from '../core/protoco
 import { JarvisError } from '../base/errors.ts';
 import { DeviceStore, devicesDbPath } from '../core/server/device-store.ts';
 import { ManagedModels } from '../core/server/models-view.ts';
+import { ensureCertificate } from '../core/server/tls.ts';
+import { generate } from 'selfsigned';
 import { commandLocalJarvis } from '../core/server/local-client.ts';
 import { parseConfig } from '../config/load.ts';
 import { skillsDatabasePath } from '../core/skills/store.ts';
@@ -352,7 +356,32 @@ describe('the display on this computer (trusted loopback, the default)', () => {
 });
 
 describe('LAN access', () => {
-  test('serves HTTPS with a locally made certificate; the snapshot carries its fingerprint', async () => {
+  test('a new server certificate (another address, or one made before the authority existed) is signed by the same authority, so a phone that installed it keeps trusting the server', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-tls-'));
+    try {
+      const first = await ensureCertificate(dir);
+      assert.equal(fs.statSync(path.join(dir, 'ca-key.pem')).mode & 0o077, 0, "the authority's key is private");
+      const again = await ensureCertificate(dir);
+      assert.equal(again.fingerprint, first.fingerprint, 'kept while it covers this machine');
+      const renamed = await ensureCertificate(dir, ['jarvis.home.arpa']);
+      assert.notEqual(renamed.fingerprint, first.fingerprint, 'made again for a new name');
+      assert.equal(renamed.authority.fingerprint, first.authority.fingerprint, 'by the same authority');
+      const authority = new X509Certificate(first.authority.cert);
+      assert.ok(new X509Certificate(renamed.cert).verify(authority.publicKey));
+      assert.match(new X509Certificate(renamed.cert).subjectAltName ?? '', /DNS:jarvis\.home\.arpa/);
+      // A certificate from before the authority (self-signed) is replaced by a signed one.
+      const legacy = await generate([{ name: 'commonName', value: 'JARVIS' }], { keyType: 'ec', algorithm: 'sha256' });
+      fs.writeFileSync(path.join(dir, 'tls-key.pem'), legacy.private);
+      fs.writeFileSync(path.join(dir, 'tls-cert.pem'), legacy.cert);
+      const replaced = await ensureCertificate(dir, ['jarvis.home.arpa']);
+      assert.notEqual(replaced.fingerprint, new X509Certificate(legacy.cert).fingerprint256);
+      assert.ok(new X509Certificate(replaced.cert).checkIssued(authority));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('serves HTTPS with a certificate signed by its own local authority, which a phone downloads to install once; the snapshot carries both fingerprints', async () => {
     // LAN mode, bound to loopback for the test.
     const lan = await startTestHud({ config: { server: { lan: true, host: '127.0.0.1' } } });
     try {
@@ -363,11 +392,24 @@ describe('LAN access', () => {
       assert.equal(fs.statSync(path.join(lan.config.dataDir, 'server', 'tls-key.pem')).mode & 0o077, 0, 'the key is private');
       const x509 = new X509Certificate(cert);
       assert.match(x509.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
-      // A client that trusts exactly this certificate gets in over wss.
-      const display = lan.connect({ ca: cert });
+      // What a phone does once, past the browser's warning: download the authority (DER) and install it.
+      const download = await new Promise<{ type: string | undefined; body: Buffer }>((resolve, reject) => {
+        https.get(`${lan.url}/jarvis-ca.crt`, { rejectUnauthorized: false }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (c: Buffer) => chunks.push(c));
+          response.on('end', () => resolve({ type: response.headers['content-type'], body: Buffer.concat(chunks) }));
+        }).on('error', reject);
+      });
+      assert.equal(download.type, 'application/x-x509-ca-cert');
+      const authority = new X509Certificate(download.body);
+      assert.equal(authority.ca, true);
+      assert.ok(x509.checkIssued(authority) && x509.verify(authority.publicKey), 'the server certificate is signed by it');
+      // A client that trusts only the installed authority gets in over wss, with no warning to accept.
+      const display = lan.connect({ ca: authority.toString() });
       assert.equal((await display.hello).role, 'viewer');
       const snapshot = (await display.waitFor('snapshot')) as Snapshot;
       assert.equal(snapshot.server.tlsFingerprint, x509.fingerprint256);
+      assert.deepEqual(snapshot.server.authority, { path: '/jarvis-ca.crt', fingerprint: authority.fingerprint256 });
       assert.equal(snapshot.server.lan, true);
       // One that does not know it is refused by TLS, before any socket.io.
       const stranger = lan.connect();

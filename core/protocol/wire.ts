@@ -49,6 +49,11 @@ export interface ServerInfo {
   lan: boolean;
   /** SHA-256 fingerprint of the HTTPS certificate, to compare with what the phone's browser shows. */
   tlsFingerprint?: string;
+  /**
+   * With HTTPS: where a phone downloads this JARVIS's own certificate authority (a path on the server) to install
+   * once, after which the browser trusts the server without a warning; and the authority's fingerprint.
+   */
+  authority?: { path: string; fingerprint: string };
 }
 
 export interface GpuSample {

@@ -26,7 +26,7 @@ import { HostPolicy } from './host-policy.ts';
 import type { FeedEvents, LiveFeed } from './live-feed.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { plain, serveHudFile, type HudFiles } from './static-files.ts';
-import type { TlsIdentity } from './tls.ts';
+import { AUTHORITY_PATH, authorityDer, type TlsIdentity } from './tls.ts';
 
 /**
  * The HUD's HTTP(S) and socket.io server. Security, in the order a request meets it:
@@ -89,6 +89,8 @@ export class HudServer {
     this.#policy = new HostPolicy(scheme, options.config.allowedHosts);
     const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
       if (!this.#policy.allowsHost(request.headers.host)) return plain(response, 421, 'this server answers only to its own host names');
+      // Public by nature: a phone installs it before it can pair.
+      if (options.tls && request.method === 'GET' && request.url === AUTHORITY_PATH) return sendAuthority(response, options.tls);
       void serveHudFile(options.hud.dir, request, response, options.hud.status).catch((error: unknown) => {
         options.log.warn({ err: describeError(error) }, 'could not serve a HUD file');
         if (!response.headersSent) plain(response, 500, 'internal error');
@@ -159,7 +161,9 @@ export class HudServer {
       version: this.#options.version,
       urls: this.#urls,
       lan: config.lan,
-      ...(this.#options.tls ? { tlsFingerprint: this.#options.tls.fingerprint } : {}),
+      ...(this.#options.tls
+        ? { tlsFingerprint: this.#options.tls.fingerprint, authority: { path: AUTHORITY_PATH, fingerprint: this.#options.tls.authority.fingerprint } }
+        : {}),
     };
     this.#options.feed.setServerInfo(info);
     return info;
@@ -264,4 +268,13 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     return new JarvisError('server-port', `port ${port} on ${host} is already in use (another JARVIS?)`, 'Stop the other program, or set server.port to a free port in the config.');
   }
   return error;
+}
+
+/** The local authority's certificate, as a phone installs it: DER, served as a CA certificate to save. */
+function sendAuthority(response: http.ServerResponse, tls: TlsIdentity): void {
+  response.statusCode = 200;
+  response.setHeader('Content-Type', 'application/x-x509-ca-cert');
+  response.setHeader('Content-Disposition', 'attachment; filename="jarvis-ca.crt"');
+  response.setHeader('Cache-Control', 'no-store');
+  response.end(authorityDer(tls));
 }

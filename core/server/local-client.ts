@@ -3,7 +3,7 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import type { Socket } from 'socket.io-client';
 import { type Ack, type AssistantView, type ClientToServerEvents, type CommandInput, type CommandName, type CommandResults, type ServerToClientEvents, SOCKET_PATH } from '../protocol/wire.ts';
 import { withRememberedLan } from './lan-choice.ts';
-import { certificateFile, tlsDir } from './tls.ts';
+import { authorityFile, tlsDir } from './tls.ts';
 
 /**
  * A command to the JARVIS running on this machine, sent the way its own wall screen sends it: over loopback, as
@@ -28,7 +28,7 @@ export async function commandLocalJarvis<C extends CommandName>(config: JarvisCo
   let ca: string | undefined;
   if (scheme === 'https') {
     try {
-      ca = fs.readFileSync(certificateFile(tlsDir(config.dataDir)), 'utf8');
+      ca = fs.readFileSync(authorityFile(tlsDir(config.dataDir)), 'utf8');
     } catch {
       return { reached: false, url, reason: 'it has no certificate yet, so it has not been started with LAN access' };
     }
