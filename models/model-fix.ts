@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { ModelFileError } from '../base/errors.ts';
 import type { ModelStore } from './store.ts';
 
@@ -8,8 +7,7 @@ import type { ModelStore } from './store.ts';
  * on the HUD says `jarvis models pull <id>`, not where to save which download.
  */
 export function pullFixFor(store: ModelStore, file: string, problem: 'missing' | 'broken' = 'missing'): string | undefined {
-  const wanted = path.resolve(file);
-  const entry = store.entries().find((e) => e.files.some((f) => path.resolve(store.filePath(e, f)) === wanted));
+  const entry = store.entryOwning(file);
   if (!entry || entry.files.some((f) => f.source.type !== 'huggingface')) return undefined;
   return pullFix(entry.id, problem);
 }

@@ -174,6 +174,12 @@ export class ModelStore {
     return this.entries().find((e) => path.resolve(this.mainPath(e)) === resolved);
   }
 
+  /** The entry one of whose files (the main one, or another such as a voice's .onnx.json) is `file`. */
+  entryOwning(file: string): ModelEntry | undefined {
+    const resolved = path.resolve(file);
+    return this.entries().find((e) => e.files.some((f) => path.resolve(this.filePath(e, f)) === resolved));
+  }
+
   record(name: string): FileRecord | undefined {
     return readJson<FileRecord | undefined>(this.#recordFile(name), undefined);
   }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig, parseConfig } from '../config/load.ts';
-import { ConfigError } from '../base/errors.ts';
+import { ConfigError, ModelFileError } from '../base/errors.ts';
+import { modelFileFix, pullFixFor } from '../models/model-fix.ts';
 import { createLogger } from '../base/log.ts';
 import { CATALOG, huggingFaceUrl } from '../models/catalog.ts';
 import { ModelManagerError } from '../models/errors.ts';
@@ -238,4 +239,21 @@ describe('spoken model switches (the skills hear the request, the model manager 
   for (const text of ['what model of car is best', 'use the oven timer', 'how do I use a model railway']) {
     test(`"${text}" is a question for the LLM`, () => assert.equal(switchTarget(text), undefined));
   }
+});
+
+describe('the fix for a catalog model file (models/model-fix.ts)', () => {
+  test('any file of a catalog model, the main one or another (a voice .onnx.json), is fixed by pulling that model; a file the catalog does not own has no such fix', () => {
+    const store = ModelStore.fromConfig(parseConfig({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-fix-')) }));
+    const voice = store.entries().find((e) => e.id === 'piper-en_GB-alan-medium')!;
+    const [onnx, json] = voice.files.map((f) => store.filePath(voice, f));
+    assert.ok(onnx && json && json.endsWith('.onnx.json'), voice.files.map((f) => f.name).join(', '));
+    assert.equal(pullFixFor(store, onnx), 'Run `jarvis models pull piper-en_GB-alan-medium`.');
+    assert.equal(pullFixFor(store, json), 'Run `jarvis models pull piper-en_GB-alan-medium`.');
+    assert.equal(store.entryForPath(json), undefined, 'entryForPath knows main files only');
+    assert.equal(store.entryOwning(json)?.id, voice.id);
+    assert.equal(pullFixFor(store, '/somewhere/else/voice.onnx'), undefined);
+    const broken = new ModelFileError('model-corrupt', onnx, 'the voice is damaged', 'Download it again from its URL.');
+    assert.match(modelFileFix(store, broken) ?? '', /jarvis models rm --force piper-en_GB-alan-medium && jarvis models pull piper-en_GB-alan-medium/);
+    assert.equal(modelFileFix(store, new Error('not a model file')), undefined);
+  });
 });
