@@ -149,13 +149,15 @@ export function toSpokenText(text: string): string {
     .replace(/https?:\/\/\S+?(?=[.,;:!?)\]]*(?:\s|$))/g, 'a link')
     .replace(/^\s{0,3}(#{1,6}|[-*+•]|\d+[.)])\s+/gm, '')
     .replace(/(\*\*|__|\*|_|~~)(?=\S)([^*_~]+?)\1/g, '$2')
-    // A dash between words is a pause the voice only makes at a comma ("plan — first" would run together);
-    // between numbers it is a range.
+    // Between numbers a dash is a range.
     .replace(/(\d) ?[–—] ?(?=\d)/g, '$1 to ')
     // A clock time's minutes under ten: espeak-ng would read "7:05" as "seven zero five", "7:00" as "seven zero zero".
     .replace(/\b(\d{1,2}):00\b(?!:\d)/g, '$1')
     .replace(/\b(\d{1,2}):0([1-9])\b(?!:\d)/g, '$1 oh $2')
-    .replace(/\s*—\s*|\s+(?:–|--?)\s+/g, ', ')
+    // Between words a dash is a pause, and espeak-ng (Piper's phonemes, and the espeak-ng voice) makes one only of
+    // an en or em dash with a space after it (Piper's "; "): a closed em dash ("plan—first") and typed ones
+    // (" - ", " -- ", "plan--first"), which it would run together, are made that dash. Hyphens stay ("-5", "Wi-Fi").
+    .replace(/\s*—\s*|\s+--?\s+|(?<=\p{L})--(?=\p{L})/gu, ' — ')
     .replace(/[\p{Extended_Pictographic}\u{FE0F}]/gu, '')
     .replace(/\s+/g, ' ')
     .trim();

@@ -109,16 +109,27 @@ describe('phonemize (real espeak-ng)', () => {
     for (const token of spoken.split(/\s+/).filter(Boolean)) assert.match(token, /^(?:ˈeɪtiːn)+$/, `a whole word: ${token}`);
   });
 
-  test('abbreviations and numbers do not end clauses', () => {
+  test('clauses end where espeak-ng ends them: not at abbreviations or inside numbers; a run of marks counts as its first', () => {
     assert.deepEqual(
       splitClauses('Dr. Smith lives at 3.5 Main St. in town. It is 10:30 — go!').map((c) => c.terminator),
       ['.', '.', '—', '!'],
     );
+    // Three dots are an ellipsis (no phoneme in Piper, no new sentence); "?!" is a question; the text ends the last.
     assert.deepEqual(splitClauses('Wait... what?! Yes').map((c) => [c.text, c.terminator]), [
-      ['Wait...', '.'],
-      ['what?!', '!'],
-      ['Yes', 's'],
+      ['Wait...', '…'],
+      ['what?!', '?'],
+      ['Yes', ''],
     ]);
+    // A full stop before a lower-case word ends nothing, with a comma after it or not; nor does one before "'s".
+    assert.deepEqual(splitClauses("It is at 3 p.m., so go. The U.S.A.'s capital.").map((c) => c.terminator), ['.', '.']);
+    // A quote or bracket after a mark: the clause ends before it, and what is left is a clause of its own.
+    assert.deepEqual(splitClauses('She said, "Hello."').map((c) => [c.text, c.terminator]), [
+      ['She said,', ','],
+      ['"Hello.', '.'],
+      ['"', ''],
+    ]);
+    // A dash is a pause only with a space after it; an ellipsis needs none.
+    assert.deepEqual(splitClauses('plan—first, wait…then').map((c) => c.terminator), [',', '…', '']);
   });
 
   test('language-switch flags are dropped, IPA is decomposed, clauses join without a space', () => {
@@ -138,6 +149,12 @@ describe('phonemize (real espeak-ng)', () => {
     assert.match(await said('The plan — first we boil it.'), /^ðə plˈan; fˈɜːst wiː bˈɔɪl ɪt\.$/);
     // The espeak-ng program runs an intonation pass that stresses a clause with no stress of its own.
     assert.equal((await phonemize('Yes, sir.', { voice: 'en-gb', command: 'espeak-ng' })).map((s) => s.join('').normalize('NFC')).join(''), 'jˈɛs, sˈɜː.');
+  });
+
+  test('a text ending in two dots leaves nothing behind for the next one (espeak-ng would keep a "dot" for it)', async () => {
+    assert.equal(espeakLibraryProblem(), undefined, 'libespeak-ng opens here (the espeak-ng package installs it)');
+    await phonemize('Wait..', { voice: 'en-gb' });
+    assert.deepEqual((await phonemize('Yes, sir.', { voice: 'en-gb' })).map((s) => s.join('').normalize('NFC')), ['jˈɛs, sˌɜː.']);
   });
 });
 

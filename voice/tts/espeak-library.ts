@@ -88,7 +88,9 @@ export function libraryClausePhonemes(text: string, voice: string): string[] {
     }
     currentVoice = voice;
   }
-  const buffer = Buffer.from(`${text}\0`, 'utf8');
+  // The space: espeak-ng (Debian's 1.51, and Piper's own) reads a character past the end of a text ending in two
+  // dots and keeps it for the next text, which then starts with "dot"; a space there is harmless and changes nothing.
+  const buffer = Buffer.from(`${text} \0`, 'utf8');
   const pointer = [library.pointerTo(buffer)];
   const clauses: string[] = [];
   for (let i = 0; i < MAX_CLAUSES && pointer[0] !== null; i++) clauses.push(library.textToPhonemes(pointer, ESPEAK_CHARS_UTF8, ESPEAK_PHONEMES_IPA) ?? '');

@@ -30,31 +30,70 @@ export interface Clause {
   /** The clause's text, punctuation included, as given to espeak-ng. */
   readonly text: string;
   /**
-   * What Piper reads back as the character before the next clause: the clause's final punctuation mark, or its
-   * last character when text simply ends. Only . ? ! , : ; become phonemes.
+   * The mark espeak-ng ends the clause on ("…" for three or more dots), or "" where the text ends without one.
+   * CLAUSE_ENDS says what Piper makes of it.
    */
   readonly terminator: string;
 }
 
-/** Punctuation after which espeak-ng ends a clause when a space, the end, or a closing mark follows. */
-const CLAUSE_PUNCTUATION = new Set([...'.,?!:;', '\u2026', '\u2013', '\u2014', '\u00a1', '\u00bf']);
-/** Full-width CJK punctuation ends a clause with nothing after it. */
-const CLAUSE_PUNCTUATION_IN_WORD = new Set([...'\u3001\u3002\uff01\uff0c\uff0e\uff1a\uff1b\uff1f']);
-const CLOSING_MARKS = new Set([...'"\')]}\u201d\u2019\u00bb\u300d']);
+/** What Piper makes of the clause type espeak-ng gives a mark. */
+interface ClauseEnd {
+  /**
+   * The phonemes Piper appends to the clause: only for the plain period, question, exclamation, comma, colon and
+   * semicolon types; a mark that needs no space after it ("…", "。") has a type of its own and gets none.
+   */
+  readonly phonemes: readonly Phoneme[];
+  /** Piper starts a new sentence after it. */
+  readonly endsSentence: boolean;
+  /** espeak-ng ends the clause here even when no space follows ("Wait…what", CJK full-width marks). */
+  readonly needsNoSpace: boolean;
+}
 
-/** The ASCII punctuation espeak's clause types map to, and what Piper appends for each. */
-const TERMINATOR_PHONEMES: Record<string, readonly Phoneme[]> = {
-  '.': ['.'],
-  '?': ['?'],
-  '!': ['!'],
-  ',': [',', ' '],
-  ':': [':', ' '],
-  ';': [';', ' '],
-  // Piper's espeak-ng reports a clause ended by a dash as a semicolon clause ("plan — first": plˈæn; fˈɜːst).
-  '\u2013': [';', ' '],
-  '\u2014': [';', ' '],
-};
-const SENTENCE_ENDS = new Set(['.', '?', '!']);
+const PERIOD: ClauseEnd = { phonemes: ['.'], endsSentence: true, needsNoSpace: false };
+const QUESTION: ClauseEnd = { phonemes: ['?'], endsSentence: true, needsNoSpace: false };
+const EXCLAMATION: ClauseEnd = { phonemes: ['!'], endsSentence: true, needsNoSpace: false };
+const COMMA: ClauseEnd = { phonemes: [',', ' '], endsSentence: false, needsNoSpace: false };
+const COLON: ClauseEnd = { phonemes: [':', ' '], endsSentence: false, needsNoSpace: false };
+const SEMICOLON: ClauseEnd = { phonemes: [';', ' '], endsSentence: false, needsNoSpace: false };
+/** espeak-ng's "optional space after" variant of a type: Piper compares types exactly, so it appends nothing. */
+const spaceless = (type: ClauseEnd): ClauseEnd => ({ phonemes: [], endsSentence: type.endsSentence, needsNoSpace: true });
+
+/**
+ * The marks that end a clause in espeak-ng, with the clause type its Unicode data gives each (ucd-tools'
+ * espeak-ng properties, as in the espeak-ng Piper is built with): Latin punctuation, dashes, the ellipsis,
+ * inverted marks and CJK full-width punctuation.
+ */
+const CLAUSE_ENDS: ReadonlyMap<string, ClauseEnd> = new Map([
+  ['.', PERIOD],
+  ['?', QUESTION],
+  ['!', EXCLAMATION],
+  [',', COMMA],
+  [':', COLON],
+  [';', SEMICOLON],
+  ['\u203c', EXCLAMATION], // ‼
+  ['\u2047', QUESTION], // ⁇
+  // Dashes are semicolon clauses ("plan — first": plˈæn; fˈɜːst), but only with a space after them.
+  ['\u2013', SEMICOLON],
+  ['\u2014', SEMICOLON],
+  ['\u2e3a', SEMICOLON],
+  ['\u2e3b', SEMICOLON],
+  ['\u2026', spaceless(SEMICOLON)],
+  ['\u00a1', spaceless(SEMICOLON)],
+  ['\u00bf', spaceless(SEMICOLON)],
+  ['\u3001', spaceless(COMMA)],
+  ['\u3002', spaceless(PERIOD)],
+  ['\uff01', spaceless(EXCLAMATION)],
+  ['\uff0c', spaceless(COMMA)],
+  ['\uff0e', spaceless(PERIOD)],
+  ['\uff1a', spaceless(COLON)],
+  ['\uff1b', spaceless(SEMICOLON)],
+  ['\uff1f', spaceless(QUESTION)],
+]);
+const ELLIPSIS = '\u2026';
+
+/** espeak-ng's brackets (IsBracket): after one of these a mark ends its clause as after a space. */
+const BRACKETS = new Set([...'()[]{}<>"\'`\u00ab\u00bb\u300a\u300b']);
+const isBracket = (c: string) => BRACKETS.has(c) || (c >= '\u2014' && c <= '\u201f');
 
 /** Piper's built-in remapping for voices whose espeak-ng output differs from their training data. */
 const DEFAULT_PHONEME_MAPS: Record<string, PhonemeMap> = {
@@ -67,10 +106,14 @@ export function normalizeText(text: string): string {
 }
 
 /**
- * Splits text where espeak-ng ends clauses: after sentence and clause punctuation followed by a space, a closing
- * mark or the end; not after a single "." before a lower-case word (an abbreviation: "St. in town"), nor inside
- * numbers ("3.5", "10:30"). Runs such as "?!" and "..." end once, at their last mark. A closing quote or bracket
- * after the last mark of the text becomes an empty clause of its own, as espeak-ng makes it.
+ * Splits text into clauses where espeak-ng's ReadClause ends them, since Debian's libespeak-ng returns each
+ * clause's phonemes but not the mark that ended it (Piper's espeak-ng fork adds that):
+ * - a mark ends a clause when a space, a bracket or quote, or the end follows it, or always for the marks that
+ *   need no space; never before the clause has a letter or digit ("... and");
+ * - in a run of marks ("?!", "!,", "p.m.,") the first decides, and the rest are passed over; three or more dots
+ *   are an ellipsis;
+ * - a full stop before a lower-case word ("St. in town", "p.m., so") or "'s" ("U.S.A.'s") ends nothing.
+ * What follows the last mark (a closing quote, or words without a mark) is a clause of its own, ended by the text.
  */
 export function splitClauses(text: string): Clause[] {
   const chars = [...normalizeText(text)];
@@ -78,30 +121,25 @@ export function splitClauses(text: string): Clause[] {
   let start = 0;
   let hasWord = false;
   for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (!CLAUSE_PUNCTUATION.has(c) && !CLAUSE_PUNCTUATION_IN_WORD.has(c)) {
-      hasWord ||= /[\p{L}\p{N}]/u.test(c);
-      continue;
+    let mark = chars[i]!;
+    if (/[\p{L}\p{N}]/u.test(mark)) hasWord = true;
+    if (!CLAUSE_ENDS.has(mark)) continue;
+    let last = i;
+    if (mark === '.' && chars[i + 1] === '.' && chars[i + 2] === '.') mark = ELLIPSIS;
+    while (last + 1 < chars.length && CLAUSE_ENDS.has(chars[last + 1]!)) last++;
+    i = last; // espeak-ng reads the run as one mark, whatever follows
+    const type = CLAUSE_ENDS.get(mark)!;
+    const next = chars[last + 1];
+    if (!hasWord || !(next === undefined || next === ' ' || type.needsNoSpace || isBracket(next))) continue;
+    if (mark === '.') {
+      const at = next === ' ' ? last + 2 : last + 1;
+      if (isLowerCase(chars[at]) || (chars[at] === "'" && chars[at + 1] === 's')) continue;
     }
-    const next = chars[i + 1];
-    // Punctuation before any word (". World", "... and") is passed over, not a clause of its own.
-    if (!hasWord) continue;
-    if (!CLAUSE_PUNCTUATION_IN_WORD.has(c)) {
-      if (next !== undefined && CLAUSE_PUNCTUATION.has(next)) continue; // the run ends later
-      if (next !== undefined && next !== ' ' && !CLOSING_MARKS.has(next)) continue;
-      if (c === '.' && chars[i - 1] !== '.' && next === ' ' && isLowerCase(chars[i + 2])) continue;
-    }
-    clauses.push({ text: chars.slice(start, i + 1).join(''), terminator: c });
+    clauses.push({ text: chars.slice(start, last + 1).join(''), terminator: mark });
     hasWord = false;
-    start = i + 1;
-    while (start < chars.length && chars[start] === ' ') start++;
-    if (start < chars.length && chars.slice(start).every((ch) => CLOSING_MARKS.has(ch) || ch === ' ')) {
-      clauses.push({ text: chars.slice(start).join(''), terminator: chars.at(-1)! });
-      start = chars.length;
-    }
-    i = start - 1;
+    start = next === ' ' ? last + 2 : last + 1;
   }
-  if (start < chars.length) clauses.push({ text: chars.slice(start).join(''), terminator: chars.at(-1)! });
+  if (start < chars.length) clauses.push({ text: chars.slice(start).join(''), terminator: '' });
   return clauses;
 }
 
@@ -131,8 +169,10 @@ export function assembleSentences(
         else sentence.push(phoneme);
       }
     }
-    sentence.push(...(TERMINATOR_PHONEMES[terminator] ?? []));
-    if (SENTENCE_ENDS.has(terminator)) {
+    const end = CLAUSE_ENDS.get(terminator);
+    sentence.push(...(end?.phonemes ?? []));
+    // A clause the text ends also ends its sentence, here as in Piper.
+    if (!end || end.endsSentence) {
       sentences.push(sentence);
       sentence = undefined;
     }
