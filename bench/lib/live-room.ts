@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CAPTURE_SAMPLE_RATE, type AudioSource } from '../../voice/ports.ts';
+import { MICROPHONE_CHUNK_MS } from '../../voice/audio/mic-source.ts';
 import { msToSamples } from '../../voice/pcm.ts';
 
 /**
@@ -33,7 +34,8 @@ export class LiveRoom implements AudioSource {
   #startedAt: number | undefined;
   #ended = false;
 
-  constructor(chunkMs = 80) {
+  /** `chunkMs`: as often as the real microphone hands over audio, since the endpoint and the wake word wait for it. */
+  constructor(chunkMs = MICROPHONE_CHUNK_MS) {
     this.#chunkSamples = msToSamples(chunkMs, CAPTURE_SAMPLE_RATE);
   }
 

@@ -26,7 +26,8 @@ export interface MicrophoneOptions {
 }
 
 const DEFAULT_NO_AUDIO_MS = 3000;
-const DEFAULT_LATENCY_MS = 20;
+/** How often the microphone hands over audio unless told otherwise: small, since every stage waits for it. */
+export const MICROPHONE_CHUNK_MS = 20;
 /** How long a recorder whose output ended may take to report its exit status. */
 const EXIT_GRACE_MS = 1000;
 
@@ -43,7 +44,7 @@ export class MicrophoneSource implements AudioSource {
     this.#device = options.device ?? 'default';
     this.#env = options.env ?? process.env;
     this.#noAudioMs = options.noAudioTimeoutMs ?? DEFAULT_NO_AUDIO_MS;
-    this.#latencyMs = options.latencyMs ?? DEFAULT_LATENCY_MS;
+    this.#latencyMs = options.latencyMs ?? MICROPHONE_CHUNK_MS;
   }
 
   get description(): string {
