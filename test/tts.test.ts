@@ -531,7 +531,7 @@ describe('createSynthesizer', () => {
     assert.equal(choice.engine, 'espeak');
     assert.equal(choice.synthesizer.engine, 'espeak');
     assert.match(choice.reason, /not found/);
-    assert.ok(choice.fix?.includes('https://huggingface.co/rhasspy/piper-voices/resolve/main/en/en_GB/alan/medium/en_GB-alan-medium.onnx'));
+    assert.ok(choice.missing?.fix.includes('https://huggingface.co/rhasspy/piper-voices/resolve/main/en/en_GB/alan/medium/en_GB-alan-medium.onnx'));
     // A detail here: the daemon and doctor report it once, as a problem with its fix.
     assert.equal(log.lines[0]?.level, 'debug');
     const audio = await choice.synthesizer.synthesize({ text: 'Falling back.' });

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../../base/clock.ts';
 import { DisposalStack } from '../../base/disposal.ts';
 import { describeError } from '../../base/errors.ts';
-import { modelFileFix, pullFixFor } from '../../models/model-fix.ts';
+import { modelFileFix } from '../../models/model-fix.ts';
 import type { Logger } from '../../base/log.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink, AudioSource, Synthesizer, Transcriber, VoiceActivityDetector, WakeWordDetector } from '../../voice/ports.ts';
@@ -145,12 +145,12 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     });
 
     const voice = sink && !given.synthesizer ? createSynthesizer(chosen.tts, log) : undefined;
-    if (voice?.fix) problems.push({ id: MODEL_PROBLEM.tts, message: voice.reason, fix: pullFixFor(models.store, chosen.tts.voice) ?? voice.fix, blocking: false });
+    if (voice?.missing) problems.push({ id: MODEL_PROBLEM.tts, message: voice.reason, fix: modelFileFix(models.store, voice.missing) ?? voice.missing.fix, blocking: false });
 
     const [stt, answer, tts] = await Promise.allSettled([
       whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
       options.loadLlm === 'when-asked' ? undefined : responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
-      voice?.synthesizer.load().then(() => summaries.push(voice.fix ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
+      voice?.synthesizer.load().then(() => summaries.push(voice.missing ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
     ]);
     if (stt.status === 'rejected') problem(MODEL_PROBLEM.stt, stt.reason);
     if (answer.status === 'rejected') problem(MODEL_PROBLEM.llm, answer.reason);

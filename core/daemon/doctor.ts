@@ -10,7 +10,7 @@ import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from '../../voice/wake/select.ts';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
-import { modelFileFix, pullFixFor } from '../../models/model-fix.ts';
+import { modelFileFix } from '../../models/model-fix.ts';
 import { ModelStore } from '../../models/store.ts';
 import { commandLocalJarvis } from '../server/local-client.ts';
 import type { Logger } from '../../base/log.ts';
@@ -114,7 +114,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       } finally {
         await choice.synthesizer.dispose();
       }
-      if (choice.fix) throw new JarvisError('tts-voice', choice.reason, pullFixFor(store, config.tts.voice) ?? choice.fix);
+      if (choice.missing) throw new JarvisError('tts-voice', choice.reason, modelFileFix(store, choice.missing) ?? choice.missing.fix);
       return choice.reason;
     }, true, modelFix),
     check('fallback voice (espeak-ng)', async () => {

@@ -1,3 +1,4 @@
+import { ModelFileError } from '../../base/errors.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { Synthesizer } from '../ports.ts';
 import { EspeakSynthesizer } from './espeak.ts';
@@ -15,8 +16,8 @@ export interface SynthesizerChoice {
   readonly engine: 'piper' | 'espeak';
   /** One sentence for logs and `jarvis doctor`. */
   readonly reason: string;
-  /** Set when Piper was wanted but espeak-ng stands in: what would bring Piper back. */
-  readonly fix?: string;
+  /** Set when Piper was wanted but espeak-ng stands in: the missing voice file, with what would bring Piper back. */
+  readonly missing?: ModelFileError;
 }
 
 /** The configured espeak-ng voice: the voice of last resort (it needs no model file). */
@@ -38,18 +39,15 @@ export function createSynthesizer(tts: JarvisConfig['tts'], log?: TtsLog): Synth
   } else {
     const { modelPath, configPath } = piperVoiceFiles(tts.voice);
     const urls = piperVoiceUrls(tts.voice);
-    choice = {
-      synthesizer: espeak(),
-      engine: 'espeak',
-      reason: `Piper voice files not found (${modelPath} and ${configPath}); speaking with espeak-ng voice ${tts.espeakVoice} instead`,
-      fix: urls
-        ? `Download ${urls.model} and ${urls.config} into the folder of ${modelPath} for the Piper voice.`
-        : `Put a Piper voice's .onnx and .onnx.json (https://huggingface.co/rhasspy/piper-voices) at ${modelPath}.`,
-    };
+    const reason = `Piper voice files not found (${modelPath} and ${configPath}); speaking with espeak-ng voice ${tts.espeakVoice} instead`;
+    const fix = urls
+      ? `Download ${urls.model} and ${urls.config} into the folder of ${modelPath} for the Piper voice.`
+      : `Put a Piper voice's .onnx and .onnx.json (https://huggingface.co/rhasspy/piper-voices) at ${modelPath}.`;
+    choice = { synthesizer: espeak(), engine: 'espeak', reason, missing: new ModelFileError('model-missing', modelPath, reason, fix) };
   }
-  const details = { engine: choice.engine, reason: choice.reason, ...(choice.fix ? { fix: choice.fix } : {}) };
+  const details = { engine: choice.engine, reason: choice.reason, ...(choice.missing ? { fix: choice.missing.fix } : {}) };
   // The caller reports a fallback as a problem with its fix (the daemon, doctor): here it is only a detail.
-  if (choice.fix) log?.debug(details, 'text-to-speech falls back to espeak-ng');
+  if (choice.missing) log?.debug(details, 'text-to-speech falls back to espeak-ng');
   else log?.info(details, `text-to-speech: ${choice.engine}`);
   return choice;
 }
