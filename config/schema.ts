@@ -154,6 +154,21 @@ export const configSchema = z
           ),
         /** Restart delay after the worker process dies. */
         restartDelayMs: ms(0, 60_000).default(500),
+        /** local: the GGUF model above, in a worker process. openai: an OpenAI-compatible server (llm.openai). */
+        backend: z.enum(['local', 'openai']).default('local'),
+        /** The server for backend "openai": llama-server, Ollama (http://127.0.0.1:11434/v1), vLLM, … */
+        openai: z
+          .strictObject({
+            baseUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080/v1'),
+            model: z.string().min(1).default('default'),
+            /** Better in the OPENAI_API_KEY environment variable: the config file may be read by others. Never logged. */
+            apiKey: z.string().min(1).optional(),
+            /** No answer for this long: the server is treated as down. */
+            timeoutMs: ms(1000, 600_000).default(30_000),
+            /** Retries of a refused connection, 429 or 5xx, with back-off. */
+            maxRetries: z.number().int().min(0).max(10).default(2),
+          })
+          .prefault({}),
       })
       .prefault({}),
     tts: z

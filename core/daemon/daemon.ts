@@ -21,6 +21,7 @@ import type { Responder } from '../responder.ts';
 import { RemoteAccess, type RemoteAccessOptions } from '../server/remote-access.ts';
 import { SkillsRuntime } from '../skills/skills-runtime.ts';
 import { connectSkills } from './skills-link.ts';
+import { openAiResponder } from '../llm/openai-responder.ts';
 
 /**
  * The one place JARVIS is put together: the engines the config asks for, the model manager, the answer chain
@@ -136,7 +137,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       skills.providers.models = liveModelStatus(models);
       skills.providers.modelSelector = liveModelSelector(models);
     }
-    const llm = given.llm ?? models.responder;
+    const llm = given.llm ?? (config.llm.backend === 'openai' ? stack.use(openAiResponder(config.llm)) : models.responder);
     const responder = skills ? skills.responder(llm) : llm;
     models.responder.subscribe((event) => {
       if (event.type === 'restarted') log.warn({ ms: Math.round(event.ms), attempt: event.attempt }, `LLM worker restarted: ${event.summary}`);

@@ -10,6 +10,7 @@ import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from '../../voice/wake/select.ts';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
+import { openAiResponder } from '../llm/openai-responder.ts';
 import { modelFileFix } from '../../models/model-fix.ts';
 import { ModelStore } from '../../models/store.ts';
 import { commandLocalJarvis } from '../server/local-client.ts';
@@ -97,7 +98,7 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       }
     }, false, modelFix),
     check('language model', async () => {
-      const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
+      const llm = config.llm.backend === 'openai' ? openAiResponder(config.llm) : new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
       try {
         const { summary, warning } = await llm.load();
         // Answering on the CPU after the GPU backend crashed works, only slower: said, but not a failure.

@@ -1,0 +1,224 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { JarvisConfig } from '../../config/schema.ts';
+import { abortError, JarvisError } from '../../base/errors.ts';
+import type { Responder, ResponderInfo, ResponseRequest, ToolDefinition } from '../responder.ts';
+import { cutOffAnswer } from './protocol.ts';
+
+/**
+ * The LLM stage answered by an OpenAI-compatible server (llama-server, Ollama, vLLM, a second machine on the
+ * LAN) through the `openai` client: the same port as the in-process model, so the turn, its run events, barge-in
+ * and the HUD are unchanged. The conversation is kept here, as the worker keeps it for the local model. Aborting
+ * a turn aborts the HTTP request, which makes the server stop generating. Every failure becomes a JarvisError
+ * with a short message the turn can say and a fix; the API key is never logged or put in an error.
+ */
+
+export interface OpenAiBackend {
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly apiKey?: string | undefined;
+  /** No first piece for this long: the server is treated as down. */
+  readonly timeoutMs: number;
+  /** Retries of a refused connection, a 429 or a 5xx before the first piece, with the client's back-off. */
+  readonly maxRetries: number;
+}
+
+/** One exchange of the conversation as the server is sent it again with each question. */
+interface Exchange {
+  user: string;
+  answer: string;
+}
+
+export class OpenAiResponder implements Responder {
+  readonly engine = 'openai';
+  /** It runs in another process, maybe on another machine: no worker of ours holds GPU memory for it. */
+  readonly workerPid = undefined;
+  readonly #client: OpenAI;
+  readonly #llm: JarvisConfig['llm'];
+  readonly #backend: OpenAiBackend;
+  #history: Exchange[] = [];
+
+  constructor(llm: JarvisConfig['llm'], backend: OpenAiBackend) {
+    this.#llm = llm;
+    this.#backend = backend;
+    this.#client = new OpenAI({
+      baseURL: backend.baseUrl,
+      // Local servers take any key; the client insists on one.
+      apiKey: backend.apiKey ?? 'none',
+      timeout: backend.timeoutMs,
+      maxRetries: backend.maxRetries,
+    });
+  }
+
+  /** Checks the server answers and has the model. */
+  async load(): Promise<ResponderInfo> {
+    let ids: string[];
+    try {
+      const page = await this.#client.models.list();
+      ids = page.data.map((m) => m.id);
+    } catch (error) {
+      throw this.#explain(error);
+    }
+    if (!ids.includes(this.#backend.model)) throw this.#missingModel(ids);
+    return { summary: `OpenAI-compatible server at ${this.#backend.baseUrl}, model ${this.#backend.model}` };
+  }
+
+  async *respond(request: ResponseRequest): AsyncIterable<string> {
+    const { text, signal, tools } = request;
+    signal.throwIfAborted();
+    const messages: ChatCompletionMessageParam[] = [
+      { role: 'system', content: this.#llm.systemPrompt },
+      ...this.#history.slice(-this.#llm.historyTurns).flatMap((e): ChatCompletionMessageParam[] => [
+        { role: 'user', content: e.user },
+        { role: 'assistant', content: e.answer },
+      ]),
+      { role: 'user', content: text },
+    ];
+    const functions = tools?.definitions.map(toOpenAiTool);
+    let answer = '';
+    let calls = 0;
+    try {
+      for (;;) {
+        const stream = await this.#client.chat.completions.create(
+          {
+            model: this.#backend.model,
+            messages,
+            stream: true,
+            max_tokens: this.#llm.maxAnswerTokens,
+            temperature: this.#llm.temperature,
+            ...(functions?.length ? { tools: functions } : {}),
+          },
+          { signal },
+        );
+        const called = new Map<number, { id: string; name: string; args: string }>();
+        let finish: string | null = null;
+        for await (const chunk of stream) {
+          // Pieces already received when the turn was stopped are not said.
+          signal.throwIfAborted();
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          const piece = choice.delta.content;
+          if (piece) {
+            answer += piece;
+            yield piece;
+          }
+          for (const call of choice.delta.tool_calls ?? []) {
+            const so = called.get(call.index) ?? { id: '', name: '', args: '' };
+            called.set(call.index, { id: call.id ?? so.id, name: so.name + (call.function?.name ?? ''), args: so.args + (call.function?.arguments ?? '') });
+          }
+          finish = choice.finish_reason ?? finish;
+        }
+        if (finish === null) throw new JarvisError('llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer`, 'Check that the server is still running; JARVIS tries it again with the next question.');
+        if (called.size === 0 || !tools) break;
+        // A request started early acts only once it is confirmed (core/pipeline/speculation.ts).
+        await request.confirmed;
+        signal.throwIfAborted();
+        const asked: ChatCompletionMessageFunctionToolCall[] = [...called.values()].map((c, i) => ({ id: c.id || `call-${calls}-${i}`, type: 'function', function: { name: c.name, arguments: c.args || '{}' } }));
+        messages.push({ role: 'assistant', content: answer || null, tool_calls: asked });
+        for (const call of asked) {
+          calls++;
+          let result: unknown;
+          try {
+            const outcome = await tools.call(call.function.name, JSON.parse(call.function.arguments) as unknown, { signal, ...(request.run ? { run: request.run } : {}) });
+            if (outcome.said) {
+              answer += `${outcome.said} `;
+              yield `${outcome.said} `;
+            }
+            result = outcome.result;
+          } catch (error) {
+            signal.throwIfAborted();
+            result = { error: error instanceof Error ? error.message : String(error) };
+          }
+          messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result ?? null) });
+        }
+        if (calls >= tools.maxCallsPerTurn) break;
+      }
+    } catch (error) {
+      if (signal.aborted) {
+        this.#remember(text, answer);
+        throw abortError(signal.reason);
+      }
+      // Anything else (the connection dropped under the stream) cut the answer short.
+      const explained = this.#explain(error);
+      if (explained !== error || error instanceof JarvisError) throw explained;
+      throw new JarvisError('llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
+    }
+    this.#remember(text, answer);
+  }
+
+  async resetConversation(): Promise<void> {
+    this.#history = [];
+  }
+
+  async answerCutOff(heard: string): Promise<void> {
+    const last = this.#history.at(-1);
+    if (last) last.answer = cutOffAnswer(heard);
+  }
+
+  async retract(): Promise<void> {
+    this.#history.pop();
+  }
+
+  async dispose(): Promise<void> {
+    this.#history = [];
+  }
+
+  #remember(user: string, answer: string): void {
+    this.#history.push({ user, answer });
+    if (this.#history.length > this.#llm.historyTurns) this.#history.splice(0, this.#history.length - this.#llm.historyTurns);
+  }
+
+  #missingModel(ids: readonly string[]): JarvisError {
+    return new JarvisError(
+      'llm-remote-model',
+      `the model server at ${this.#backend.baseUrl} has no model "${this.#backend.model}"${ids.length ? ` (it has ${ids.slice(0, 5).join(', ')})` : ''}`,
+      `Set llm.openai.model to one the server has, or load "${this.#backend.model}" on the server.`,
+    );
+  }
+
+  /** A short sentence for the user and the fix, from whatever the client threw. */
+  #explain(error: unknown): unknown {
+    if (error instanceof JarvisError || error instanceof APIUserAbortError) return error;
+    const where = this.#backend.baseUrl;
+    if (error instanceof APIConnectionTimeoutError) {
+      return new JarvisError('llm-remote-timeout', `the model server at ${where} did not answer within ${this.#backend.timeoutMs} ms`, 'Check that the server is running and not overloaded, or raise llm.openai.timeoutMs.', { cause: error });
+    }
+    if (error instanceof APIConnectionError) {
+      return new JarvisError('llm-remote-unreachable', `the model server at ${where} cannot be reached`, 'Start the server, or set llm.openai.baseUrl to where it runs.', { cause: error });
+    }
+    if (error instanceof APIError) {
+      const status = error.status;
+      if (status === 401 || status === 403) {
+        return new JarvisError('llm-remote-auth', `the model server at ${where} refused the API key (HTTP ${status})`, 'Set the right key in the OPENAI_API_KEY environment variable or llm.openai.apiKey.', { cause: error });
+      }
+      if (status === 404) return this.#missingModel([]);
+      if (status === 429) {
+        return new JarvisError('llm-remote-busy', `the model server at ${where} is busy (HTTP 429, too many requests)`, 'Wait a moment and ask again; JARVIS already retried.', { cause: error });
+      }
+      return new JarvisError('llm-remote-failed', `the model server at ${where} failed (HTTP ${status ?? '?'}: ${firstLine(error.message)})`, "Check the server's log.", { cause: error });
+    }
+    return error;
+  }
+}
+
+function toOpenAiTool(definition: ToolDefinition): ChatCompletionTool {
+  return {
+    type: 'function',
+    function: {
+      name: definition.name,
+      description: definition.description,
+      parameters: (definition.params as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
+    },
+  };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0]!.trim();
+  return line.length > 120 ? `${line.slice(0, 117)}…` : line;
+}
+
+/** The responder for `llm.backend: "openai"`: the key from the config, else from OPENAI_API_KEY. */
+export function openAiResponder(llm: JarvisConfig['llm'], env: NodeJS.ProcessEnv = process.env): OpenAiResponder {
+  const { baseUrl, model, apiKey, timeoutMs, maxRetries } = llm.openai;
+  return new OpenAiResponder(llm, { baseUrl, model, apiKey: apiKey ?? env.OPENAI_API_KEY, timeoutMs, maxRetries });
+}
