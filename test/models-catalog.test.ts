@@ -209,6 +209,13 @@ describe('first-run plan', () => {
     assert.deepEqual(plan.downloads.map((d) => [d.kind, d.entry.id, d.why]), [['llm', 'qwen2.5-7b-q4_k_m', 'the configured model']]);
     assert.deepEqual(plan.skipped.map((s) => [s.kind, s.path]), [['stt', '/opt/mine/ggml-base.en.bin']]);
   });
+
+  test('with another model server answering (llm.backend "openai"), no local LLM is fetched', async () => {
+    const { store, dataDir } = tempStore();
+    const config = loadConfig({ env: {}, overrides: { dataDir, llm: { backend: 'openai' } } });
+    const plan = await planFirstRun({ config, store, selection: {}, resolved: resolveModelPaths(config, store, {}), bestLlm });
+    assert.deepEqual(plan.downloads.map((d) => d.kind), ['stt', 'tts']);
+  });
 });
 
 describe('spoken model switches (the skills hear the request, the model manager picks the model)', () => {
