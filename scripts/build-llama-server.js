@@ -104,13 +104,14 @@ function main() {
   // The server's own code is light (inference runs in the prebuilt libraries): -O1 halves the build time.
   run('cmake', ['-S', CMAKE_PROJECT, '-B', build, `-DLLAMA_SRC=${src}`, `-DLLAMA_BINS=${bins}`, '-DCMAKE_BUILD_TYPE=Release', '-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG']);
   run('cmake', ['--build', build, '--target', 'llama-server', '--parallel', String(os.availableParallelism())]);
+  // Where its CPU backends are, written before the binary: a process waiting for the binary reads it next.
+  fs.writeFileSync(path.join(dir, 'libraries'), `${bins}\n`);
   // Renamed into place last: a half-made build is never found as done.
   fs.copyFileSync(path.join(build, 'llama-server'), `${binary}.tmp`);
   fs.chmodSync(`${binary}.tmp`, 0o755);
   fs.renameSync(`${binary}.tmp`, binary);
   fs.rmSync(src, { recursive: true, force: true });
   fs.rmSync(build, { recursive: true, force: true });
-  fs.writeFileSync(path.join(dir, 'libraries'), `${bins}\n`);
   // Builds from other inputs are of no more use (an older node-llama-cpp, another compiler).
   for (const other of fs.readdirSync(cacheRoot)) if (other !== key) fs.rmSync(path.join(cacheRoot, other), { recursive: true, force: true });
   say(`built in ${Math.round((performance.now() - started) / 1000)} s: ${binary} (run it with the working directory ${bins}, where its CPU backends are)`);
