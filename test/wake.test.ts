@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { PorcupineDetector } from '../voice/wake/porcupine.ts';
+import { planStream } from '../voice/wake/streaming-embedding.ts';
+import { shippedModels } from '../voice/shipped.ts';
 import { concat, mix, pinkNoise, silence, speak, voiceVariety, type SpeechVoice } from './fixtures/speech.ts';
 
 /**
@@ -116,6 +118,47 @@ describe('openWakeWord "hey jarvis" (real weights)', () => {
     } finally {
       await always.dispose();
     }
+  });
+
+  test('the streamed embedding scores every step as the whole model does, also across resets and skipped steps', async (t) => {
+    const voice: SpeechVoice = { engine: 'flite', voice: 'slt' };
+    // Noise keeps every model running; the silence in the middle is skipped (repeats reused), then primed again.
+    const speech = mix(concat(await speak('so hey jarvis, what is on the calendar today', voice), silence(600)), noise);
+    const stream = concat(speech, silence(3000), speech);
+    const whole = await OpenWakeWordDetector.create({ threshold: 0.5, streamEmbedding: false });
+    try {
+      const scores = async (which: OpenWakeWordDetector) => {
+        which.reset();
+        which.takePeakScore();
+        const out: number[] = [];
+        let cpuMs = 0;
+        for (let i = 0; i < stream.length; i += 320) {
+          const before = process.cpuUsage();
+          await which.process(stream.subarray(i, i + 320));
+          const used = process.cpuUsage(before);
+          cpuMs += (used.user + used.system) / 1000;
+          if ((i / 320) % 4 === 3) out.push(which.takePeakScore());
+        }
+        return { out, cpuMs };
+      };
+      const streamed = await scores(detector);
+      const computed = await scores(whole);
+      assert.equal(streamed.out.length, computed.out.length);
+      const worst = Math.max(...streamed.out.map((s, i) => Math.abs(s - computed.out[i]!)));
+      assert.ok(worst < 1e-4, `largest score difference ${worst}`);
+      assert.ok(Math.max(...streamed.out) >= 0.5, 'the wake word was found');
+      t.diagnostic(`${(stream.length / 16000).toFixed(1)} s: ${streamed.cpuMs.toFixed(0)} ms CPU streamed, ${computed.cpuMs.toFixed(0)} ms whole; largest difference ${worst}`);
+    } finally {
+      await whole.dispose();
+    }
+  });
+
+  test('an embedding model of another shape is not streamed (it runs whole each step)', () => {
+    assert.ok(planStream(shippedModels.wakeEmbedding, 76, 32, 8), 'the shipped model streams');
+    assert.equal(planStream(shippedModels.melspectrogram, 76, 32, 8), undefined);
+    assert.equal(planStream(shippedModels.heyJarvis, 76, 32, 8), undefined);
+    // A stride the network's time pools do not add up to.
+    assert.equal(planStream(shippedModels.wakeEmbedding, 76, 32, 4), undefined);
   });
 
   test('peak score is reported for near misses (what --json replays show)', async () => {

@@ -11,21 +11,24 @@ export function onnxRuntime(): Promise<typeof ort> {
 }
 
 /**
- * Opens an ONNX model with one CPU thread: the always-on stages (wake word, VAD) each cost a few percent of a
- * core and must not fight Whisper and the LLM for threads.
+ * One CPU thread: the always-on stages (wake word, VAD) each cost a few percent of a core and must not fight
+ * Whisper and the LLM for threads.
  */
+export const SINGLE_THREAD_SESSION: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+/** Opens an ONNX model with one CPU thread; a missing or unreadable file is a ModelFileError with its fix. */
 export async function openOnnxSession(file: string, what: string, fixWhenMissing: string): Promise<ort.InferenceSession> {
   if (!fs.existsSync(file)) {
     throw new ModelFileError('model-missing', file, `${what} model not found at ${file}`, fixWhenMissing);
   }
   try {
     const runtime = await onnxRuntime();
-    return await runtime.InferenceSession.create(file, {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    return await runtime.InferenceSession.create(file, SINGLE_THREAD_SESSION);
   } catch (error) {
     throw new ModelFileError(
       'model-corrupt',

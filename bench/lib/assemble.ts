@@ -218,7 +218,19 @@ export function wakeFigures(result: WakeResult | Error, goalThreshold: number): 
     return [notMeasured({ id: 'wake-frr', section, label: 'wake word DET', unit: '%', goal: GOALS.wake }, failed('the wake phase', result))];
   }
   const row = result.rows.find((r) => r.threshold === goalThreshold) ?? result.rows[0]!;
+  const { embeddingCpu } = result;
   return [
+    measured(
+      {
+        id: 'wake-chain-cpu',
+        section,
+        label: `openWakeWord CPU (% of one core), ${Math.round(embeddingCpu.seconds / 60)} min of talk, embedding streamed`,
+        unit: '%',
+        baseline: { label: 'whole embedding model each step', value: summarize([embeddingCpu.whole])! },
+      },
+      summarize([embeddingCpu.streamed]),
+      '',
+    ),
     measured(
       { id: 'wake-delay-audio', section, label: `wake detection delay, audio time (end of keyword → frame), θ = ${row.threshold}`, unit: 'ms', sub: true },
       row.delay,

@@ -47,6 +47,8 @@ export interface WakeResult {
   readonly nearMisses: number;
   /** CPU the openWakeWord chain alone costs, in % of one core per second of audio. */
   readonly cpuPercentOfCore: number;
+  /** The chain's CPU on the same stretch of talk with the embedding streamed and with the whole model each step. */
+  readonly embeddingCpu: { streamed: number; whole: number; seconds: number };
   readonly transcriptCheckNote: string;
   readonly missedAtConfigured: string[];
   readonly refractoryMs: number;
@@ -120,7 +122,9 @@ export async function measureWake(options: {
         faPerHour: accepts.length / hours,
       };
     });
+    const embeddingCpu = await streamedVsWhole(options.negatives.pcm.subarray(0, 300 * CAPTURE_SAMPLE_RATE));
     return {
+      embeddingCpu,
       rows,
       sweep,
       positives: options.positives.length,
@@ -134,6 +138,31 @@ export async function measureWake(options: {
     };
   } finally {
     await detector.dispose();
+  }
+}
+
+/**
+ * The chain's CPU (% of one core) with the streamed embedding and, as before it, the whole embedding model each
+ * step, interleaved in 10 s turns so both see the same machine load.
+ */
+async function streamedVsWhole(pcm: Int16Array): Promise<WakeResult['embeddingCpu']> {
+  const streamed = await OpenWakeWordDetector.create({ threshold: 0 });
+  const whole = await OpenWakeWordDetector.create({ threshold: 0, streamEmbedding: false });
+  try {
+    const used = { streamed: 0, whole: 0 };
+    const turn = 10 * CAPTURE_SAMPLE_RATE;
+    for (let offset = 0; offset < pcm.length; offset += turn) {
+      for (const [name, detector] of [['streamed', streamed], ['whole', whole]] as const) {
+        const before = process.cpuUsage();
+        await frameScores(detector, pcm.subarray(offset, offset + turn));
+        const cpu = process.cpuUsage(before);
+        used[name] += (cpu.user + cpu.system) / 1e6;
+      }
+    }
+    const seconds = pcm.length / CAPTURE_SAMPLE_RATE;
+    return { streamed: (100 * used.streamed) / seconds, whole: (100 * used.whole) / seconds, seconds };
+  } finally {
+    await Promise.all([streamed.dispose(), whole.dispose()]);
   }
 }
 

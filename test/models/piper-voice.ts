@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { DataType, encodeModel, floatTensor, int64Tensor, intAttr, intsAttr, node, stringAttr, valueInfo, type Onnx } from '../../voice/onnx-graph.ts';
 import { TEST_MODELS_DIR, writeAtomic } from './cache.ts';
 import { seededRandom } from './random.ts';
 
@@ -12,10 +12,6 @@ import { seededRandom } from './random.ts';
  * output grows with the text and with a slower rate; the words are noise. The .onnx.json follows the layout of
  * the rhasspy/piper-voices configs, with an id for every symbol espeak-ng's IPA output uses.
  */
-
-const { onnx } = onnxProto;
-const { DataType } = onnx.TensorProto;
-const { AttributeType } = onnx.AttributeProto;
 
 /** Bump when the model or config changes, so cached copies are rebuilt. */
 const GENERATOR_VERSION = 1;
@@ -72,39 +68,6 @@ export function tinyVoiceConfig(options: TinyVoiceOptions = {}): Record<string, 
   };
 }
 
-type Dim = number | string;
-
-function valueInfo(name: string, elemType: number, dims: Dim[]): Onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
-function floatTensor(name: string, dims: number[], values: ArrayLike<number>): Onnx.ITensorProto {
-  const raw = Buffer.alloc(values.length * 4);
-  for (let i = 0; i < values.length; i++) raw.writeFloatLE(values[i]!, i * 4);
-  return { name, dims, dataType: DataType.FLOAT, rawData: raw };
-}
-
-function int64Tensor(name: string, dims: number[], values: readonly number[]): Onnx.ITensorProto {
-  const raw = Buffer.alloc(values.length * 8);
-  values.forEach((v, i) => raw.writeBigInt64LE(BigInt(v), i * 8));
-  return { name, dims, dataType: DataType.INT64, rawData: raw };
-}
-
-function node(opType: string, inputs: string[], outputs: string[], attributes: Onnx.IAttributeProto[] = []): Onnx.INodeProto {
-  return { opType, input: inputs, output: outputs, name: outputs[0], attribute: attributes };
-}
-
-const intAttr = (name: string, i: number): Onnx.IAttributeProto => ({ name, type: AttributeType.INT, i });
-const intsAttr = (name: string, ints: number[]): Onnx.IAttributeProto => ({ name, type: AttributeType.INTS, ints });
-const stringAttr = (name: string, s: string): Onnx.IAttributeProto => ({ name, type: AttributeType.STRING, s: Buffer.from(s) });
 
 /** The .onnx bytes of the tiny voice. */
 export function buildTinyPiperModel(options: TinyVoiceOptions & { seed?: number } = {}): Uint8Array {
@@ -215,7 +178,7 @@ export function buildTinyPiperModel(options: TinyVoiceOptions & { seed?: number 
       output: [valueInfo('output', DataType.FLOAT, ['batch_size', 1, 'time'])],
     },
   };
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(model);
 }
 
 /**

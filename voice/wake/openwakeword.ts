@@ -4,6 +4,7 @@ import ort from 'onnxruntime-node';
 import { openOnnxSession, requireIo } from '../onnx.ts';
 import { concatInt16, FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
+import { openStreamingEmbedding, planStream, type EmbeddingStream } from './streaming-embedding.ts';
 
 /**
  * openWakeWord on onnxruntime-node, following the reference Python implementation (openwakeword/utils.py
@@ -11,6 +12,8 @@ import type { WakeDetection, WakeWordDetector } from '../ports.ts';
  * features:
  *   every 1280 new samples (80 ms): mel spectrogram of those samples plus the 480 before them, scaled x/10+2;
  *   one embedding of the last 76 mel frames; the classifier on the last N embeddings (N = 16 for hey_jarvis).
+ * The embedding, most of the cost, is computed as a stream (streaming-embedding.ts): the same numbers, without
+ * redoing the 68 frames each window shares with the last.
  * The mel buffer starts as ones and the embedding buffer as the embeddings of 4 s of low-level noise; the first
  * five scores after a start or reset are forced to zero, as in the reference.
  *
@@ -38,6 +41,8 @@ export interface OpenWakeWordOptions {
   threshold: number;
   /** Reuse the models' outputs while the audio repeats itself (default true; false runs them every step). */
   reuseRepeats?: boolean;
+  /** Compute each embedding from the last one's shared work (default true; false runs the whole model). */
+  streamEmbedding?: boolean;
 }
 
 export class OpenWakeWordDetector implements WakeWordDetector {
@@ -60,7 +65,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
 
   private constructor(
     private readonly melModel: ort.InferenceSession,
-    private readonly embeddingModel: ort.InferenceSession,
+    private readonly embedding: EmbeddingStream,
     private readonly classifier: ort.InferenceSession,
     private readonly classifierFrames: number,
     private readonly initialEmbeddings: Float32Array[],
@@ -83,8 +88,14 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     requireIo(mel, shippedModels.melspectrogram, ['input'], ['output']);
     requireIo(embedding, shippedModels.wakeEmbedding, ['input_1'], ['conv2d_19']);
     const classifierFrames = classifierInputFrames(classifier);
-    const initial = await initialEmbeddings(mel, embedding);
-    return new OpenWakeWordDetector(mel, embedding, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
+    const plan = options.streamEmbedding === false ? undefined : planStream(shippedModels.wakeEmbedding, MEL_WINDOW_FRAMES, MEL_BINS, MEL_STRIDE_FRAMES);
+    let embeddings: EmbeddingStream = new WholeWindowEmbedding(embedding);
+    if (plan) {
+      await embedding.release();
+      embeddings = await openStreamingEmbedding(plan, MEL_WINDOW_FRAMES);
+    }
+    const initial = await initialEmbeddings(mel, embeddings);
+    return new OpenWakeWordDetector(mel, embeddings, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
   }
 
   async process(samples: Int16Array): Promise<WakeDetection[]> {
@@ -113,12 +124,13 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     this.#lastMelInput = undefined;
     this.#sameInputSteps = 0;
     this.#sameEmbeddingSteps = 0;
+    this.embedding.forget();
   }
 
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    await Promise.all([this.melModel.release(), this.embeddingModel.release(), this.classifier.release()]);
+    await Promise.all([this.melModel.release(), this.embedding.release(), this.classifier.release()]);
   }
 
   async #scoreStep(step: Int16Array): Promise<number> {
@@ -134,7 +146,9 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     if (this.#mel.length > MAX_MEL_FRAMES) this.#mel.splice(0, this.#mel.length - MAX_MEL_FRAMES);
 
     const sameMelWindow = this.#sameInputSteps >= STEPS_FOR_SAME_MEL_WINDOW;
-    this.#embeddings.push(sameMelWindow ? this.#embeddings.at(-1)! : await embed(this.embeddingModel, this.#mel.slice(-MEL_WINDOW_FRAMES)));
+    if (sameMelWindow) this.embedding.forget(); // the stream skips this step, so the next is not continuous
+    const window = this.#mel.slice(-MEL_WINDOW_FRAMES);
+    this.#embeddings.push(sameMelWindow ? this.#embeddings.at(-1)! : await this.embedding.embed(window, this.#lastMelFrames.length));
     if (this.#embeddings.length > MAX_EMBEDDINGS) this.#embeddings.splice(0, this.#embeddings.length - MAX_EMBEDDINGS);
     this.#sameEmbeddingSteps = sameMelWindow ? this.#sameEmbeddingSteps + 1 : 0;
 
@@ -172,15 +186,26 @@ async function melFrames(model: ort.InferenceSession, samples: Int16Array): Prom
   return frames;
 }
 
-async function embed(model: ort.InferenceSession, window: Float32Array[]): Promise<Float32Array> {
-  const input = new Float32Array(MEL_WINDOW_FRAMES * MEL_BINS);
-  window.forEach((frame, i) => input.set(frame, i * MEL_BINS));
-  const output = await model.run({ input_1: new ort.Tensor('float32', input, [1, MEL_WINDOW_FRAMES, MEL_BINS, 1]) });
-  return Float32Array.from(output.conv2d_19!.data as Float32Array);
+/** The whole model on each window: for embedding models whose graph the stream does not handle. */
+class WholeWindowEmbedding implements EmbeddingStream {
+  constructor(private readonly model: ort.InferenceSession) {}
+
+  async embed(window: readonly Float32Array[]): Promise<Float32Array> {
+    const input = new Float32Array(MEL_WINDOW_FRAMES * MEL_BINS);
+    window.forEach((frame, i) => input.set(frame, i * MEL_BINS));
+    const output = await this.model.run({ input_1: new ort.Tensor('float32', input, [1, MEL_WINDOW_FRAMES, MEL_BINS, 1]) });
+    return Float32Array.from(output.conv2d_19!.data as Float32Array);
+  }
+
+  forget(): void {}
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
 }
 
 /** The reference seeds the embedding buffer with the features of 4 s of random noise in [-1000, 1000). */
-async function initialEmbeddings(mel: ort.InferenceSession, embedding: ort.InferenceSession): Promise<Float32Array[]> {
+async function initialEmbeddings(mel: ort.InferenceSession, embedding: EmbeddingStream): Promise<Float32Array[]> {
   let seed = 0x2545f491;
   const noise = new Int16Array(16_000 * 4);
   for (let i = 0; i < noise.length; i++) {
@@ -190,8 +215,9 @@ async function initialEmbeddings(mel: ort.InferenceSession, embedding: ort.Infer
   const frames = await melFrames(mel, noise);
   const embeddings: Float32Array[] = [];
   for (let end = MEL_WINDOW_FRAMES; end <= frames.length; end += MEL_STRIDE_FRAMES) {
-    embeddings.push(await embed(embedding, frames.slice(end - MEL_WINDOW_FRAMES, end)));
+    embeddings.push(await embedding.embed(frames.slice(end - MEL_WINDOW_FRAMES, end), end === MEL_WINDOW_FRAMES ? end : MEL_STRIDE_FRAMES));
   }
+  embedding.forget();
   return embeddings;
 }
 
