@@ -237,6 +237,12 @@ export const configSchema = z
         messagesPerSecond: z.number().min(1).max(1000).default(40),
         messageBurst: z.number().int().min(1).max(10_000).default(80),
         maxClients: z.number().int().min(1).max(10_000).default(256),
+        /**
+         * Clients not yet paired (a phone on the pairing page) held at once, and how long each may stay unpaired:
+         * idle unpaired sockets can then never crowd out the paired phone.
+         */
+        maxUnpairedClients: z.number().int().min(1).max(1000).default(16),
+        unpairedTimeoutMs: ms(1000, 3_600_000).default(180_000),
         /** GPU/CPU/RAM sampling period. */
         telemetryIntervalMs: ms(200, 60_000).default(1000),
       })

@@ -17,7 +17,7 @@ import { commandLocalJarvis } from '../core/server/local-client.ts';
 import { parseConfig } from '../config/load.ts';
 import { skillsDatabasePath } from '../core/skills/store.ts';
 import { SkillStore } from '../core/skills/store.ts';
-import { modelsWaitingToRetry, startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
+import { modelsWaitingToRetry, OTHER_DEVICE_ADDRESS, startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
 
 /**
  * The HUD server's security and protocol on loopback, with real socket.io clients against the real server around
@@ -345,7 +345,7 @@ describe('the display on this computer (trusted loopback, the default)', () => {
       assert.ok(ack.expiresAt - Date.now() > 4 * 60_000);
       assert.equal(!(await display.command('stop', {})).ok, true);
       // The phone that uses the code is a controller, and the display hears that it paired.
-      const phone = local.connect();
+      const phone = local.connect({ localAddress: OTHER_DEVICE_ADDRESS });
       const paired = await phone.command('pair', { code: ack.code, name: 'Pixel' });
       assert.ok(paired.ok && paired.role === 'controller');
       await display.waitFor('device-paired', (d: { name: string }) => d.name === 'Pixel');

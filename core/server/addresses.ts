@@ -27,6 +27,14 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return plain === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(plain);
 }
 
+/** Loopback or one of this machine's own interface addresses: a client running on this computer. */
+export function isThisMachine(address: string | undefined): boolean {
+  if (!address) return false;
+  if (isLoopbackAddress(address)) return true;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return Object.values(os.networkInterfaces()).some((entries) => entries?.some((entry) => entry.address === plain));
+}
+
 /** The address the server binds for this config. */
 export function bindHost(config: JarvisConfig['server']): string {
   return config.host ?? (config.lan ? '0.0.0.0' : '127.0.0.1');

@@ -7,7 +7,7 @@ import { concatInt16, samplesToMs } from '../../voice/pcm.ts';
 import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
 import { PairingError, type Device, type DeviceStore } from './device-store.ts';
 import type { ModelsSource } from './live-feed.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { PairingGuard } from './pairing-guard.ts';
 
 /**
  * What each command does, once the server has checked that the client may send it and that its payload is
@@ -24,6 +24,10 @@ export interface ModelSwitcher extends ModelsSource {
 export interface ClientSession {
   readonly id: string;
   readonly deviceName: string;
+  /** The client's network address, as the server saw it. */
+  readonly address: string;
+  /** The client runs on this computer (loopback, or one of its own addresses). */
+  readonly fromThisMachine: boolean;
   /** Becomes a paired device (the server then sends it the snapshot). */
   paired(device: Device): void;
   /** Receives the answers' audio ('speech' events) or stops receiving it. */
@@ -39,8 +43,6 @@ export interface CommandDeps {
   pairingUrl: () => string;
 }
 
-/** Failed pairing attempts allowed across all clients: 10 a minute makes guessing a 6-digit code hopeless. */
-const PAIR_FAILURES_PER_MINUTE = 10;
 
 interface Talk {
   session: string;
@@ -52,7 +54,12 @@ interface Talk {
 export const fail = (code: AckError['code'], message: string, fix?: string): AckError => ({ ok: false, code, message, ...(fix ? { fix } : {}) });
 
 export class CommandHandlers {
-  readonly #pairFailures = new TokenBucket(PAIR_FAILURES_PER_MINUTE / 60, PAIR_FAILURES_PER_MINUTE);
+  readonly #pairing = new PairingGuard();
+  /**
+   * Controller codes shown by a screen on this computer, until they expire. Such a code is for a person to type
+   * on another device: redeemed from this computer it would let any local program make itself a controller.
+   */
+  readonly #shownHere = new Map<string, number>();
   /** One push-to-talk at a time, whoever holds the button last. */
   #talk: Talk | undefined;
 
@@ -74,7 +81,7 @@ export class CommandHandlers {
       case 'pair':
         return this.#pair(session, payload as CommandPayload<'pair'>);
       case 'pairing-code':
-        return this.#pairingCode((payload as CommandPayload<'pairing-code'>).role);
+        return this.#pairingCode(session, (payload as CommandPayload<'pairing-code'>).role);
       case 'ask':
         // The answer arrives as run events; the ack only says the question was taken.
         void assistant.ask((payload as CommandPayload<'ask'>).text).catch((error: unknown) => this.deps.log.warn({ err: describeError(error) }, 'typed question failed'));
@@ -128,27 +135,48 @@ export class CommandHandlers {
 
   #pair(session: ClientSession, { code, name }: CommandPayload<'pair'>): Ack<CommandResults['pair']> {
     // Checked before the code, so that guesses cost the same whether they are right or wrong.
-    if (!this.#pairFailures.take()) {
-      return fail('rate-limited', 'too many pairing attempts', 'Wait a minute, then enter the code shown on the HUD.');
+    const attempt = this.#pairing.attempt(session.address);
+    if (!attempt) return fail('rate-limited', 'too many pairing attempts', 'Wait a minute, then enter the code shown on the HUD.');
+    this.#forgetExpiredShownCodes();
+    if (session.fromThisMachine && this.#shownHere.has(code)) {
+      attempt.wrong();
+      return fail(
+        'forbidden',
+        'a controller code shown on this computer pairs another device',
+        'Type the code on your phone or tablet. To control JARVIS from this computer, run `jarvis devices pair` here.',
+      );
     }
     try {
       const { device, token } = this.deps.devices.redeemCode(code, name);
-      // Only failures count against the limit.
-      this.#pairFailures.refund();
+      attempt.right();
+      this.#shownHere.delete(code);
       this.deps.log.info({ device: device.id, name: device.name, role: device.role }, 'device paired');
       session.paired(device);
       return { ok: true, token, role: device.role, deviceId: device.id };
     } catch (error) {
-      if (error instanceof PairingError) return fail('bad-code', error.message, error.fix);
+      if (error instanceof PairingError) {
+        attempt.wrong();
+        return fail('bad-code', error.message, error.fix);
+      }
       throw error;
     }
   }
 
-  async #pairingCode(role: Role): Promise<Ack<CommandResults['pairing-code']>> {
+  async #pairingCode(session: ClientSession, role: Role): Promise<Ack<CommandResults['pairing-code']>> {
     const issued = this.deps.devices.issueCode(role);
+    if (session.fromThisMachine && role === 'controller') {
+      this.#shownHere.set(issued.code, issued.expiresAt);
+      // Only the newest few codes are alive in the store anyway.
+      if (this.#shownHere.size > 16) this.#shownHere.delete(this.#shownHere.keys().next().value!);
+    }
     const url = `${this.deps.pairingUrl()}/#pair=${issued.code}`;
     const qrSvg = await QRCode.toString(url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
     return { ok: true, code: issued.code, expiresAt: issued.expiresAt, url, qrSvg, role: issued.role };
+  }
+
+  #forgetExpiredShownCodes(): void {
+    const now = Date.now();
+    for (const [code, expiresAt] of this.#shownHere) if (expiresAt <= now) this.#shownHere.delete(code);
   }
 
   #talkChunk(session: ClientSession, bytes: Uint8Array): Ack {

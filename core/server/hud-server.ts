@@ -19,7 +19,7 @@ import {
   type ServerToClientEvents,
   type SpeechAudio,
 } from '../protocol/wire.ts';
-import { bindHost, isLoopbackAddress, serverUrls } from './addresses.ts';
+import { bindHost, isLoopbackAddress, isThisMachine, serverUrls } from './addresses.ts';
 import { fail, type ClientSession, type CommandHandlers } from './commands.ts';
 import type { Device, DeviceStore } from './device-store.ts';
 import { HostPolicy } from './host-policy.ts';
@@ -33,7 +33,8 @@ import { AUTHORITY_PATH, authorityDer, type TlsIdentity } from './tls.ts';
  * 1. the Host header must name this machine, and a socket's Origin must be this server (HostPolicy);
  * 2. at most `maxClients` sockets, each message at most `maxMessageBytes` (a bigger one closes that socket);
  * 3. the client is a paired device (token), the trusted local display, or unpaired; unpaired clients get
- *    `hello` and may only `pair`;
+ *    `hello` and may only `pair`, at most `maxUnpairedClients` at once and each for `unpairedTimeoutMs`, so that
+ *    idle unpaired sockets never crowd out the paired phone;
  * 4. every command is rate-limited per client, authorised by role and schema-validated, and answered with an
  *    Ack; a client that keeps sending bad or too many messages is disconnected. Nothing a client sends can
  *    throw out of a handler, so one client can never take the daemon down.
@@ -51,6 +52,8 @@ export interface HudServerOptions {
   hud: { dir: string; status: () => HudFiles };
   /** Present when serving HTTPS (LAN access). */
   tls?: TlsIdentity;
+  /** Whether a client address is this computer (default: loopback or one of its interfaces' addresses). */
+  isThisMachine?: (address: string) => boolean;
 }
 
 interface Identity {
@@ -73,6 +76,8 @@ const SCREENS = 'screens';
 const LISTENERS = 'listeners';
 /** Bad (invalid, forbidden, unknown) messages a client may send before it is disconnected. */
 const MAX_BAD_MESSAGES = 20;
+/** A refused handshake is logged once per address in this time: a client retrying in a loop must not fill the log. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 const FEED_EVENTS = ['assistant', 'run-event', 'answer-delta', 'telemetry', 'level', 'models', 'timers'] as const satisfies readonly (keyof FeedEvents)[];
 
 export class HudServer {
@@ -81,6 +86,10 @@ export class HudServer {
   readonly #io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   readonly #policy: HostPolicy;
   readonly #feedListeners: (() => void)[] = [];
+  /** Sockets connected and not paired (nor the local display). */
+  readonly #unpaired = new Set<string>();
+  /** When a refusal from each address was last logged, and how many since. */
+  readonly #refusalsLogged = new Map<string, { at: number; since: number }>();
   #urls: string[] = [];
 
   constructor(options: HudServerOptions) {
@@ -109,7 +118,7 @@ export class HudServer {
       allowRequest: (request, callback) => {
         const refused = this.#policy.refuseSocket(request);
         if (refused) {
-          options.log.warn({ address: request.socket.remoteAddress }, `socket refused: ${refused}`);
+          this.#logRefusal(request.socket.remoteAddress ?? 'unknown', refused);
           return callback(refused, false);
         }
         if (this.#io.engine.clientsCount >= options.config.maxClients) return callback('too many clients', false);
@@ -118,6 +127,10 @@ export class HudServer {
     });
     this.#io.use((socket, next) => {
       socket.data = this.#identify(socket.handshake.auth, socket.handshake.address);
+      if (!socket.data.identity.role && this.#unpaired.size >= options.config.maxUnpairedClients) {
+        this.#logRefusal(socket.handshake.address, 'too many unpaired clients');
+        return next(new Error('too many unpaired clients'));
+      }
       next();
     });
     this.#io.on('connection', (socket) => this.#onConnection(socket));
@@ -199,13 +212,17 @@ export class HudServer {
         return socket.data.identity.device?.name ?? (socket.data.identity.local ? 'this computer' : 'unpaired');
       },
       listen: (enabled) => void (enabled ? socket.join(LISTENERS) : socket.leave(LISTENERS)),
+      address: socket.handshake.address,
+      fromThisMachine: (this.#options.isThisMachine ?? isThisMachine)(socket.handshake.address),
       paired: (device) => {
+        this.#unpaired.delete(socket.id);
         socket.data = { identity: { role: device.role, device, local: socket.data.identity.local } };
         this.#io.to(SCREENS).emit('device-paired', { id: device.id, name: device.name, role: device.role });
         this.#admit(socket);
       },
     };
-    if (socket.data.identity.device) devices.touch(socket.data.identity.device.id);
+    if (socket.data.identity.device) this.#touch(socket.data.identity.device);
+    if (!socket.data.identity.role) this.#holdUnpaired(socket);
     log.debug({ address: socket.handshake.address, role: socket.data.identity.role ?? 'unpaired' }, 'screen connected');
     this.#admit(socket);
 
@@ -232,7 +249,44 @@ export class HudServer {
         reply(fail('failed', message, fix));
       });
     });
-    socket.on('disconnect', () => commands.sessionClosed(session));
+    socket.on('disconnect', () => {
+      this.#unpaired.delete(socket.id);
+      commands.sessionClosed(session);
+    });
+  }
+
+  /** An unpaired socket has `unpairedTimeoutMs` to pair; then it is closed. */
+  #holdUnpaired(socket: HudSocket): void {
+    this.#unpaired.add(socket.id);
+    const deadline = setTimeout(() => {
+      if (socket.data.identity.role || !socket.connected) return;
+      this.#options.log.debug({ address: socket.handshake.address }, 'closing a client that did not pair in time');
+      socket.disconnect(true);
+    }, this.#options.config.unpairedTimeoutMs);
+    deadline.unref();
+    socket.once('disconnect', () => clearTimeout(deadline));
+  }
+
+  /** The device's last-seen time; a full or read-only disk costs that time, never the connection. */
+  #touch(device: Device): void {
+    try {
+      this.#options.devices.touch(device.id);
+    } catch (error) {
+      this.#options.log.warn({ err: describeError(error).message, device: device.id }, 'could not record when a device was last seen');
+    }
+  }
+
+  #logRefusal(address: string, reason: string): void {
+    const now = performance.now();
+    const logged = this.#refusalsLogged.get(address);
+    if (logged && now - logged.at < REFUSAL_LOG_INTERVAL_MS) {
+      logged.since++;
+      return;
+    }
+    if (this.#refusalsLogged.size >= 1024) this.#refusalsLogged.clear();
+    this.#refusalsLogged.set(address, { at: now, since: 0 });
+    // The reason quotes the client's own headers: cut, so a client cannot write what it likes into the log.
+    this.#options.log.warn({ address, ...(logged?.since ? { refusedSinceLastLogged: logged.since } : {}) }, `socket refused: ${reason.slice(0, 160)}`);
   }
 
   /** Says hello, and gives a screen that may see the assistant its snapshot. */

@@ -29,6 +29,8 @@ export interface RemoteAccessOptions {
   /** Replaces the model manager's view (a test's). */
   models?: ModelSwitcher;
   nvidiaSmi?: string;
+  /** Whether a client address is this computer (a test's, to play a phone on loopback). */
+  isThisMachine?: (address: string) => boolean;
 }
 
 export interface ScreensOf {
@@ -129,6 +131,7 @@ export class RemoteAccess {
       version: packageVersion(),
       hud: { dir: hudDir, status: () => hudFiles },
       ...(tls ? { tls } : {}),
+      ...(this.options.isThisMachine ? { isThisMachine: this.options.isThisMachine } : {}),
     });
     await this.#server.listen();
     this.#telemetry.start();
