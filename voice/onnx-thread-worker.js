@@ -1,6 +1,8 @@
 // One ONNX session in a worker thread (see onnx-thread.ts): onnxruntime-node runs a model synchronously on the
 // thread that calls it, so a large model (a Piper voice) runs here instead of blocking the daemon's event loop,
 // which must go on reading the microphone while a sentence is synthesized.
+// Telemetry is switched off by onnx-thread.ts on the main thread, not here: this thread's process.env is a copy
+// that the native library never reads (see onnx-telemetry-off.ts).
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 

@@ -1,3 +1,4 @@
+import './onnx-telemetry-off.ts';
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 

@@ -1,3 +1,4 @@
+import './onnx-telemetry-off.ts';
 import fs from 'node:fs';
 import type * as ort from 'onnxruntime-node';
 import { ModelFileError } from '../base/errors.ts';

@@ -1,3 +1,5 @@
+// First: no command may load onnxruntime-node with its telemetry on (see the module).
+import '../../voice/onnx-telemetry-off.ts';
 import { Command, Option } from 'commander';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { packageVersion } from '../../base/package-root.ts';

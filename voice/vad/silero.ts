@@ -1,3 +1,4 @@
+import '../onnx-telemetry-off.ts';
 import { shippedModels } from '../shipped.ts';
 import ort from 'onnxruntime-node';
 import { openOnnxSession, requireIo } from '../onnx.ts';

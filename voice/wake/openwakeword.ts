@@ -1,3 +1,4 @@
+import '../onnx-telemetry-off.ts';
 import path from 'node:path';
 import { shippedModels } from '../shipped.ts';
 import ort from 'onnxruntime-node';
