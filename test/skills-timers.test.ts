@@ -289,6 +289,36 @@ describe('the store', () => {
     again.close();
   });
 
+  test('the data folder is 0700 and the database with its -wal and -shm files 0600, also where an older JARVIS left them readable', () => {
+    const mode = (p: string) => `${path.basename(p)} ${(fs.statSync(p).mode & 0o777).toString(8)}`;
+    // The usual umask, under which a plain mkdir and SQLite make 0755 and 0644.
+    const umask = process.umask(0o022);
+    try {
+      const dir = path.join(dataDir(), 'data');
+      const file = path.join(dir, 'jarvis.db');
+      const store = SkillStore.open(file);
+      store.addNote('The spare key is under the blue pot', 1);
+      // While a connection is open, the WAL and its index are on disk beside the database.
+      assert.deepEqual([dir, file, `${file}-wal`, `${file}-shm`].map(mode), ['data 700', 'jarvis.db 600', 'jarvis.db-wal 600', 'jarvis.db-shm 600']);
+      store.close();
+
+      // An older JARVIS's files, with a daemon of it still running (so its -wal and -shm are there too).
+      const oldDir = dataDir();
+      const oldFile = path.join(oldDir, 'jarvis.db');
+      const running = new Database(oldFile);
+      running.pragma('journal_mode = WAL');
+      running.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+      for (const p of [oldFile, `${oldFile}-wal`, `${oldFile}-shm`]) fs.chmodSync(p, 0o644);
+      fs.chmodSync(oldDir, 0o755);
+      const reopened = SkillStore.open(oldFile);
+      assert.deepEqual([oldDir, oldFile, `${oldFile}-wal`, `${oldFile}-shm`].map(mode).map((m) => m.split(' ')[1]), ['700', '600', '600', '600']);
+      reopened.close();
+      running.close();
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   test('a file from a newer JARVIS is refused with the fix; a damaged file says how to move it aside', () => {
     const newer = path.join(dataDir(), 'jarvis.db');
     const db = new Database(newer);

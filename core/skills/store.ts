@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JarvisError } from '../../base/errors.ts';
+import { makePrivateDir, makePrivateSqliteFiles } from '../../base/private-files.ts';
 import type { TimerKind } from './skill-call.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 
@@ -97,9 +97,13 @@ export class SkillStore {
 
   /** Opens (creating it if needed) and migrates the store. ':memory:' gives a store that is not kept. */
   static open(file: string): SkillStore {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     let db: Database.Database | undefined;
     try {
+      // Household notes and what was set when: for this user's eyes only, the folder and every SQLite file.
+      if (file !== ':memory:') {
+        makePrivateDir(path.dirname(file));
+        makePrivateSqliteFiles(file);
+      }
       db = new Database(file, { timeout: 3000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
