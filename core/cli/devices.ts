@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import QRCode from 'qrcode';
 import { JarvisError } from '../../base/errors.ts';
+import { printable, printableJson } from '../../base/terminal-text.ts';
 import { serverUrls } from '../server/addresses.ts';
 import { DeviceStore, devicesDbPath, type Device } from '../server/device-store.ts';
 import { commandConfig } from './common.ts';
@@ -20,7 +21,7 @@ export function registerDevices(program: Command): void {
     .action((options: { all?: boolean; json?: boolean }, command: Command) => {
       withStore(command, (store) => {
         const list = store.list({ includeRevoked: options.all === true });
-        if (options.json) return console.log(JSON.stringify(list, null, 2));
+        if (options.json) return console.log(printableJson(list, 2));
         if (list.length === 0) return console.log('No paired devices. Pair a phone from the HUD ("Pair a phone") or with `jarvis devices pair`.');
         console.log(formatTable(list));
       });
@@ -36,7 +37,7 @@ export function registerDevices(program: Command): void {
         if (revoked.length === 0) {
           throw new JarvisError('device-unknown', `no paired device matches "${which}"`, 'See `jarvis devices list` for ids and names.');
         }
-        for (const device of revoked) console.log(`revoked ${device.id} (${device.name}, ${device.role})`);
+        for (const device of revoked) console.log(`revoked ${device.id} (${printable(device.name)}, ${device.role})`);
       });
     });
 
@@ -76,7 +77,8 @@ function formatTable(devices: Device[]): string {
   const when = (ms: number | null) => (ms === null ? '—' : new Date(ms).toLocaleString());
   const rows = [
     ['ID', 'NAME', 'ROLE', 'PAIRED', 'LAST SEEN', 'STATUS'],
-    ...devices.map((d) => [d.id, d.name, d.role, when(d.createdAt), when(d.lastSeenAt), d.revokedAt === null ? 'active' : `revoked ${when(d.revokedAt)}`]),
+    // A device names itself when it pairs: its name is printed, never obeyed.
+    ...devices.map((d) => [d.id, printable(d.name), d.role, when(d.createdAt), when(d.lastSeenAt), d.revokedAt === null ? 'active' : `revoked ${when(d.revokedAt)}`]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { JarvisError } from '../../base/errors.ts';
 import { systemClock } from '../../base/clock.ts';
+import { printable, printableJson } from '../../base/terminal-text.ts';
 import { HouseholdMemory } from '../skills/household-memory.ts';
 import { skillsDatabasePath, SkillStore } from '../skills/store.ts';
 import { commandConfig } from './common.ts';
@@ -20,14 +21,15 @@ export function registerMemory(program: Command): void {
       withMemory(command, (notes) => {
         const all = notes.list();
         if (options.json) {
-          console.log(JSON.stringify(all.map((n) => ({ id: n.id, text: n.text, createdAt: new Date(n.createdAt).toISOString() })), null, 2));
+          console.log(printableJson(all.map((n) => ({ id: n.id, text: n.text, createdAt: new Date(n.createdAt).toISOString() })), 2));
           return;
         }
         if (all.length === 0) {
           console.log('No notes. Say "remember that …" to add one.');
           return;
         }
-        for (const note of all) console.log(`#${String(note.id).padEnd(4)} ${new Date(note.createdAt).toLocaleString()}  ${note.text}`);
+        // A note may have come from a paired phone: its text is printed, never obeyed.
+        for (const note of all) console.log(`#${String(note.id).padEnd(4)} ${new Date(note.createdAt).toLocaleString()}  ${printable(note.text)}`);
       });
     });
 
@@ -49,7 +51,7 @@ export function registerMemory(program: Command): void {
         if (options.about !== undefined) {
           const gone = notes.forget(options.about);
           if (gone.length === 0) throw new JarvisError('no-such-note', `no note about "${options.about}"`, 'Run `jarvis memory list` to see what is stored.');
-          for (const note of gone) console.log(`Forgot #${note.id}: ${note.text}`);
+          for (const note of gone) console.log(`Forgot #${note.id}: ${printable(note.text)}`);
           return;
         }
         const numbers = ids.map((id) => Number(id.replace(/^#/, '')));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { JarvisError } from '../../base/errors.ts';
 import { systemClock } from '../../base/clock.ts';
+import { printable, printableJson } from '../../base/terminal-text.ts';
 import { spokenRemaining } from '../skills/durations.ts';
 import { skillsDatabasePath, SkillStore } from '../skills/store.ts';
 import { TimerService } from '../skills/timer-service.ts';
@@ -21,7 +22,7 @@ export function registerTimers(program: Command): void {
       withTimers(command, (service) => {
         const open = service.list();
         if (options.json) {
-          console.log(JSON.stringify(open.map((t) => ({ ...t, dueAt: new Date(t.dueAt).toISOString(), createdAt: new Date(t.createdAt).toISOString() })), null, 2));
+          console.log(printableJson(open.map((t) => ({ ...t, dueAt: new Date(t.dueAt).toISOString(), createdAt: new Date(t.createdAt).toISOString() })), 2));
           return;
         }
         if (open.length === 0) {
@@ -31,7 +32,8 @@ export function registerTimers(program: Command): void {
         const now = systemClock.now();
         for (const t of open) {
           const when = t.state === 'ringing' ? 'ringing now' : `${new Date(t.dueAt).toLocaleString()} (in ${spokenRemaining(t.dueAt - now)})`;
-          console.log(`#${String(t.id).padEnd(4)} ${t.kind.padEnd(8)} ${(t.label ?? '').padEnd(20)} ${when}`);
+          // A label may have come from a paired phone: printed, never obeyed.
+          console.log(`#${String(t.id).padEnd(4)} ${t.kind.padEnd(8)} ${printable(t.label ?? '').padEnd(20)} ${when}`);
         }
       });
     });
