@@ -108,27 +108,62 @@ function readConfigFile(file: string): Tree {
   } catch (error) {
     throw new ConfigError([{ key: '(file)', value: file, allowed: `a readable file (${(error as Error).message})` }], file);
   }
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
+    parsed = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as Tree;
   } catch (error) {
     throw new ConfigError([{ key: '(file)', value: file, allowed: `a JSON object (${(error as Error).message})` }], file);
   }
+  const reserved = reservedKeyIn(parsed);
+  if (reserved) throw new ConfigError([{ key: reserved.join('.'), value: undefined, allowed: reservedMessage(reserved.at(-1)!) }], file);
+  return parsed as Tree;
+}
+
+/**
+ * The names of Object.prototype's own machinery. As a setting name they can only be an attempt to reach it through
+ * the merge (JARVIS_CONSTRUCTOR__PROTOTYPE__X=1 would give every object in the process an X), so they are refused.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
+const reservedMessage = (key: string) => `"${key}" is not a setting name, and is refused so as not to reach Object.prototype`;
+
+/** The path to the first reserved key in a JSON value (JSON.parse keeps "__proto__" as an own key), if any. */
+function reservedKeyIn(value: unknown, keyPath: string[] = []): string[] | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (RESERVED_KEYS.has(key)) return [...keyPath, key];
+    const found = reservedKeyIn(child, [...keyPath, key]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Tree {
   const tree: Tree = {};
+  const problems: { key: string; value: unknown; allowed: string }[] = [];
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('JARVIS_') || name === 'JARVIS_CONFIG' || raw === undefined) continue;
     const keys = name
       .slice('JARVIS_'.length)
       .split('__')
       .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    const value = parseEnvValue(raw);
+    const reserved = keys.find((key) => RESERVED_KEYS.has(key)) ?? reservedKeyIn(value)?.at(-1);
+    if (reserved !== undefined) {
+      problems.push({ key: name, value: raw, allowed: reservedMessage(reserved) });
+      continue;
+    }
     let node = tree;
-    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Tree;
-    node[keys[keys.length - 1]!] = parseEnvValue(raw);
+    for (const key of keys.slice(0, -1)) {
+      // Own keys only: a name such as TO_STRING then makes a plain (unknown) setting instead of walking into the
+      // function every object inherits. The reserved names never get here, so no assignment reaches a prototype.
+      if (!Object.hasOwn(node, key)) node[key] = {};
+      node = node[key] as Tree;
+    }
+    node[keys[keys.length - 1]!] = value;
   }
+  if (problems.length > 0) throw new ConfigError(problems, 'environment');
   return tree;
 }
 
@@ -143,7 +178,8 @@ function parseEnvValue(raw: string): unknown {
 function deepMerge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
+    // Own keys only: an inherited member (toString, constructor) is not a setting to merge into.
+    const current = Object.hasOwn(out, key) ? out[key] : undefined;
     out[key] =
       isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
   }

@@ -65,6 +65,43 @@ describe('config', () => {
     assert.match(problems(() => loadConfig({ file: bad, env: {} }))[0]!.allowed, /JSON object/);
   });
 
+  test('an environment variable cannot reach Object.prototype: constructor/prototype/__proto__ are refused by name', () => {
+    const probe = {} as Record<string, unknown>;
+    try {
+      const found = problems(() => load({ JARVIS_CONSTRUCTOR__PROTOTYPE__POLLUTED: '1' }));
+      assert.equal(probe.polluted, undefined, 'Object.prototype untouched');
+      assert.deepEqual(found.map((p) => [p.key, p.value]), [['JARVIS_CONSTRUCTOR__PROTOTYPE__POLLUTED', '1']]);
+      assert.match(found[0]!.allowed, /"constructor" is not a setting/);
+      // A JSON value is a tree of its own: the same names are refused inside it.
+      const inValue = problems(() => load({ JARVIS_LLM: '{"__proto__": {"polluted": 1}}' }));
+      assert.deepEqual(inValue.map((p) => p.key), ['JARVIS_LLM']);
+      assert.match(inValue[0]!.allowed, /"__proto__" is not a setting/);
+      assert.equal(probe.polluted, undefined);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+  });
+
+  test('other names that objects inherit (toString, valueOf) are plain unknown settings, not a way into built-ins', () => {
+    const toString = Object.prototype.toString as unknown as Record<string, unknown>;
+    try {
+      const found = problems(() => load({ JARVIS_TO_STRING__CALL: '"broken"' }));
+      assert.equal(toString.call, Function.prototype.call, 'Object.prototype.toString untouched');
+      assert.deepEqual(found.map((p) => p.key), ['toString']);
+      assert.match(found[0]!.allowed, /unknown setting/);
+    } finally {
+      delete toString.call;
+    }
+  });
+
+  test('a config file with a "__proto__" key is refused, not merged into the prototype of the settings', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-cfg-')), 'config.json');
+    fs.writeFileSync(file, '{ "__proto__": { "llm": { "contextSize": 1234 } } }');
+    const [problem] = problems(() => loadConfig({ file, env: {} }));
+    assert.equal(problem!.key, '__proto__');
+    assert.match(problem!.allowed, /"__proto__" is not a setting/);
+  });
+
   test('the message is readable on its own', () => {
     try {
       load({ JARVIS_VAD__HANGOVER_MS: '"long"' });
