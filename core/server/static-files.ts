@@ -4,7 +4,7 @@ import path from 'node:path';
 
 /**
  * Serves the built HUD (hud/dist): the same files to everyone, since they hold no state (that only comes over
- * an authorised socket). Only files inside the folder, only GET/HEAD, with headers that keep the page from
+ * an authorised socket). Only files inside the folder (symbolic links included), only GET/HEAD, with headers that keep the page from
  * being framed or loading anything from elsewhere.
  */
 
@@ -56,7 +56,7 @@ export async function serveHudFile(
   if (!file.startsWith(dir + path.sep) || pathname.includes('\0')) return plain(response, 404, 'not found');
   let body: Buffer;
   try {
-    body = await fs.readFile(file);
+    body = await fs.readFile(await realPathInside(dir, file));
   } catch {
     return plain(response, 404, 'not found');
   }
@@ -66,6 +66,18 @@ export async function serveHudFile(
   // Built assets have content hashes in their names; the page itself must always be fresh.
   response.setHeader('Cache-Control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
   response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * `file` with its symbolic links resolved, if that is still inside `dir` (resolved too, so a HUD folder that is
+ * itself reached through a link works). The check on the path alone passes a link in the folder that points
+ * elsewhere (left by a build step or a package, or put there by anyone who can write to it), which would serve
+ * whatever it points at: refused as if absent. Throws for a missing file too.
+ */
+async function realPathInside(dir: string, file: string): Promise<string> {
+  const [root, real] = await Promise.all([fs.realpath(dir), fs.realpath(file)]);
+  if (!real.startsWith(root + path.sep)) throw new Error(`${file} leads out of ${dir}`);
+  return real;
 }
 
 export function plain(response: ServerResponse, status: number, text: string): void {
