@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { PorcupineDetector } from '../voice/wake/porcupine.ts';
 import { planStream } from '../voice/wake/streaming-embedding.ts';
+import { FftMelSpectrogram } from '../voice/wake/mel-spectrogram.ts';
 import { shippedModels } from '../voice/shipped.ts';
 import { concat, mix, pinkNoise, silence, speak, voiceVariety, type SpeechVoice } from './fixtures/speech.ts';
 
@@ -120,12 +121,13 @@ describe('openWakeWord "hey jarvis" (real weights)', () => {
     }
   });
 
-  test('the streamed embedding scores every step as the whole model does, also across resets and skipped steps', async (t) => {
+  test('the FFT mel spectrogram and the streamed embedding score every step as the shipped models run whole do, also across resets and skipped steps', async (t) => {
     const voice: SpeechVoice = { engine: 'flite', voice: 'slt' };
     // Noise keeps every model running; the silence in the middle is skipped (repeats reused), then primed again.
     const speech = mix(concat(await speak('so hey jarvis, what is on the calendar today', voice), silence(600)), noise);
     const stream = concat(speech, silence(3000), speech);
-    const whole = await OpenWakeWordDetector.create({ threshold: 0.5, streamEmbedding: false });
+    const whole = await OpenWakeWordDetector.create({ threshold: 0.5, streamEmbedding: false, fftMel: false });
+    const streamedOnly = await OpenWakeWordDetector.create({ threshold: 0.5, fftMel: false });
     try {
       const scores = async (which: OpenWakeWordDetector) => {
         which.reset();
@@ -143,22 +145,29 @@ describe('openWakeWord "hey jarvis" (real weights)', () => {
       };
       const streamed = await scores(detector);
       const computed = await scores(whole);
+      const onnxMel = await scores(streamedOnly);
       assert.equal(streamed.out.length, computed.out.length);
-      const worst = Math.max(...streamed.out.map((s, i) => Math.abs(s - computed.out[i]!)));
-      assert.ok(worst < 1e-4, `largest score difference ${worst}`);
+      const largest = (a: number[], b: number[]) => Math.max(...a.map((s, i) => Math.abs(s - b[i]!)));
+      // The stream does the model's own float32 arithmetic: the same scores.
+      assert.ok(largest(onnxMel.out, computed.out) < 1e-6, `streamed embedding: largest score difference ${largest(onnxMel.out, computed.out)}`);
+      // The FFT works in float64 where the model's DFT is float32: ~1e-5 dB apart in the features.
+      const worst = largest(streamed.out, computed.out);
+      assert.ok(worst < 1e-3, `FFT mel: largest score difference ${worst}`);
       assert.ok(Math.max(...streamed.out) >= 0.5, 'the wake word was found');
-      t.diagnostic(`${(stream.length / 16000).toFixed(1)} s: ${streamed.cpuMs.toFixed(0)} ms CPU streamed, ${computed.cpuMs.toFixed(0)} ms whole; largest difference ${worst}`);
+      t.diagnostic(`${(stream.length / 16000).toFixed(1)} s: ${streamed.cpuMs.toFixed(0)} ms CPU (FFT mel, streamed), ${onnxMel.cpuMs.toFixed(0)} ms (ONNX mel, streamed), ${computed.cpuMs.toFixed(0)} ms whole; largest difference ${worst}`);
     } finally {
-      await whole.dispose();
+      await Promise.all([whole.dispose(), streamedOnly.dispose()]);
     }
   });
 
-  test('an embedding model of another shape is not streamed (it runs whole each step)', () => {
+  test('models of another shape are run as they are: an embedding not streamed, a mel spectrogram not by FFT', () => {
     assert.ok(planStream(shippedModels.wakeEmbedding, 76, 32, 8), 'the shipped model streams');
     assert.equal(planStream(shippedModels.melspectrogram, 76, 32, 8), undefined);
     assert.equal(planStream(shippedModels.heyJarvis, 76, 32, 8), undefined);
     // A stride the network's time pools do not add up to.
     assert.equal(planStream(shippedModels.wakeEmbedding, 76, 32, 4), undefined);
+    assert.ok(FftMelSpectrogram.fromModel(shippedModels.melspectrogram), 'the shipped mel model has an FFT form');
+    assert.equal(FftMelSpectrogram.fromModel(shippedModels.wakeEmbedding), undefined);
   });
 
   test('peak score is reported for near misses (what --json replays show)', async () => {

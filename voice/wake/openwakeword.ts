@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { openOnnxSession, requireIo } from '../onnx.ts';
 import { concatInt16, FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
+import { FftMelSpectrogram } from './mel-spectrogram.ts';
 import { openStreamingEmbedding, planStream, type EmbeddingStream } from './streaming-embedding.ts';
 
 /**
@@ -14,7 +15,7 @@ import { openStreamingEmbedding, planStream, type EmbeddingStream } from './stre
  *   every 1280 new samples (80 ms): mel spectrogram of those samples plus the 480 before them, scaled x/10+2;
  *   one embedding of the last 76 mel frames; the classifier on the last N embeddings (N = 16 for hey_jarvis).
  * The embedding, most of the cost, is computed as a stream (streaming-embedding.ts): the same numbers, without
- * redoing the 68 frames each window shares with the last.
+ * redoing the 68 frames each window shares with the last; the mel spectrogram with an FFT (mel-spectrogram.ts).
  * The mel buffer starts as ones and the embedding buffer as the embeddings of 4 s of low-level noise; the first
  * five scores after a start or reset are forced to zero, as in the reference.
  *
@@ -44,6 +45,8 @@ export interface OpenWakeWordOptions {
   reuseRepeats?: boolean;
   /** Compute each embedding from the last one's shared work (default true; false runs the whole model). */
   streamEmbedding?: boolean;
+  /** The mel spectrogram with an FFT (default true; false runs its ONNX model). */
+  fftMel?: boolean;
 }
 
 export class OpenWakeWordDetector implements WakeWordDetector {
@@ -65,7 +68,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   #lastScore = 0;
 
   private constructor(
-    private readonly melModel: ort.InferenceSession,
+    private readonly mel: MelFrontEnd,
     private readonly embedding: EmbeddingStream,
     private readonly classifier: ort.InferenceSession,
     private readonly classifierFrames: number,
@@ -95,8 +98,11 @@ export class OpenWakeWordDetector implements WakeWordDetector {
       await embedding.release();
       embeddings = await openStreamingEmbedding(plan, MEL_WINDOW_FRAMES);
     }
-    const initial = await initialEmbeddings(mel, embeddings);
-    return new OpenWakeWordDetector(mel, embeddings, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
+    const fft = options.fftMel === false ? undefined : FftMelSpectrogram.fromModel(shippedModels.melspectrogram);
+    const melFrontEnd = fft ? new FftMel(fft) : new OnnxMel(mel);
+    if (fft) await mel.release();
+    const initial = await initialEmbeddings(melFrontEnd, embeddings);
+    return new OpenWakeWordDetector(melFrontEnd, embeddings, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
   }
 
   async process(samples: Int16Array): Promise<WakeDetection[]> {
@@ -131,7 +137,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    await Promise.all([this.melModel.release(), this.embedding.release(), this.classifier.release()]);
+    await Promise.all([this.mel.release(), this.embedding.release(), this.classifier.release()]);
   }
 
   async #scoreStep(step: Int16Array): Promise<number> {
@@ -141,7 +147,7 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     this.#sameInputSteps = sameInput ? this.#sameInputSteps + 1 : 0;
     if (!sameInput) {
       this.#lastMelInput = melInput;
-      this.#lastMelFrames = await melFrames(this.melModel, melInput);
+      this.#lastMelFrames = await this.mel.frames(melInput);
     }
     for (const frame of this.#lastMelFrames) this.#mel.push(frame);
     if (this.#mel.length > MAX_MEL_FRAMES) this.#mel.splice(0, this.#mel.length - MAX_MEL_FRAMES);
@@ -173,18 +179,37 @@ function sameSamples(a: Int16Array, b: Int16Array): boolean {
   return true;
 }
 
-async function melFrames(model: ort.InferenceSession, samples: Int16Array): Promise<Float32Array[]> {
-  const input = Float32Array.from(samples);
-  const output = await model.run({ input: new ort.Tensor('float32', input, [1, input.length]) });
-  const tensor = output.output!;
-  const data = tensor.data as Float32Array;
-  const frames: Float32Array[] = [];
-  for (let f = 0; f < data.length / MEL_BINS; f++) {
-    const frame = new Float32Array(MEL_BINS);
-    for (let b = 0; b < MEL_BINS; b++) frame[b] = data[f * MEL_BINS + b]! / 10 + 2;
-    frames.push(frame);
+/** The mel frames of some samples, scaled as the embedding model takes them (x / 10 + 2, as the reference). */
+interface MelFrontEnd {
+  frames(samples: Int16Array): Promise<Float32Array[]>;
+  release(): Promise<void>;
+}
+
+const scaleForEmbedding = (frame: Float32Array) => frame.map((v) => v / 10 + 2);
+
+class FftMel implements MelFrontEnd {
+  constructor(private readonly spectrogram: FftMelSpectrogram) {}
+
+  async frames(samples: Int16Array): Promise<Float32Array[]> {
+    return this.spectrogram.frames(samples).map(scaleForEmbedding);
   }
-  return frames;
+
+  async release(): Promise<void> {}
+}
+
+class OnnxMel implements MelFrontEnd {
+  constructor(private readonly model: ort.InferenceSession) {}
+
+  async frames(samples: Int16Array): Promise<Float32Array[]> {
+    const input = Float32Array.from(samples);
+    const output = await this.model.run({ input: new ort.Tensor('float32', input, [1, input.length]) });
+    const data = output.output!.data as Float32Array;
+    return Array.from({ length: data.length / MEL_BINS }, (_, f) => scaleForEmbedding(data.subarray(f * MEL_BINS, (f + 1) * MEL_BINS)));
+  }
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
 }
 
 /** The whole model on each window: for embedding models whose graph the stream does not handle. */
@@ -206,14 +231,14 @@ class WholeWindowEmbedding implements EmbeddingStream {
 }
 
 /** The reference seeds the embedding buffer with the features of 4 s of random noise in [-1000, 1000). */
-async function initialEmbeddings(mel: ort.InferenceSession, embedding: EmbeddingStream): Promise<Float32Array[]> {
+async function initialEmbeddings(mel: MelFrontEnd, embedding: EmbeddingStream): Promise<Float32Array[]> {
   let seed = 0x2545f491;
   const noise = new Int16Array(16_000 * 4);
   for (let i = 0; i < noise.length; i++) {
     seed = (seed * 1664525 + 1013904223) >>> 0; // deterministic, so runs are repeatable
     noise[i] = (seed % 2000) - 1000;
   }
-  const frames = await melFrames(mel, noise);
+  const frames = await mel.frames(noise);
   const embeddings: Float32Array[] = [];
   for (let end = MEL_WINDOW_FRAMES; end <= frames.length; end += MEL_STRIDE_FRAMES) {
     embeddings.push(await embedding.embed(frames.slice(end - MEL_WINDOW_FRAMES, end), end === MEL_WINDOW_FRAMES ? end : MEL_STRIDE_FRAMES));
