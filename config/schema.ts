@@ -12,6 +12,11 @@ const defaultDataDir = path.join(process.env.XDG_DATA_HOME ?? path.join(os.homed
 /** Paths may start with "~/"; "$models/" is the models directory under `dataDir`. */
 const filePath = z.string().min(1, 'a file path');
 
+/** 127.0.0.0/8, ::1 or localhost: an address only this machine reaches. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const ms = (min: number, max: number) =>
   z.number().int(`whole milliseconds`).min(min, `at least ${min} ms`).max(max, `at most ${max} ms`);
 
@@ -245,6 +250,11 @@ export const configSchema = z
         unpairedTimeoutMs: ms(1000, 3_600_000).default(180_000),
         /** GPU/CPU/RAM sampling period. */
         telemetryIntervalMs: ms(200, 60_000).default(1000),
+      })
+      // Plain HTTP is for this computer only: to the network the HUD is served over HTTPS, with pairing.
+      .refine((server) => server.lan || server.host === undefined || isLoopbackHost(server.host), {
+        path: ['host'],
+        message: 'binds an address other machines can reach, but without server.lan the HUD is plain HTTP: set server.lan to true (HTTPS; or `jarvis start --lan`), or server.host to 127.0.0.1',
       })
       .prefault({}),
     models: z

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs } from '../base/backoff.ts';
 import { describeError } from '../base/errors.ts';
+import { formatBytes } from '../base/format.ts';
 import { ModelDownloadError } from './errors.ts';
 import { withFileLock } from './file-lock.ts';
 
@@ -518,6 +519,19 @@ class Transfer {
       return new ModelDownloadError('download-network', this.#options.url, `cannot resolve ${host} to download ${this.#file} (no internet?)`,
         `Connect to the internet, or fetch ${this.#options.url} by hand and save it as ${this.#destination}, or set models.offline to true.`,
         { cause: error, retryable: false });
+    }
+    // This machine's disk, not the connection: trying again cannot help, and the fix is here.
+    const folder = path.dirname(this.#destination);
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      const needed = this.#total !== undefined ? ` (${formatBytes(this.#total - this.#received)} more needed)` : '';
+      return new ModelDownloadError('download-disk-full', this.#options.url,
+        `the disk holding ${folder} is full: ${formatBytes(this.#received)} of ${this.#file} were written${needed}`,
+        `Free space on that disk, or set models.dir to a folder on a larger one; then run the same command again (it continues where it stopped).`,
+        { cause: error, retryable: false });
+    }
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+      return new ModelDownloadError('download-not-writable', this.#options.url, `cannot write ${this.#file} into ${folder} (${code === 'EROFS' ? 'a read-only file system' : 'permission denied'})`,
+        `Make ${folder} writable by this user, or set models.dir to a folder that is.`, { cause: error, retryable: false });
     }
     if (this.#total !== undefined && this.#received < this.#total) {
       return new ModelDownloadError('download-truncated', this.#options.url,

@@ -12,6 +12,8 @@ export type DownloadErrorCode =
   | 'download-size-mismatch'
   | 'download-truncated'
   | 'download-corrupt'
+  | 'download-disk-full'
+  | 'download-not-writable'
   | 'download-aborted';
 
 const RETRYABLE = new Set<DownloadErrorCode>(['download-network', 'download-stalled', 'download-truncated']);

@@ -52,6 +52,16 @@ describe('config', () => {
     assert.match(found[1]!.allowed, /"auto", "cuda", "vulkan", "cpu"/);
   });
 
+  test('server.host on a network address without server.lan (plain HTTP to the network) is refused with the fix', () => {
+    for (const host of ['0.0.0.0', '192.168.1.20', '::']) {
+      const [problem] = problems(() => load({ JARVIS_SERVER__HOST: host }));
+      assert.equal(problem!.key, 'server.host');
+      assert.match(problem!.allowed, /server\.lan.*HTTPS|--lan/);
+    }
+    assert.equal(load({ JARVIS_SERVER__HOST: '0.0.0.0', JARVIS_SERVER__LAN: 'true' }).server.host, '0.0.0.0');
+    assert.equal(load({ JARVIS_SERVER__HOST: '127.0.0.1' }).server.host, '127.0.0.1');
+  });
+
   test('an unknown key is refused with the known keys listed (typos do not pass silently)', () => {
     const [problem] = problems(() => load({ JARVIS_LLM__CONTEXTSIZE: '1' }));
     assert.equal(problem!.key, 'llm.contextsize');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -139,6 +139,26 @@ describe('model downloads from a loopback mirror', () => {
     const destination = path.join(dir, 'missing.bin');
     await rejectsWith(downloadFile({ url, destination }), 'download-not-found', /missing\.bin was not found at http:\/\/127\.0\.0\.1:\d+\/test\/models\/resolve\/main\/missing\.bin \(HTTP 404\)/);
     assert.deepEqual(leftovers(destination), []);
+  });
+
+  test('a disk that fills up ends at once with "disk full" and what to free, not as a dropped connection tried again', async (t) => {
+    const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-small-disk-'));
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]).status !== 0) {
+      fs.rmdirSync(mount);
+      return t.skip('mounting a small tmpfs needs root');
+    }
+    try {
+      const url = serve('big.bin', { content });
+      const destination = path.join(mount, 'big.bin');
+      const before = contentRequests('big.bin').length;
+      const error = await rejectsWith(downloadFile({ url, destination, retryDelayMs: 10 }), 'download-disk-full', /disk holding .* is full: .* of big\.bin were written \(.* more needed\)/);
+      assert.match(error.fix, /Free space|models\.dir/);
+      assert.equal(contentRequests('big.bin').length - before, 1, 'not tried again');
+      assert.ok(!fs.existsSync(destination));
+    } finally {
+      spawnSync('umount', [mount]);
+      fs.rmdirSync(mount);
+    }
   });
 
   test('a server that stalls ends with a clear error within the stall timeout (no hang)', async () => {

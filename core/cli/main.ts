@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   timers: async () => (await import('./timers.ts')).registerTimers,
   models: async () => (await import('./models.ts')).registerModels,
   devices: async () => (await import('./devices.ts')).registerDevices,
+  service: async () => (await import('./service.ts')).registerService,
 };
 
 /** Global options that take a value: the word after them is not the command. */

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import type { AudioSource } from '../../voice/ports.ts';
+import { serviceNotifier } from '../daemon/service-notify.ts';
 import { rememberLan } from '../server/lan-choice.ts';
 import { closeSink, openSink, positive, printEvents, setup } from './common.ts';
+
+const STOP_DEADLINE_MS = 5000;
 
 /** `jarvis start`: the always-on assistant (microphone → speaker), or a replay of a recording. */
 export function registerStart(program: Command): void {
@@ -50,13 +53,25 @@ export function registerStart(program: Command): void {
       printEvents(daemon.assistant.bus, options.json === true);
 
       const controller = new AbortController();
-      const shutdown = () => controller.abort();
+      // Under systemd (`jarvis service install`): READY now, watchdog pings from this event loop, STOPPING.
+      const notifier = serviceNotifier(process.env, log);
+      const shutdown = () => {
+        notifier?.stopping();
+        // A stop must not hang on an engine that does not let go: systemd (and a person) waits 5 s, not more.
+        setTimeout(() => {
+          log.error('still stopping after 5 s: exiting anyway');
+          process.exit(1);
+        }, STOP_DEADLINE_MS).unref();
+        controller.abort();
+      };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
       log.info(options.input ? `listening to ${source.description}` : 'listening for "hey Jarvis" (Ctrl+C to stop)');
+      notifier?.ready(options.input ? `listening to ${source.description}` : 'listening for the wake word');
       try {
         await daemon.run(controller.signal);
       } finally {
+        notifier?.close();
         await daemon.dispose();
         await closeSink(sink, output, log);
       }

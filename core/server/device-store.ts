@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { JarvisError } from '../../base/errors.ts';
 import { PAIRING_CODE_DIGITS, type Role } from '../protocol/wire.ts';
+import { makePrivateDir, makePrivateSqliteFiles } from '../../base/private-files.ts';
 
 /**
  * Paired devices and pending pairing codes, in one SQLite file shared by the daemon and `jarvis devices`.
@@ -80,9 +81,11 @@ export class DeviceStore {
   constructor(file: string, options: { now?: () => number; codeTtlMs?: number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#codeTtlMs = options.codeTtlMs ?? 5 * 60_000;
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      makePrivateDir(path.dirname(file));
+      makePrivateSqliteFiles(file);
+    }
     this.#db = new Database(file);
-    if (file !== ':memory:') fs.chmodSync(file, 0o600);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 2000');
     this.#db.exec(SCHEMA);

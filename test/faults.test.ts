@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
+import type { TimersView } from '../core/protocol/wire.ts';
+import { DeviceStore, devicesDbPath } from '../core/server/device-store.ts';
+import { runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
+import { connectClient, type TestClient } from './fixtures/hud-server.ts';
+import { seededRandom } from './models/random.ts';
+
+/**
+ * Faults injected on purpose into the real daemon (`jarvis start`), part of `npm run faults` and of `npm test`:
+ * kill -9 at random moments while a paired phone sets timers through it, then a restart. Whatever the daemon had
+ * acknowledged (the timer on every screen) must be there after the restart, the paired phone must still be
+ * paired, and both SQLite files must pass `PRAGMA integrity_check`.
+ */
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-faults-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function integrity(file: string): string {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return String(db.pragma('integrity_check', { simple: true }));
+  } finally {
+    db.close();
+  }
+}
+
+async function hudUrl(daemon: JarvisProcess): Promise<string> {
+  const line = await daemon.waitFor((l) => l.includes('HUD at'), 120_000, 'the HUD server');
+  return /HUD at (\S+?)[,"]/.exec(line)![1]!;
+}
+
+test('kill -9 at random moments while a phone sets timers: every acknowledged timer, the pairing and both databases survive each restart', async (t) => {
+  const config = await testModelsConfig();
+  const dataDir = path.join(dir, 'data');
+  const store = new DeviceStore(devicesDbPath(dataDir));
+  const code = store.issueCode('controller').code;
+  store.close();
+  const random = seededRandom(1717);
+  const acknowledged = new Set<number>();
+  let token: string | undefined;
+  let minutes = 100;
+  const rounds = 5;
+  for (let round = 0; round < rounds; round++) {
+    const daemon = runJarvis(['-c', config, 'start', '--input', '-', '--output', 'none'], { JARVIS_DATA_DIR: dataDir });
+    let phone: TestClient | undefined;
+    try {
+      const url = await hudUrl(daemon);
+      await daemon.waitFor((l) => l.includes('listening to raw s16le'), 120_000, 'listening');
+      phone = connectClient(url, { origin: url, ...(token ? { token } : {}) });
+      const hello = await phone.hello;
+      if (!token) {
+        const paired = await phone.command('pair', { code, name: 'faults phone' });
+        assert.ok(paired.ok, JSON.stringify(paired));
+        token = paired.token;
+      } else {
+        assert.equal(hello.role, 'controller', `round ${round}: the phone is still paired after kill -9`);
+      }
+      const { timers } = (await phone.waitFor('snapshot')) as { timers: TimersView };
+      for (const id of acknowledged) assert.ok(timers.timers.some((timer) => timer.id === id), `round ${round}: timer ${id} shown before the kill is gone`);
+
+      // Timers set one after another; kill -9 lands at a random moment among them (mid-write included).
+      const killAfterMs = 150 + random() * 1200;
+      const killed = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          daemon.child.kill('SIGKILL');
+          resolve();
+        }, killAfterMs),
+      );
+      const client = phone;
+      const setTimers = (async () => {
+        while (daemon.child.exitCode === null && daemon.child.signalCode === null) {
+          const want = ++minutes;
+          const ack = await client.command('ask', { text: `set a timer for ${want} minutes` }, 3000).catch(() => undefined);
+          if (!ack?.ok) break;
+          const view = (await client
+            .waitFor('timers', (v: TimersView) => v.timers.some((timer) => timer.durationMs === want * 60_000), 3000)
+            .catch(() => undefined)) as TimersView | undefined;
+          const shown = view?.timers.find((timer) => timer.durationMs === want * 60_000);
+          if (shown) acknowledged.add(shown.id);
+        }
+      })();
+      await killed;
+      await daemon.exit;
+      await setTimers;
+    } finally {
+      phone?.close();
+      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill('SIGKILL');
+    }
+    assert.equal(integrity(path.join(dataDir, 'jarvis.db')), 'ok');
+    assert.equal(integrity(devicesDbPath(dataDir)), 'ok');
+    const db = new Database(path.join(dataDir, 'jarvis.db'), { readonly: true });
+    const stored = new Set((db.prepare('SELECT id FROM timers').all() as { id: number }[]).map((r) => r.id));
+    db.close();
+    for (const id of acknowledged) assert.ok(stored.has(id), `round ${round}: acknowledged timer ${id} lost by kill -9`);
+  }
+  t.diagnostic(`${rounds} kills, ${acknowledged.size} acknowledged timers, all kept`);
+  assert.ok(acknowledged.size >= rounds, 'timers were being written when the kills landed');
+});
