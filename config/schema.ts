@@ -174,6 +174,11 @@ export const configSchema = z
             maxRetries: z.number().int().min(0).max(10).default(2),
           })
           .prefault({}),
+        /**
+         * With backend "openai": "local" answers with the local model (llm.model) when the server cannot (down, too
+         * slow, busy, refusing); "none" says what went wrong instead.
+         */
+        fallback: z.enum(['none', 'local']).default('none'),
       })
       .prefault({}),
     tts: z

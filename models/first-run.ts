@@ -56,8 +56,8 @@ export async function planFirstRun(options: {
   const plan = (kind: SelectableKind, entry: ModelEntry, why: string) => downloads.push({ kind, entry, bytes: store.missingBytes(entry), why });
   for (const kind of ['stt', 'tts', 'llm'] as const) {
     if (kind === 'tts' && config.tts.engine === 'espeak') continue;
-    // Another server answers (llm.backend "openai"): no local LLM to fetch.
-    if (kind === 'llm' && config.llm.backend === 'openai') continue;
+    // Another server answers (llm.backend "openai") and nothing falls back to a local model: no local LLM to fetch.
+    if (kind === 'llm' && config.llm.backend === 'openai' && config.llm.fallback === 'none') continue;
     const current = resolved[kind];
     if (fileReady(kind, current.path)) continue;
     const chosen = selection[kind] ? store.entries().find((e) => e.id === selection[kind]) : undefined;

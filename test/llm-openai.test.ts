@@ -151,5 +151,52 @@ describe('jarvis with llm.backend "openai"', () => {
     const events = jsonLines(jarvis.stdout);
     const end = events.find((e) => e.type === 'llm-end');
     assert.ok(end && String(end.text).length > 0, JSON.stringify(events.map((e) => e.type)));
+    const backend = events.find((e) => e.type === 'llm-backend');
+    assert.equal(backend?.backend, `tiny at ${new URL(server.baseUrl).host}`, 'the turn names the server that answered');
+  });
+
+  test('`jarvis doctor` checks the model server (its model, how soon it answers) and the local model behind it', async () => {
+    const config = await testModelsConfig({ llm: { backend: 'openai', fallback: 'local', model: await ensureTinyGguf(), openai: { baseUrl: server.baseUrl, model: 'tiny' } } });
+    const jarvis = runJarvis(['-c', config, 'doctor', '--json'], { PULSE_SERVER: 'unix:/nonexistent/socket' });
+    await jarvis.exit;
+    const report = JSON.parse(jarvis.stdout.join('\n')) as { checks: { name: string; ok: boolean; detail: string }[] };
+    const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
+    assert.ok(byName['model server']?.ok, byName['model server']?.detail);
+    assert.match(byName['model server']!.detail, /^OpenAI-compatible server at .*, model tiny; first token in \d+ ms$/);
+    assert.ok(byName['local model (fallback)']?.ok, byName['local model (fallback)']?.detail);
+    assert.equal(byName['language model'], undefined);
+
+    const nowhere = await testModelsConfig({ llm: { backend: 'openai', openai: { baseUrl: `http://127.0.0.1:${await freePort()}/v1`, model: 'tiny', maxRetries: 0 } } });
+    const down = runJarvis(['-c', nowhere, 'doctor', '--json'], { PULSE_SERVER: 'unix:/nonexistent/socket' });
+    await down.exit;
+    const failed = (JSON.parse(down.stdout.join('\n')) as { checks: { name: string; ok: boolean; detail: string; fix?: string }[] }).checks.find((c) => c.name === 'model server');
+    assert.equal(failed?.ok, false);
+    assert.match(failed!.detail, /cannot be reached/);
+    assert.match(failed!.fix ?? '', /llm\.openai\.baseUrl/);
+  });
+
+  test('with llm.fallback "local", a server that is down: the local model answers, and the turn says why', async () => {
+    const nowhere = `http://127.0.0.1:${await freePort()}/v1`;
+    const config = await testModelsConfig({
+      llm: { backend: 'openai', fallback: 'local', model: await ensureTinyGguf(), maxAnswerTokens: 16, openai: { baseUrl: nowhere, model: 'tiny', maxRetries: 0 } },
+      skills: { enabled: false },
+    });
+    const json = runJarvis(['-c', config, 'ask', '--json', 'what is the capital of france']);
+    assert.equal(await json.exit, 0, json.stderr.join('\n'));
+    const events = jsonLines(json.stdout);
+    const backend = events.find((e) => e.type === 'llm-backend');
+    assert.equal(backend?.backend, 'the local model');
+    assert.equal(backend?.fallbackFrom, `tiny at ${new URL(nowhere).host}`);
+    assert.match(String(backend?.why), /cannot be reached/);
+    const end = events.find((e) => e.type === 'llm-end');
+    assert.ok(end && String(end.text).length > 0, 'the local model answered');
+    assert.ok(!events.some((e) => e.type === 'error'), JSON.stringify(events.filter((e) => e.type === 'error')));
+
+    // Without the fallback the same question gets the server's short error instead.
+    const plain = await testModelsConfig({ llm: { backend: 'openai', maxAnswerTokens: 16, openai: { baseUrl: nowhere, model: 'tiny', maxRetries: 0 } }, skills: { enabled: false } });
+    const failed = runJarvis(['-c', plain, 'ask', '--json', 'what is the capital of france']);
+    await failed.exit;
+    const error = jsonLines(failed.stdout).find((e) => e.type === 'error');
+    assert.match(String(error?.message), /cannot be reached/);
   });
 });

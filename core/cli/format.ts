@@ -39,6 +39,8 @@ function describe(event: RunEvent): string {
       return event.earlyMs === undefined ? 'thinking' : `thinking (started ${ms(event.earlyMs)} before the request ended)`;
     case 'speculation-discarded':
       return `an answer started on ${quote(event.text)} was dropped: the request went on`;
+    case 'llm-backend':
+      return event.fallbackFrom ? `answered by ${event.backend}: ${event.fallbackFrom} could not (${event.why ?? 'no reason given'})` : `answered by ${event.backend}`;
     case 'first-token':
       return `first token (${ms(event.ms)})`;
     case 'sentence':

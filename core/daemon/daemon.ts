@@ -21,6 +21,7 @@ import type { Responder } from '../responder.ts';
 import { RemoteAccess, type RemoteAccessOptions } from '../server/remote-access.ts';
 import { SkillsRuntime } from '../skills/skills-runtime.ts';
 import { connectSkills } from './skills-link.ts';
+import { FallbackResponder } from '../llm/fallback-responder.ts';
 import { openAiResponder } from '../llm/openai-responder.ts';
 
 /**
@@ -137,7 +138,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       skills.providers.models = liveModelStatus(models);
       skills.providers.modelSelector = liveModelSelector(models);
     }
-    const llm = given.llm ?? (config.llm.backend === 'openai' ? stack.use(openAiResponder(config.llm)) : models.responder);
+    const llm = given.llm ?? answeringModel(config, models.responder, stack);
     const responder = skills ? skills.responder(llm) : llm;
     models.responder.subscribe((event) => {
       if (event.type === 'restarted') log.warn({ ms: Math.round(event.ms), attempt: event.attempt }, `LLM worker restarted: ${event.summary}`);
@@ -150,7 +151,13 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
 
     const [stt, answer, tts] = await Promise.allSettled([
       whisper?.load().then(() => summaries.push(`STT: ${whisper.description}`)),
-      options.loadLlm === 'when-asked' ? undefined : responder.load().then((info) => summaries.push(`LLM: ${info.summary}`)),
+      options.loadLlm === 'when-asked'
+        ? undefined
+        : responder.load().then((info) => {
+            summaries.push(`LLM: ${info.summary}`);
+            // Loaded, but not as configured (the model server is down and the local model answers meanwhile).
+            if (info.warning) problems.push({ id: MODEL_PROBLEM.llm, ...info.warning, blocking: false });
+          }),
       voice?.synthesizer.load().then(() => summaries.push(voice.missing ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
     ]);
     if (stt.status === 'rejected') problem(MODEL_PROBLEM.stt, stt.reason);
@@ -245,6 +252,13 @@ export interface ListeningEngines {
   vad?: VoiceActivityDetector;
   /** Scores what the speaker plays, to recognise our own voice (EchoGuard). */
   reference?: WakeWordDetector;
+}
+
+/** The LLM that answers: the local model, or a model server (with the local model behind it, llm.fallback). */
+function answeringModel(config: JarvisConfig, local: Responder, stack: DisposalStack): Responder {
+  if (config.llm.backend === 'local') return local;
+  const server = stack.use(openAiResponder(config.llm));
+  return config.llm.fallback === 'local' ? new FallbackResponder(server, local, 'the local model') : server;
 }
 
 async function listeningEngines(

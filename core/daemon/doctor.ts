@@ -97,17 +97,34 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
         await whisper.dispose();
       }
     }, false, modelFix),
-    check('language model', async () => {
-      const llm = config.llm.backend === 'openai' ? openAiResponder(config.llm) : new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
-      try {
-        const { summary, warning } = await llm.load();
-        // Answering on the CPU after the GPU backend crashed works, only slower: said, but not a failure.
-        if (warning) throw Object.assign(new JarvisError('llm-degraded', `${summary}: ${warning.message}`, warning.fix), { degraded: true });
-        return summary;
-      } finally {
-        await llm.dispose();
-      }
-    }, false, modelFix),
+    ...(config.llm.backend === 'openai'
+      ? [
+          check('model server', async () => {
+            const server = openAiResponder(config.llm);
+            try {
+              const { summary } = await server.load();
+              return `${summary}; first token in ${Math.round(await server.firstTokenMs())} ms`;
+            } finally {
+              await server.dispose();
+            }
+          }, config.llm.fallback === 'local'),
+        ]
+      : []),
+    ...(config.llm.backend === 'local' || config.llm.fallback === 'local'
+      ? [
+          check(config.llm.backend === 'local' ? 'language model' : 'local model (fallback)', async () => {
+            const llm = new LlamaResponder(config.llm, config.llm.threads ? { threads: config.llm.threads } : {});
+            try {
+              const { summary, warning } = await llm.load();
+              // Answering on the CPU after the GPU backend crashed works, only slower: said, but not a failure.
+              if (warning) throw Object.assign(new JarvisError('llm-degraded', `${summary}: ${warning.message}`, warning.fix), { degraded: true });
+              return summary;
+            } finally {
+              await llm.dispose();
+            }
+          }, false, modelFix),
+        ]
+      : []),
     check('voice', async () => {
       const choice = createSynthesizer(config.tts, log);
       try {

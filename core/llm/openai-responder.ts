@@ -63,9 +63,27 @@ export class OpenAiResponder implements Responder {
     return { summary: `OpenAI-compatible server at ${this.#backend.baseUrl}, model ${this.#backend.model}` };
   }
 
+  /** How long the server takes to start answering: one token of a one-word question, as `jarvis doctor` reports. */
+  async firstTokenMs(): Promise<number> {
+    const started = performance.now();
+    try {
+      const stream = await this.#client.chat.completions.create({ model: this.#backend.model, messages: [{ role: 'user', content: 'Hi' }], stream: true, max_tokens: 1 });
+      for await (const _ of stream) break;
+    } catch (error) {
+      throw this.#explain(error);
+    }
+    return performance.now() - started;
+  }
+
   async *respond(request: ResponseRequest): AsyncIterable<string> {
     const { text, signal, tools } = request;
     signal.throwIfAborted();
+    // Said once the server answers: a server that fails before it does has not answered this turn.
+    let announced = false;
+    const announce = () => {
+      if (!announced) request.run?.emit({ type: 'llm-backend', backend: this.name });
+      announced = true;
+    };
     const messages: ChatCompletionMessageParam[] = [
       { role: 'system', content: this.#llm.systemPrompt },
       ...this.#history.slice(-this.#llm.historyTurns).flatMap((e): ChatCompletionMessageParam[] => [
@@ -97,6 +115,7 @@ export class OpenAiResponder implements Responder {
           signal.throwIfAborted();
           const choice = chunk.choices[0];
           if (!choice) continue;
+          announce();
           const piece = choice.delta.content;
           if (piece) {
             answer += piece;
@@ -144,6 +163,11 @@ export class OpenAiResponder implements Responder {
       throw new JarvisError('llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
     }
     this.#remember(text, answer);
+  }
+
+  /** How the HUD and the log name it: the model and where it runs. */
+  get name(): string {
+    return `${this.#backend.model} at ${new URL(this.#backend.baseUrl).host}`;
   }
 
   async resetConversation(): Promise<void> {

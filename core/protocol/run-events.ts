@@ -36,6 +36,11 @@ export type RunEventBody =
   | { type: 'llm-start'; text: string; earlyMs?: number }
   /** An answer started in a pause was thrown away: the person spoke on (`text`: what it was started on). */
   | { type: 'speculation-discarded'; text: string }
+  /**
+   * Who answers when it is not the local model: `backend` names it; `fallbackFrom` and `why` when the configured
+   * server could not answer and another one did.
+   */
+  | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string }
   | { type: 'first-token'; ms: number }
   | { type: 'sentence'; index: number; text: string }
   | { type: 'llm-end'; text: string; ms: number; pieces: number; aborted: boolean }

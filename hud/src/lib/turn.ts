@@ -14,6 +14,9 @@ export interface TurnSummary {
   live: boolean;
   outcome?: string;
   error?: { message: string; fix?: string };
+  /** Who answered when it was not the local model; `fallbackWhy` when the configured server could not. */
+  answeredBy?: string;
+  fallbackWhy?: string;
   timings: TurnTimings;
   stages: Stage[];
 }
@@ -49,6 +52,9 @@ export function summarize(turn: TurnView): TurnSummary {
   if (question !== undefined) summary.question = question;
   if (end) summary.outcome = end.outcome;
   if (error) summary.error = { message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
+  const backend = events.findLast((e): e is Extract<RunEvent, { type: 'llm-backend' }> => e.type === 'llm-backend');
+  if (backend) summary.answeredBy = backend.backend;
+  if (backend?.why) summary.fallbackWhy = backend.why;
   return summary;
 }
 
