@@ -262,6 +262,17 @@ export const configSchema = z
         message: 'binds an address other machines can reach, but without server.lan the HUD is plain HTTP: set server.lan to true (HTTPS; or `jarvis start --lan`), or server.host to 127.0.0.1',
       })
       .prefault({}),
+    /** What JARVIS does when the GPU runs hot or short of memory (core/live-models/gpu-governor.ts); read from the HUD's telemetry. */
+    gpu: z
+      .strictObject({
+        /** At or above this, answers are kept short until the GPU is 5 °C cooler. */
+        maxTemperatureC: z.number().min(40).max(110).default(80),
+        /** Drawing this share of the power limit counts as hot too. */
+        powerLimitFraction: z.number().min(0.5).max(1).default(0.97),
+        /** Sentences an answer may have while the GPU cools. */
+        coolingAnswerSentences: z.number().int().min(1).max(20).default(2),
+      })
+      .prefault({}),
     models: z
       .strictObject({
         /** Where downloaded and imported models live; "$models/" in other paths means this folder. Default: $dataDir/models. */

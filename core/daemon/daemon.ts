@@ -20,6 +20,7 @@ import { MODEL_PROBLEM } from '../protocol/wire.ts';
 import type { Responder } from '../responder.ts';
 import { RemoteAccess, type RemoteAccessOptions } from '../server/remote-access.ts';
 import { SkillsRuntime } from '../skills/skills-runtime.ts';
+import { connectGpuGovernor } from './gpu-link.ts';
 import { connectSkills } from './skills-link.ts';
 import { FallbackResponder } from '../llm/fallback-responder.ts';
 import { openAiResponder } from '../llm/openai-responder.ts';
@@ -210,6 +211,22 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       remote = new RemoteAccess(config, log, options.screens === true ? {} : options.screens);
       stack.defer(() => remote?.close());
       await remote.start(assistant, { manager: models, llm: responder, ...(sink ? { speaker: sink } : {}) });
+      // The GPU's heat and memory, from the same telemetry the HUD shows.
+      const feed = remote.feed;
+      if (feed) {
+        stack.defer(
+          connectGpuGovernor(
+            (listener) => {
+              feed.on('telemetry', listener);
+              return () => feed.off('telemetry', listener);
+            },
+            assistant,
+            models.pool,
+            config,
+            log,
+          ),
+        );
+      }
     }
 
     let started = false;

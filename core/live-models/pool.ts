@@ -222,6 +222,13 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
     return idle.map((r) => r.model.key);
   }
 
+  /** Unloads every resident model but the one answering now (the GPU ran short of memory); returns their keys. */
+  async unloadInactive(): Promise<string[]> {
+    const inactive = [...this.#residents.values()].filter((r) => r.model.key !== this.activeKey);
+    for (const resident of inactive) await this.#unload(resident, 'idle');
+    return inactive.map((r) => r.model.key);
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;

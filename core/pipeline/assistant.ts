@@ -98,6 +98,8 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   readonly clock: Clock;
   /** Where answers are played, with the remote's volume applied; none: text answers only. */
   readonly #output: GainSink | undefined;
+  /** Sentences an answer may have (the GPU governor's while the GPU is hot); undefined: any. */
+  #sentenceCap: number | undefined;
   #volume = 1;
   #muted = false;
   #state: AssistantState = initialState;
@@ -186,6 +188,11 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     this.#problemRepeats.set(problem.id, 0);
     this.log.warn({ problem: problem.id, fix: problem.fix }, problem.message);
     this.dispatch({ type: 'problem', problem });
+  }
+
+  /** Answers end after this many sentences from now on (undefined: no limit); the LLM stops generating there. */
+  limitAnswers(sentences: number | undefined): void {
+    this.#sentenceCap = sentences;
   }
 
   clearProblem(id: string): void {
@@ -443,7 +450,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       audio,
       includesWakeWord: run.trigger === 'wake',
       ...(transcript ? { transcript } : {}),
-      ...(speculation ? { early: { text: speculation.text, take: () => speculation.confirm(turn.controller.signal) } } : {}),
+      ...(speculation ? { early: { text: speculation.text, take: (signal: AbortSignal) => speculation.confirm(signal) } } : {}),
     });
     // A turn that did not take the early answer (another transcript, a dropped wake word) throws it away.
     if (speculation) void turn.done.then(() => speculation.discard() && run.emit({ type: 'speculation-discarded', text: speculation.text }));
@@ -500,6 +507,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
       verifyWakeWord: this.config.wake.verifyTranscript,
       wakeName: this.#wakeName,
       onPiece: (piece: string) => this.emit('answer-piece', piece, run.runId),
+      sentenceCap: () => this.#sentenceCap,
     };
     const done = runTurn(deps, run, input, controller.signal, () => {
       if (this.#turn?.run === run) this.dispatch({ type: 'speaking' });

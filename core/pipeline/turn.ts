@@ -20,6 +20,11 @@ export interface TurnDeps {
   wakeName?: WakeName;
   /** Each piece of the answer as it streams (the screens show it growing). */
   onPiece?: (piece: string) => void;
+  /**
+   * Sentences an answer may have, asked when it starts; undefined: no limit. The LLM stops generating at the limit
+   * (the GPU governor keeps answers short while the GPU is too hot).
+   */
+  sentenceCap?: () => number | undefined;
 }
 
 /**
@@ -34,8 +39,8 @@ export type TurnInput =
 export interface EarlyAnswer {
   /** The request it was started on; the answer counts only if the turn's transcript is the same. */
   readonly text: string;
-  /** Confirms it: the answer as it stands and the rest as it comes, and how long before now it began. */
-  readonly take: () => { answer: AsyncIterable<string>; earlyMs: number };
+  /** Confirms it: the answer as it stands and the rest as it comes (stopped by `signal`), and how long before now it began. */
+  readonly take: (signal: AbortSignal) => { answer: AsyncIterable<string>; earlyMs: number };
 }
 
 export interface TurnResult {
@@ -117,8 +122,12 @@ export async function runTurn(
     text = input.text.trim();
   }
 
-  const early = 'audio' in input && input.early?.text === text ? input.early.take() : undefined;
-  const answer = await streamAnswer(deps, run, text, signal, say, early);
+  // An answer cut at its sentence limit ends like any other: the limit stops the LLM, not the turn.
+  const cap = deps.sentenceCap?.();
+  const limit = new AbortController();
+  const answerSignal = cap === undefined ? signal : AbortSignal.any([signal, limit.signal]);
+  const early = 'audio' in input && input.early?.text === text ? input.early.take(answerSignal) : undefined;
+  const answer = await streamAnswer(deps, run, text, answerSignal, say, early, cap === undefined ? undefined : { sentences: cap, stop: () => limit.abort() });
   if (answer.error) {
     const { code, message, fix } = describeError(answer.error);
     run.emit({ type: 'error', stage: 'llm', code, message, fix });
@@ -137,13 +146,20 @@ async function streamAnswer(
   signal: AbortSignal,
   onSentence: (sentence: string) => void,
   early?: { answer: AsyncIterable<string>; earlyMs: number },
+  cap?: { sentences: number; stop: () => void },
 ): Promise<{ text: string; error?: unknown }> {
   const splitter = new SentenceSplitter();
   let sentenceIndex = 0;
+  let capped = false;
   const emitSentences = (sentences: string[]) => {
     for (const sentence of sentences) {
+      if (capped) return;
       run.emit({ type: 'sentence', index: sentenceIndex++, text: sentence });
       onSentence(sentence);
+      if (cap && sentenceIndex >= cap.sentences) {
+        capped = true;
+        cap.stop();
+      }
     }
   };
   run.emit({ type: 'llm-start', text: question, ...(early ? { earlyMs: early.earlyMs } : {}) });
@@ -162,6 +178,6 @@ async function streamAnswer(
     if (!isAbortError(caught) && !signal.aborted) error = caught;
   }
   if (!error && !signal.aborted) emitSentences(splitter.flush());
-  run.emit({ type: 'llm-end', text: text.trim(), ms: run.since(started), pieces, aborted: signal.aborted });
+  run.emit({ type: 'llm-end', text: text.trim(), ms: run.since(started), pieces, aborted: signal.aborted && !capped });
   return error ? { text, error } : { text };
 }
