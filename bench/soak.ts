@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     server: { port: 0 },
   });
   const clock = new ManualClock(Date.now());
-  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock });
+  const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock, record: false });
   const room = new Room({ clock, waitPace: 40 });
   const spokenClip = await speak('hey jarvis, tell me something nice', { engine: 'espeak', voice: 'en-us' });
 
@@ -79,13 +79,13 @@ async function main(): Promise<void> {
   room.until(() => finished, Number.MAX_SAFE_INTEGER);
 
   const daemon = await createDaemon(config, { log: silentLogger, source: room, sink, clock, screens: { buildHud: false } });
-  const events: RunEvent[] = [];
-  const ended = new Map<number, RunEvent>();
-  const starts = new Map<number, RunEvent>();
+  const errors: RunEvent[] = [];
+  const wakeRuns = new Set<number>();
+  let wakeRunsEnded = 0;
   daemon.assistant.bus.subscribe((event) => {
-    if (event.type === 'run-start') starts.set(event.runId, event);
-    if (event.type === 'run-end') ended.set(event.runId, event);
-    if (event.type === 'error' || event.type === 'run-end') events.push(event);
+    if (event.type === 'run-start' && event.trigger === 'wake') wakeRuns.add(event.runId);
+    if (event.type === 'run-end' && wakeRuns.delete(event.runId)) wakeRunsEnded++;
+    if (event.type === 'error') errors.push(event);
   });
   // Every timer set must ring exactly once.
   const rings = new Map<number, number>();
@@ -121,9 +121,9 @@ async function main(): Promise<void> {
   for (let turn = 1; turn <= TURNS; turn++) {
     const kind = turn % 5;
     if (kind === 0) {
-      const before = Math.max(-1, ...starts.keys());
+      const before = wakeRunsEnded;
       released++;
-      const heard = await waitFor(() => [...starts].some(([id, e]) => id > before && e.type === 'run-start' && e.trigger === 'wake' && ended.has(id)), 20_000);
+      const heard = await waitFor(() => wakeRunsEnded > before, 20_000);
       count(heard ? 'spoken: answered' : 'spoken: no wake');
     } else if (kind === 1) {
       const result = await daemon.assistant.ask(`set a timer for ${timerSeconds} seconds`);
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const lostTimers = timersSet.filter((id) => !rings.has(id)).length;
   const rangTwice = timersSet.filter((id) => (rings.get(id) ?? 0) > 1).length;
   fs.rmSync(dataDir, { recursive: true, force: true });
-  writeResults(samples, { outcomes: Object.fromEntries(outcomes), timersSet: timersSet.length, timersStored: stored, rang, rangTwice, lostTimers, integrity, errors: events.filter((e) => e.type === 'error').length });
+  writeResults(samples, { outcomes: Object.fromEntries(outcomes), timersSet: timersSet.length, timersStored: stored, rang, rangTwice, lostTimers, integrity, errors: errors.length });
 }
 
 function workerRss(pid: number | undefined): number | undefined {

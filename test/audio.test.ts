@@ -521,6 +521,17 @@ describe('VirtualSink', () => {
     await sink.close();
   });
 
+  test('with record: false (`jarvis start --output none`, a daemon running for weeks) it plays on time and keeps nothing', async () => {
+    const sink = new VirtualSink({ speed: 50, record: false });
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) await sink.play({ samples: tone(440, 1000, 22_050), sampleRate: 22_050 });
+    const ms = performance.now() - started;
+    assert.ok(ms > 300, `20 s of audio at 50x took ${ms.toFixed(0)} ms`);
+    assert.equal(sink.heardMs(), 0);
+    assert.equal(sink.recording().samples.length, 0);
+    await sink.close();
+  });
+
   test('plays everything at `speed`, in order, and resolves each play when heard', async () => {
     const sink = new VirtualSink({ speed: 20 });
     const chunks: PcmAudio[] = [

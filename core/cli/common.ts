@@ -50,7 +50,8 @@ export async function openSink(config: JarvisConfig, output: string, speed: numb
     return new SpeakerSink({ backend: config.audio.output.backend, device: config.audio.output.device });
   }
   const { VirtualSink } = await import('../../voice/audio/virtual-sink.ts');
-  return new VirtualSink({ speed, sampleRate: 22_050 });
+  // Nothing is written for 'none': a daemon running for weeks must not keep every answer it "played".
+  return new VirtualSink({ speed, sampleRate: 22_050, record: output !== 'none' });
 }
 
 export async function closeSink(sink: AudioSink, output: string, log: Logger): Promise<void> {

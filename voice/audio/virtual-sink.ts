@@ -17,6 +17,11 @@ export interface VirtualSinkOptions {
   sampleRate?: number;
   /** Record the silence between chunks that were played with a pause between them. */
   keepGaps?: boolean;
+  /**
+   * Keep what was played, for recording() and writeWav() (default true). false for a sink that only stands in for
+   * a speaker in a long-running daemon (`jarvis start --output none`): kept, every answer would stay in memory.
+   */
+  record?: boolean;
   /** What "real time" is (default: the system clock). */
   clock?: Clock;
 }
@@ -38,6 +43,7 @@ export class VirtualSink implements AudioSink {
   readonly sampleRate: number;
   readonly #speed: number;
   readonly #keepGaps: boolean;
+  readonly #recordPlayed: boolean;
   readonly #clock: Clock;
   readonly #listeners = new Set<(audio: PcmAudio) => void>();
   readonly #queue: Queued[] = [];
@@ -53,6 +59,7 @@ export class VirtualSink implements AudioSink {
     this.#speed = speed === 0 ? Infinity : speed;
     this.sampleRate = options.sampleRate ?? CAPTURE_SAMPLE_RATE;
     this.#keepGaps = options.keepGaps ?? false;
+    this.#recordPlayed = options.record ?? true;
     this.#clock = options.clock ?? systemClock;
     this.description = `virtual speaker (${this.#speed === Infinity ? 'instant' : `${this.#speed}x real time`})`;
   }
@@ -150,7 +157,7 @@ export class VirtualSink implements AudioSink {
   }
 
   #record(samples: Int16Array): void {
-    if (samples.length > 0) this.#heard.push(samples);
+    if (samples.length > 0 && this.#recordPlayed) this.#heard.push(samples);
   }
 
   #settleIfDrained(): void {
