@@ -7,6 +7,7 @@ import { CAPTURE_SAMPLE_RATE, type Transcriber } from '../../voice/ports.ts';
 import { samplesToMs } from '../../voice/pcm.ts';
 import { SpeechOutput, type SpeechOutputDeps } from './speech-output.ts';
 import { cleanTranscript, splitAtWakeWord, type WakeName } from './transcript.ts';
+import { unreadableAnswer } from './unreadable-answer.ts';
 
 export interface TurnDeps {
   /** Needed for audio requests only. */
@@ -171,6 +172,9 @@ async function streamAnswer(
     for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run })) {
       if (pieces++ === 0) run.emit({ type: 'first-token', ms: run.since(started) });
       text += piece;
+      // Judged as it streams (holding text back would delay every answer): a damaged model's answer stops early.
+      const unreadable = unreadableAnswer(text);
+      if (unreadable) throw unreadable;
       onPiece?.(piece);
       emitSentences(splitter.push(piece));
     }
