@@ -240,6 +240,12 @@ export const configSchema = z
         allowedHosts: z.array(z.string().min(1)).default([]),
         /** A browser on this machine (loopback) is the wall HUD: it sees everything and may show pairing codes. */
         trustLocalDisplay: z.boolean().default(true),
+        /**
+         * A controller code shown on this computer may be used on this computer too (a touchscreen on the JARVIS
+         * computer that people tap). Off: such a code pairs only another device, so no program running here can
+         * make itself a controller.
+         */
+        pairFromThisComputer: z.boolean().default(false),
         pairingCodeTtlMs: ms(30_000, 3_600_000).default(300_000),
         /** Largest message a client may send; bigger ones close that client. */
         maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65_536),

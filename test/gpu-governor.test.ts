@@ -73,7 +73,7 @@ test('the daemon under a GPU that heats up and cools down, and loses its memory 
     assert.equal(cooled.answer, longAnswer, 'whole answers again once cool');
 
     await until('no gpu-memory problem when another program took the memory', () => problem('gpu-memory') !== undefined);
-    assert.match(problem('gpu-memory')!.message, /another program is using the GPU's memory \(264 MiB free\)/);
+    assert.match(problem('gpu-memory')!.message, /Another program is using the GPU's memory \(264 MiB free\)/);
   } finally {
     await hud.close();
   }

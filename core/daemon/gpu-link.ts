@@ -4,14 +4,13 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import { GpuGovernor, type GovernorAction } from '../live-models/gpu-governor.ts';
 import type { ModelPool } from '../live-models/pool.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
-import type { TelemetrySample } from '../protocol/wire.ts';
+import { GPU_HOT_PROBLEM, type TelemetrySample } from '../protocol/wire.ts';
 
 /**
  * Carries out the GPU governor's decisions (core/live-models/gpu-governor.ts) on the daemon: each is logged and
  * shown on the HUD as a problem while it lasts. Fed by the HUD's telemetry (one nvidia-smi loop for both).
  */
 
-export const GPU_HOT_PROBLEM = 'gpu-hot';
 export const GPU_MEMORY_PROBLEM = 'gpu-memory';
 
 export function connectGpuGovernor(
@@ -28,7 +27,7 @@ export function connectGpuGovernor(
         assistant.limitAnswers(config.gpu.coolingAnswerSentences);
         assistant.reportProblem({
           id: GPU_HOT_PROBLEM,
-          message: `${action.why}: answers are kept to ${config.gpu.coolingAnswerSentences} sentences until it cools`,
+          message: `${action.why.charAt(0).toUpperCase()}${action.why.slice(1)}: answers are kept to ${config.gpu.coolingAnswerSentences} sentences until it cools`,
           fix: 'Give the computer more air (clean the fans, open the case side); gpu.maxTemperatureC sets the limit.',
           blocking: false,
         });
@@ -42,7 +41,7 @@ export function connectGpuGovernor(
         log.warn({ freeMiB: action.freeMiB, unloaded }, `GPU memory is short (${action.freeMiB} MiB free): ${unloaded.length ? `unloaded ${unloaded.join(', ')}` : 'no idle model to unload'}`);
         assistant.reportProblem({
           id: GPU_MEMORY_PROBLEM,
-          message: `another program is using the GPU's memory (${action.freeMiB} MiB free)${unloaded.length ? `; unloaded the idle ${unloaded.length === 1 ? 'model' : 'models'}` : ''}`,
+          message: `Another program is using the GPU's memory (${action.freeMiB} MiB free)${unloaded.length ? `; unloaded the idle ${unloaded.length === 1 ? 'model' : 'models'}` : ''}`,
           fix: 'Close the program using the GPU, or pick a smaller model (`jarvis models list --fits`).',
           blocking: false,
         });
@@ -51,7 +50,7 @@ export function connectGpuGovernor(
       case 'suggest-smaller-model':
         assistant.reportProblem({
           id: GPU_MEMORY_PROBLEM,
-          message: `the GPU's memory is still short (${action.freeMiB} MiB free): the next model load may fail`,
+          message: `The GPU's memory is still short (${action.freeMiB} MiB free): the next model load may fail`,
           fix: 'Pick a model that fits what is free: `jarvis models list --fits`, then `jarvis models use <id>`.',
           blocking: false,
         });

@@ -102,6 +102,9 @@ export interface TelemetrySample {
 export type ModelKind = 'stt' | 'llm' | 'tts';
 
 /** The problem id each stage is reported under while its model cannot be used (missing, broken, not loaded). */
+/** The GPU governor's problem while it keeps answers short for a hot GPU (core/daemon/gpu-link.ts). */
+export const GPU_HOT_PROBLEM = 'gpu-hot';
+
 export const MODEL_PROBLEM: Readonly<Record<ModelKind, string>> = { stt: 'stt-model', llm: 'llm-model', tts: 'tts-voice' };
 
 export interface ModelView {

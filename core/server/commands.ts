@@ -41,8 +41,9 @@ export interface CommandDeps {
   log: Logger;
   /** The URL a phone should open, for the QR code. */
   pairingUrl: () => string;
+  /** server.pairFromThisComputer: a controller code shown here may be redeemed here. */
+  pairFromThisComputer?: boolean;
 }
-
 
 interface Talk {
   session: string;
@@ -164,7 +165,7 @@ export class CommandHandlers {
 
   async #pairingCode(session: ClientSession, role: Role): Promise<Ack<CommandResults['pairing-code']>> {
     const issued = this.deps.devices.issueCode(role);
-    if (session.fromThisMachine && role === 'controller') {
+    if (session.fromThisMachine && role === 'controller' && !this.deps.pairFromThisComputer) {
       this.#shownHere.set(issued.code, issued.expiresAt);
       // Only the newest few codes are alive in the store anyway.
       if (this.#shownHere.size > 16) this.#shownHere.delete(this.#shownHere.keys().next().value!);

@@ -121,6 +121,7 @@ export class RemoteAccess {
       models,
       log,
       pairingUrl: () => this.#server?.urls[0] ?? '',
+      pairFromThisComputer: serverConfig.pairFromThisComputer,
     });
     this.#server = new HudServer({
       config: serverConfig,

@@ -1,5 +1,5 @@
 import type { Problem } from '../../../core/protocol/state.ts';
-import { MODEL_PROBLEM, type ModelKind, type ModelsView, type TelemetrySample } from '../../../core/protocol/wire.ts';
+import { GPU_HOT_PROBLEM, MODEL_PROBLEM, type ModelKind, type ModelsView, type TelemetrySample } from '../../../core/protocol/wire.ts';
 
 /** Warnings the screens raise from telemetry and model state, beside the assistant's own problems. */
 
@@ -106,7 +106,8 @@ export function banners(problems: readonly Problem[], telemetry: TelemetrySample
       fix: 'Check the internet connection. To fetch the files by hand instead, the log lists each URL and where it goes.',
     });
   }
-  if (telemetry?.gpu.available) {
+  // The core's governor acting on the heat says more than "hot" (what it does about it): only one of the two.
+  if (telemetry?.gpu.available && !problems.some((p) => p.id === GPU_HOT_PROBLEM)) {
     for (const gpu of telemetry.gpu.gpus) {
       if (gpu.temperatureC !== undefined && gpu.temperatureC >= GPU_HOT_C) {
         out.push({
