@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   models: async () => (await import('./models.ts')).registerModels,
   devices: async () => (await import('./devices.ts')).registerDevices,
   service: async () => (await import('./service.ts')).registerService,
+  forget: async () => (await import('./forget.ts')).registerForget,
 };
 
 /** Global options that take a value: the word after them is not the command. */

@@ -68,7 +68,7 @@ export function registerMemory(program: Command): void {
     });
 }
 
-function withMemory(command: Command, body: (memory: HouseholdMemory) => void): void {
+export function withMemory(command: Command, body: (memory: HouseholdMemory) => void): void {
   const config = commandConfig(command);
   const store = SkillStore.open(skillsDatabasePath(config));
   try {

@@ -190,6 +190,12 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     this.dispatch({ type: 'problem', problem });
   }
 
+  /** The model forgets the conversation so far (the user asked: `jarvis forget --all`). */
+  async forgetConversation(): Promise<void> {
+    await this.engines.responder.resetConversation();
+    this.log.info('conversation forgotten');
+  }
+
   /** Answers end after this many sentences from now on (undefined: no limit); the LLM stops generating there. */
   limitAnswers(sentences: number | undefined): void {
     this.#sentenceCap = sentences;

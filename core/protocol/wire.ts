@@ -277,6 +277,8 @@ export const commandSchemas = {
   'switch-model': z.strictObject({ id: z.string().min(1).max(200) }),
   /** Downloads that failed (offline on a first run) are tried again now instead of after their back-off. */
   'retry-downloads': empty,
+  /** Forget the conversation so far (`jarvis forget --all`): the model keeps nothing of what was asked. */
+  'forget-conversation': empty,
   /** Also play the answers on this phone (sent as 'speech' events). */
   listen: z.strictObject({ enabled: z.boolean() }),
 } as const;
@@ -300,14 +302,16 @@ export interface CommandResults {
   'switch-model': object;
   /** Whether failed downloads were waiting to be tried again. */
   'retry-downloads': { retried: boolean };
+  'forget-conversation': object;
   listen: { enabled: boolean };
 }
 
 /** Who may send what. `local` is the trusted display on the daemon's own machine. */
 export function mayCommand(command: CommandName, who: { role?: Role; local?: boolean }): boolean {
   if (command === 'pair') return true;
-  // The wall display on this computer may show pairing codes and retry downloads: nothing a guest could misuse.
-  if (command === 'pairing-code' || command === 'retry-downloads') return who.role === 'controller' || who.local === true;
+  // The wall display on this computer (and `jarvis` run here, which speaks as it) may show pairing codes, retry
+  // downloads and forget the conversation: nothing that controls the assistant.
+  if (command === 'pairing-code' || command === 'retry-downloads' || command === 'forget-conversation') return who.role === 'controller' || who.local === true;
   return who.role === 'controller';
 }
 

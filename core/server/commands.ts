@@ -126,6 +126,9 @@ export class CommandHandlers {
         return this.#switchModel((payload as CommandPayload<'switch-model'>).id);
       case 'retry-downloads':
         return { ok: true, retried: this.deps.models.retryDownloads() };
+      case 'forget-conversation':
+        await assistant.forgetConversation();
+        return { ok: true };
       case 'listen': {
         const { enabled } = payload as CommandPayload<'listen'>;
         session.listen(enabled);
