@@ -102,11 +102,10 @@ export function resampleFloat(input: ArrayLike<number>, fromRate: number, toRate
   const outLength = Math.floor(input.length * ratio);
   const out = new Float64Array(outLength);
   const filter = sincFilter(fromRate, toRate);
-  const table = filter.phases && polyphaseTable(fromRate, toRate, filter);
+  const table = filter.period === undefined ? undefined : polyphaseTable(fromRate, toRate, filter, filter.period);
   for (let i = 0; i < outLength; i++) {
     const center = i / ratio;
     const first = Math.ceil(center - filter.halfWidth);
-    const last = Math.floor(center + filter.halfWidth);
     if (table && first >= 0 && first + table.taps <= input.length) {
       // Output i sits where output i mod period does, whole input samples further on.
       const at = (i % table.period) * table.taps;
@@ -124,8 +123,8 @@ interface SincFilter {
   readonly cutoff: number;
   /** Taps each side, in input samples. */
   readonly halfWidth: number;
-  /** Output positions between input samples that repeat (toRate / gcd), when few enough to tabulate. */
-  readonly phases: number | undefined;
+  /** Output samples after which their positions between input samples repeat (toRate / gcd), when few enough to tabulate. */
+  readonly period: number | undefined;
 }
 
 const MAX_PHASES = 4096;
@@ -133,8 +132,8 @@ const MAX_PHASES = 4096;
 function sincFilter(fromRate: number, toRate: number): SincFilter {
   const cutoff = Math.min(1, toRate / fromRate); // relative to the input Nyquist
   const g = gcd(fromRate, toRate);
-  const phases = Number.isInteger(fromRate) && Number.isInteger(toRate) && toRate / g <= MAX_PHASES ? toRate / g : undefined;
-  return { cutoff, halfWidth: Math.ceil(8 / cutoff), phases };
+  const period = Number.isInteger(fromRate) && Number.isInteger(toRate) && toRate / g <= MAX_PHASES ? toRate / g : undefined;
+  return { cutoff, halfWidth: Math.ceil(8 / cutoff), period };
 }
 
 /** The filter at `center` (in input samples), its weights normalised to sum to 1. */
@@ -167,12 +166,10 @@ interface PolyphaseTable {
 
 const polyphaseTables = new Map<string, PolyphaseTable>();
 
-function polyphaseTable(fromRate: number, toRate: number, filter: SincFilter): PolyphaseTable {
+function polyphaseTable(fromRate: number, toRate: number, filter: SincFilter, period: number): PolyphaseTable {
   const key = `${fromRate}>${toRate}`;
   const cached = polyphaseTables.get(key);
   if (cached) return cached;
-  const g = gcd(fromRate, toRate);
-  const period = toRate / g;
   const phases = Array.from({ length: period }, (_, p) => {
     // Output sample p of a period sits p·from/to input samples in; only its fractional part matters.
     const center = (p * fromRate) / toRate;

@@ -156,8 +156,9 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
         ? undefined
         : responder.load().then((info) => {
             summaries.push(`LLM: ${info.summary}`);
-            // Loaded, but not as configured (the model server is down and the local model answers meanwhile).
-            if (info.warning) problems.push({ id: MODEL_PROBLEM.llm, ...info.warning, blocking: false });
+            // The model server down at start while the local model answers (llm.fallback). The local model's own
+            // warnings (a GPU fallback) reach the assistant through the model manager's pool events.
+            if (info.warning && config.llm.backend === 'openai') problems.push({ id: MODEL_PROBLEM.llm, ...info.warning, blocking: false });
           }),
       voice?.synthesizer.load().then(() => summaries.push(voice.missing ? `TTS: espeak-ng voice ${config.tts.espeakVoice} until the Piper voice is there` : `TTS: ${voice.reason}`)),
     ]);
@@ -212,21 +213,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       stack.defer(() => remote?.close());
       await remote.start(assistant, { manager: models, llm: responder, ...(sink ? { speaker: sink } : {}) });
       // The GPU's heat and memory, from the same telemetry the HUD shows.
-      const feed = remote.feed;
-      if (feed) {
-        stack.defer(
-          connectGpuGovernor(
-            (listener) => {
-              feed.on('telemetry', listener);
-              return () => feed.off('telemetry', listener);
-            },
-            assistant,
-            models.pool,
-            config,
-            log,
-          ),
-        );
-      }
+      if (remote.feed) stack.defer(connectGpuGovernor(remote.feed, assistant, models.pool, config, log));
     }
 
     let started = false;

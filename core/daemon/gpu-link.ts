@@ -5,6 +5,7 @@ import { GpuGovernor, type GovernorAction } from '../live-models/gpu-governor.ts
 import type { ModelPool } from '../live-models/pool.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
 import { GPU_HOT_PROBLEM, type TelemetrySample } from '../protocol/wire.ts';
+import type { LiveFeed } from '../server/live-feed.ts';
 
 /**
  * Carries out the GPU governor's decisions (core/live-models/gpu-governor.ts) on the daemon: each is logged and
@@ -14,7 +15,7 @@ import { GPU_HOT_PROBLEM, type TelemetrySample } from '../protocol/wire.ts';
 export const GPU_MEMORY_PROBLEM = 'gpu-memory';
 
 export function connectGpuGovernor(
-  subscribe: (listener: (sample: TelemetrySample) => void) => () => void,
+  feed: LiveFeed,
   assistant: Assistant,
   pool: ModelPool,
   config: JarvisConfig,
@@ -60,7 +61,7 @@ export function connectGpuGovernor(
         return;
     }
   };
-  return subscribe((sample) => {
+  const onSample = (sample: TelemetrySample) => {
     if (!sample.gpu.available) return;
     const gpu = sample.gpu.gpus[0];
     if (!gpu) return;
@@ -68,5 +69,7 @@ export function connectGpuGovernor(
       log.info({ action: action.type }, 'GPU governor');
       act(action).catch((error: unknown) => log.warn({ err: describeError(error).message }, `GPU governor: ${action.type} failed`));
     }
-  });
+  };
+  feed.on('telemetry', onSample);
+  return () => feed.off('telemetry', onSample);
 }

@@ -43,10 +43,6 @@ export class GpuGovernor {
 
   constructor(private readonly limits: GovernorLimits) {}
 
-  get cooling(): boolean {
-    return this.#cooling;
-  }
-
   /** The actions one more sample calls for (none, mostly). */
   observe(gpu: GpuSample): GovernorAction[] {
     return [...this.#heat(gpu), ...this.#memory(gpu)];

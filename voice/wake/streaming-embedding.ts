@@ -34,6 +34,8 @@ interface Stage {
 }
 
 interface StreamPlan {
+  /** Mel frames of a whole window (what the prime model takes). */
+  readonly windowFrames: number;
   /** Mel frames the step model takes: the new ones plus the first stage's context. */
   readonly inputFrames: number;
   readonly strideFrames: number;
@@ -137,7 +139,7 @@ export function planStream(file: string, windowFrames: number, bins: number, str
       valueInfo: [],
     },
   };
-  return { inputFrames, strideFrames, bins, stages: later, prime: encodeModel(prime), step: encodeModel(step) };
+  return { windowFrames, inputFrames, strideFrames, bins, stages: later, prime: encodeModel(prime), step: encodeModel(step) };
 }
 
 /** Channels of the activation `tensor`: the output channels of the last convolution before it. */
@@ -149,13 +151,13 @@ function channelsBefore(initializers: Onnx.TensorProto[], nodes: Onnx.NodeProto[
 }
 
 /** Opens the two sessions for `plan`. */
-export async function openStreamingEmbedding(plan: StreamPlan, windowFrames: number): Promise<EmbeddingStream> {
+export async function openStreamingEmbedding(plan: StreamPlan): Promise<EmbeddingStream> {
   const runtime = await onnxRuntime();
   const [prime, step] = await Promise.all([
     runtime.InferenceSession.create(plan.prime, SINGLE_THREAD_SESSION),
     runtime.InferenceSession.create(plan.step, SINGLE_THREAD_SESSION),
   ]);
-  return new StreamingEmbedding(runtime, prime, step, plan, windowFrames);
+  return new StreamingEmbedding(runtime, prime, step, plan);
 }
 
 class StreamingEmbedding implements EmbeddingStream {
@@ -166,14 +168,13 @@ class StreamingEmbedding implements EmbeddingStream {
     private readonly prime: ort.InferenceSession,
     private readonly step: ort.InferenceSession,
     private readonly plan: StreamPlan,
-    private readonly windowFrames: number,
   ) {}
 
   async embed(window: readonly Float32Array[], newFrames: number): Promise<Float32Array> {
     const { Tensor } = this.runtime;
-    const { bins, inputFrames, stages } = this.plan;
-    const continuous = this.#saved !== undefined && newFrames === this.plan.strideFrames;
-    const frames = continuous ? window.slice(-inputFrames) : window.slice(-this.windowFrames);
+    const { bins, inputFrames, windowFrames, strideFrames, stages } = this.plan;
+    const continuous = this.#saved !== undefined && newFrames === strideFrames;
+    const frames = continuous ? window.slice(-inputFrames) : window.slice(-windowFrames);
     const input = new Float32Array(frames.length * bins);
     frames.forEach((frame, i) => input.set(frame, i * bins));
     const output = continuous
