@@ -106,6 +106,22 @@ describe('timers on a manual clock and a real SQLite file', () => {
     home.skills.dispose();
   });
 
+  test('the wall clock set back an hour: a 10 minute timer still rings after 10 minutes, an alarm at 7 AM still at 7 AM on the clock', async () => {
+    const home = openHome(dataDir());
+    home.skills.timers.start();
+    assert.equal((await home.ask('set a timer for ten minutes')).answer, 'Timer set for 10 minutes.');
+    assert.equal((await home.ask('set an alarm for 7 am')).answer, 'Alarm set for 7 AM tomorrow.');
+    home.clock.advance(60_000);
+    home.clock.jump(-3_600_000);
+    home.clock.advance(539_999);
+    assert.equal(home.due.length, 0, 'not before 10 minutes have passed');
+    home.clock.advance(1);
+    assert.deepEqual(home.due.map((timers) => timers.map((t) => t.kind)), [['timer']], 'the timer rang after 10 minutes, the clock an hour behind');
+    const alarm = home.skills.timers.list().find((t) => t.kind === 'alarm')!;
+    assert.equal(alarm.dueAt, new Date(2025, 10, 26, 7, 0).getTime(), 'the alarm stays at 7 AM on the clock');
+    home.skills.dispose();
+  });
+
   test('a timer survives a restart: a new runtime on the same file rings it when it is due', async () => {
     const dir = dataDir();
     const first = openHome(dir);

@@ -11,7 +11,10 @@ import type { SkillStore, StoredTimer } from './store.ts';
  * `refresh()` (the runtime calls it when the database changed).
  *
  * The timeout is never armed for longer than `maxSleepMs`: the wall clock can jump (suspend, NTP) and an alarm
- * must still ring at the time on the clock, so it looks again at least that often.
+ * must still ring at the time on the clock, so it looks again at least that often. A timer ("in ten minutes") is
+ * stored as a time of day too, so that it survives a restart; when the wall clock goes back (set by hand, an NTP
+ * correction), its time of day moves back with it, so it still rings after the length that was asked for. A jump
+ * forward is left alone: it is mostly a suspend, and a timer's time has then passed for the people waiting too.
  */
 
 export interface TimerServiceOptions {
@@ -29,6 +32,9 @@ export type TimerServiceEvents = {
   changed: [];
 };
 
+/** A wall clock that drifted back by less than this from the monotonic one did not jump. */
+const CLOCK_JUMP_MS = 2000;
+
 /** The setting that names the process ringing this store's timers (its pid), so another one can tell if any does. */
 const RINGER_SETTING = 'timers.ringer';
 
@@ -38,6 +44,8 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
   readonly #missedGraceMs: number;
   readonly #maxSleepMs: number;
   #cancelArm: (() => void) | undefined;
+  /** Both clocks at the last look, to see the wall clock jump between two looks. */
+  #lastLook: { readonly wall: number; readonly monotonic: number } | undefined;
   #started = false;
   #disposed = false;
 
@@ -142,6 +150,7 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
     this.#cancelArm?.();
     this.#cancelArm = undefined;
     const now = this.#clock.now();
+    this.#followClockGoingBack(now);
     const open = this.#store.openTimers();
     const due = open.filter((t) => t.state === 'pending' && t.dueAt <= now);
     if (due.length > 0) {
@@ -154,5 +163,18 @@ export class TimerService extends EventEmitter<TimerServiceEvents> {
     if (!next) return;
     const wait = Math.min(next.dueAt - now, this.#maxSleepMs);
     this.#cancelArm = this.#clock.setTimeout(() => this.#check(), Math.max(0, wait));
+  }
+
+  /** Moves pending timers (not alarms at a clock time) back with a wall clock that went back since the last look. */
+  #followClockGoingBack(now: number): void {
+    const monotonic = this.#clock.monotonic();
+    const last = this.#lastLook;
+    this.#lastLook = { wall: now, monotonic };
+    if (!last) return;
+    const jump = now - last.wall - (monotonic - last.monotonic);
+    if (jump > -CLOCK_JUMP_MS) return;
+    const timers = this.#store.openTimers().filter((t) => t.state === 'pending' && t.durationMs !== undefined);
+    for (const timer of timers) this.#store.reschedule(timer.id, timer.dueAt + jump);
+    if (timers.length > 0) this.emit('changed');
   }
 }
