@@ -47,6 +47,9 @@ export interface AssistantEvents {
   'microphone-audio': [samples: Int16Array];
 }
 
+/** The longest wait between two tries of a missing microphone (see listen()). */
+const MICROPHONE_RETRY_MAX_MS = 4000;
+
 /** Mute and volume, as set from the remote. */
 export interface AssistantControls {
   muted: boolean;
@@ -209,8 +212,9 @@ export class Assistant extends EventEmitter<AssistantEvents> {
 
   /**
    * Listens until `signal` aborts or the source ends (a recording), then waits for the last turn. A microphone
-   * that fails is reported as a blocking problem and retried after audio.input.retryMs, backing off to ten times
-   * that. Only a request being recorded is lost: an answer or a ringing timer plays on.
+   * that fails is reported as a blocking problem and retried after audio.input.retryMs, backing off to 4 s (or
+   * retryMs, if longer): a microphone plugged back in after an hour is heard again within seconds, not after a
+   * back-off grown to minutes. Only a request being recorded is lost: an answer or a ringing timer plays on.
    */
   async listen(signal: AbortSignal): Promise<void> {
     const loop = this.#loop;
@@ -226,7 +230,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
         this.#abandonRequest();
         this.reportProblem({ id: 'microphone', message: error.message, fix: error.fix, blocking: true });
         const { retryMs } = this.config.audio.input;
-        const waitMs = backoffMs(retryMs, this.#microphoneFailures++, retryMs * 10);
+        const waitMs = backoffMs(retryMs, this.#microphoneFailures++, Math.max(retryMs, MICROPHONE_RETRY_MAX_MS));
         await sleep(this.clock, waitMs, signal).catch(() => {});
       }
     }

@@ -3,7 +3,7 @@ import { CAPTURE_SAMPLE_RATE, type AudioSource } from '../ports.ts';
 import { AudioProcess, within } from './audio-process.ts';
 import { noAudioFailure, processFailure } from './device-errors.ts';
 import { readPcmStream, StalledStreamError } from './pcm-stream.ts';
-import { soundServerAnswers } from './sound-server.ts';
+import { soundServerAnswers, watchSourceChanges } from './sound-server.ts';
 
 /**
  * The live microphone, recorded by a child process rather than a native addon: parec (PulseAudio/PipeWire)
@@ -63,6 +63,37 @@ export class MicrophoneSource implements AudioSource {
     if (signal.aborted) return;
     const tool = await this.resolveBackend();
     if (signal.aborted) return;
+    if (tool === 'arecord') {
+      yield* this.#record(tool, signal);
+      return;
+    }
+    // Through the sound server: a new recording whenever its microphones change (see watchSourceChanges).
+    let recording: AbortController | undefined;
+    let changed = false;
+    const stopWatching = watchSourceChanges(this.#env, () => {
+      changed = true;
+      recording?.abort();
+    });
+    try {
+      while (!signal.aborted) {
+        changed = false;
+        recording = new AbortController();
+        const stopRecording = () => recording?.abort();
+        signal.addEventListener('abort', stopRecording);
+        try {
+          yield* this.#record(tool, recording.signal);
+        } finally {
+          signal.removeEventListener('abort', stopRecording);
+        }
+        if (!changed) return;
+      }
+    } finally {
+      stopWatching();
+    }
+  }
+
+  /** One recording, until `signal` aborts; throws AudioDeviceError when the recorder fails or ends by itself. */
+  async *#record(tool: 'parec' | 'arecord', signal: AbortSignal): AsyncGenerator<Int16Array> {
     const recorder = new AudioProcess(tool, this.#recorderArgs(tool), { env: this.#env, stdin: 'ignore', stdout: 'pipe' });
     const stop = () => recorder.kill();
     signal.addEventListener('abort', stop);
