@@ -8,7 +8,9 @@ import type { TimersView } from '../core/protocol/wire.ts';
 import { DeviceStore, devicesDbPath } from '../core/server/device-store.ts';
 import { runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.ts';
 import { connectClient, type TestClient } from './fixtures/hud-server.ts';
+import { sha256, startModelMirror } from './fixtures/model-mirror.ts';
 import { seededRandom } from './models/random.ts';
+import { buildTinyGguf } from './models/tiny-gguf.ts';
 
 /**
  * Faults injected on purpose into the real daemon (`jarvis start`), part of `npm run faults` and of `npm test`:
@@ -101,4 +103,39 @@ test('kill -9 at random moments while a phone sets timers: every acknowledged ti
   }
   t.diagnostic(`${rounds} kills, ${acknowledged.size} acknowledged timers, all kept`);
   assert.ok(acknowledged.size >= rounds, 'timers were being written when the kills landed');
+});
+
+test('kill -9 during `jarvis models pull`: nothing under the final name, and the next pull resumes from the bytes on disk and verifies', async (t) => {
+  const mirror = await startModelMirror();
+  t.after(() => mirror.close());
+  const model = buildTinyGguf({ seed: 9191, name: 'faults download' });
+  // 16 kB every 60 ms: long enough to be killed half-way.
+  mirror.put('test/faults-llm-GGUF', 'faults-Q8_0.gguf', { content: model, chunkDelayMs: 60 });
+  const dataDir = path.join(dir, 'download');
+  const modelsDir = path.join(dataDir, 'models');
+  const configFile = path.join(dir, 'download-config.json');
+  fs.writeFileSync(configFile, JSON.stringify({
+    dataDir,
+    models: { baseUrl: mirror.baseUrl, extra: [{ id: 'faults-llm', kind: 'llm', repo: 'test/faults-llm-GGUF', files: [{ path: 'faults-Q8_0.gguf', bytes: model.length, sha256: sha256(model) }] }] },
+  }));
+  const final = path.join(modelsDir, 'faults-Q8_0.gguf');
+  const part = `${final}.part`;
+
+  const first = runJarvis(['-c', configFile, 'models', 'pull', 'faults-llm']);
+  for (const started = Date.now(); !(fs.existsSync(part) && fs.statSync(part).size >= 40_000); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() - started > 30_000) assert.fail(`the download did not start: ${first.stderr.join('\n')}`);
+  }
+  first.child.kill('SIGKILL');
+  await first.exit;
+  const kept = fs.statSync(part).size;
+  assert.ok(kept > 0 && kept < model.length, `a partial download is kept (${kept} of ${model.length} bytes)`);
+  assert.ok(!fs.existsSync(final), 'nothing under the final name');
+
+  const requestsBefore = mirror.requests.length;
+  const second = runJarvis(['-c', configFile, 'models', 'pull', 'faults-llm']);
+  assert.equal(await second.exit, 0, second.stderr.join('\n'));
+  assert.deepEqual(fs.readFileSync(final), model, 'byte-identical after the resume');
+  assert.ok(!fs.existsSync(part), 'the partial file is gone');
+  const ranges = mirror.requests.slice(requestsBefore).flatMap((r) => (r.range ? [Number(/bytes=(\d+)-/.exec(r.range)?.[1])] : []));
+  assert.ok(ranges.some((start) => start > 0 && start <= kept), `resumed from the bytes on disk (ranges asked: ${ranges.join(', ') || 'none'}; ${kept} kept)`);
 });
