@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fillDisk, smallDisk } from './fixtures/full-disk.ts';
 import { OTHER_DEVICE_ADDRESS, startTestHud, type TestClient } from './fixtures/hud-server.ts';
 
 /**
@@ -98,32 +97,15 @@ test('idle unpaired sockets are held only up to a limit and for a while; the pai
 });
 
 test('a full disk does not take the daemon down when a paired phone reconnects (its last-seen time is skipped)', async (t) => {
-  const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-full-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount], { stdio: 'ignore' });
-  } catch {
-    fs.rmdirSync(mount);
-    t.skip('mounting a small tmpfs needs root');
-    return;
-  }
-  try {
+  const mount = smallDisk(t, '4m');
+  if (!mount) return;
+  {
     const dataDir = path.join(mount, 'data');
     const hud = await startTestHud({ config: { dataDir, server: { trustLocalDisplay: false } } });
     try {
       const { client, token } = await hud.pairedClient();
       client.close();
-      // Fill the disk to the last byte.
-      const filler = fs.openSync(path.join(mount, 'filler'), 'w');
-      const block = Buffer.alloc(64 * 1024, 1);
-      try {
-        for (;;) fs.writeSync(filler, block);
-      } catch (error) {
-        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-      }
-      try {
-        for (;;) fs.writeSync(filler, block, 0, 512);
-      } catch {}
-      fs.closeSync(filler);
+      fillDisk(mount);
       for (let i = 0; i < 3; i++) {
         const again = hud.connect({ token });
         assert.equal((await again.hello).role, 'controller');
@@ -138,8 +120,27 @@ test('a full disk does not take the daemon down when a paired phone reconnects (
     } finally {
       await hud.close();
     }
+  }
+});
+
+test('a full disk when a timer or a note is asked for: said in one sentence with what to do, nothing stored is lost, and it works again once there is room', async (t) => {
+  const mount = smallDisk(t, '4m');
+  if (!mount) return;
+  const hud = await startTestHud({ skills: true, config: { dataDir: path.join(mount, 'data') } });
+  try {
+    const { assistant } = hud;
+    assert.equal((await assistant.ask('set a pasta timer for 10 minutes')).answer, 'Pasta timer set for 10 minutes.');
+    await assistant.ask('remember that the spare key is under the mat');
+    const filler = fillDisk(mount);
+    for (const request of ['set an egg timer for 5 minutes', 'remember that the bins go out on Tuesday']) {
+      const answer = (await assistant.ask(request)).answer ?? '';
+      assert.match(answer, /^Sorry, I could not save that: the disk is full\. Free some space on it\.$/, request);
+    }
+    assert.deepEqual(hud.skills!.timers.list().map((timer) => timer.label), ['pasta'], 'the stored timer is kept');
+    assert.equal((await assistant.ask('what do you remember about the key')).answer, 'You told me that the spare key is under the mat.');
+    fs.rmSync(filler);
+    assert.equal((await assistant.ask('set an egg timer for 5 minutes')).answer, 'Egg timer set for 5 minutes.');
   } finally {
-    execFileSync('umount', [mount]);
-    fs.rmdirSync(mount);
+    await hud.close();
   }
 });

@@ -82,6 +82,8 @@ export class SkillRunner {
     try {
       return await this.#run(call);
     } catch (error) {
+      const storage = storageFailure(error);
+      if (storage) return failed(storage.code, storage.say);
       const { code, message } = describeError(error);
       return failed(code, `Sorry, I could not do that: ${message}.`);
     }
@@ -381,4 +383,15 @@ function describeForModel(timer: StoredTimer): Record<string, unknown> {
     ...(timer.durationMs ? { lengthSeconds: Math.round(timer.durationMs / 1000) } : {}),
     state: timer.state,
   };
+}
+
+/**
+ * A write the disk refused (SQLite's or the file system's code), said so that a person knows what to do; what was
+ * stored before stays, since SQLite rolls the failed write back.
+ */
+function storageFailure(error: unknown): { code: string; say: string } | undefined {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return { code: 'disk-full', say: 'Sorry, I could not save that: the disk is full. Free some space on it.' };
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return { code: 'storage-read-only', say: 'Sorry, I could not save that: my data folder is read-only.' };
+  return undefined;
 }
