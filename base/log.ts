@@ -13,7 +13,7 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
     level,
     base: undefined,
     redact: {
-      paths: ['accessKey', '*.accessKey', '*.*.accessKey', '*.*.*.accessKey', 'token', '*.token', 'authorization', '*.authorization', 'apiKey', '*.apiKey', '*.*.apiKey', '*.*.*.apiKey'],
+      paths: ['accessKey', '*.accessKey', '*.*.accessKey', '*.*.*.accessKey', 'token', '*.token', 'authorization', '*.authorization', 'apiKey', '*.apiKey', '*.*.apiKey', '*.*.*.apiKey', 'password', '*.password', '*.*.password'],
       censor: '[redacted]',
     },
   };

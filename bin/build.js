@@ -12,6 +12,7 @@ const SOURCE_DIRS = ['base', 'config', 'voice', 'models', 'core'];
 const ENTRY_POINTS = {
   main: 'core/cli/main.ts',
   worker: 'core/llm/worker.ts',
+  'embedding-worker': 'core/knowledge/embedding-worker.ts',
   'machine-probe-child': 'models/machine-probe-child.ts',
   'onnx-thread-worker': 'voice/onnx-thread-worker.js',
 };

@@ -101,7 +101,7 @@ function valueAt(input: unknown, keyPath: string[]): unknown {
   return value;
 }
 
-function readConfigFile(file: string): Tree {
+export function readConfigFile(file: string): Tree {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -208,6 +208,7 @@ function expandPaths(config: JarvisConfig): JarvisConfig {
     stt: { ...config.stt, model: expand(config.stt.model) },
     llm: { ...config.llm, model: expand(config.llm.model) },
     tts: { ...config.tts, voice: expand(config.tts.voice) },
+    knowledge: { ...config.knowledge, model: expand(config.knowledge.model), folders: config.knowledge.folders.map(expand) },
     models: { ...config.models, dir: modelsDir },
   };
 }

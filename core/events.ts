@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../base/clock.ts';
-import type { BargeInCause, RunEvent, RunEventBody, RunEventType, RunOutcome, TurnTrigger } from './protocol/run-events.ts';
+import type { BargeInCause, RunEvent, RunEventBody, RunEventType, RunOutcome, SatelliteRoom, TurnTrigger } from './protocol/run-events.ts';
 
 /**
  * The per-turn run-event log (after Home Assistant's assist pipeline). Every stage reports here with a
@@ -23,9 +23,9 @@ export class RunEventBus {
     return () => this.#emitter.off('event', listener);
   }
 
-  /** Starts a run: its first event is run-start; use the returned recorder for the rest. */
-  startRun(trigger: TurnTrigger, startedAt = this.clock.monotonic()): RunRecorder {
-    return new RunRecorder(this.#nextRunId++, startedAt, trigger, (event) => this.#emitter.emit('event', event), this.clock);
+  /** Starts a run: its first event is run-start; use the returned recorder for the rest. `satellite`: the room it was heard in. */
+  startRun(trigger: TurnTrigger, startedAt = this.clock.monotonic(), satellite?: SatelliteRoom): RunRecorder {
+    return new RunRecorder(this.#nextRunId++, startedAt, trigger, (event) => this.#emitter.emit('event', event), this.clock, satellite);
   }
 }
 
@@ -40,8 +40,10 @@ export class RunRecorder {
     private readonly publish: (event: RunEvent) => void,
     /** Times this run's events and the durations its stages report. */
     readonly clock: Clock = systemClock,
+    /** The satellite the request was heard by (core/satellite); none: JARVIS's own microphone, keyboard or phone. */
+    readonly satellite?: SatelliteRoom,
   ) {
-    this.emit({ type: 'run-start', trigger }, startedAt);
+    this.emit({ type: 'run-start', trigger, ...(satellite ? { satellite } : {}) }, startedAt);
   }
 
   get ended(): boolean {

@@ -9,6 +9,11 @@ export interface ResponseRequest {
   /** Functions the model may call while answering (LLM function calling); they run in this process. */
   readonly tools?: ToolHost;
   /**
+   * The room the request was heard in (a satellite's area, as Home Assistant names it): "turn on the lights" means
+   * the lights there. Absent: the room of JARVIS's own microphone (home.area).
+   */
+  readonly area?: string;
+  /**
    * A request started before its speaker has finished (core/pipeline/speculation.ts): it resolves when the request
    * is confirmed as it is. Until then a responder may think but must not act (run a skill, call a function); if
    * the request is withdrawn, `signal` aborts instead. Absent: confirmed.

@@ -55,7 +55,9 @@ export async function planFirstRun(options: {
   const skipped: SkippedStage[] = [];
   const plan = (kind: SelectableKind, entry: ModelEntry, why: string) => downloads.push({ kind, entry, bytes: store.missingBytes(entry), why });
   for (const kind of ['stt', 'tts', 'llm'] as const) {
-    if (kind === 'tts' && config.tts.engine === 'espeak') continue;
+    if (kind === 'tts' && config.tts.engine !== 'piper') continue;
+    // A speech-to-text server (stt.engine "openai") transcribes: no Whisper to fetch.
+    if (kind === 'stt' && config.stt.engine === 'openai') continue;
     // Another server answers (llm.backend "openai") and nothing falls back to a local model: no local LLM to fetch.
     if (kind === 'llm' && config.llm.backend === 'openai' && config.llm.fallback === 'none') continue;
     const current = resolved[kind];

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { takeLock, waitForOtherBuild } from './build-lock.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const CMAKE_PROJECT = path.join(root, 'native', 'llama-server');
@@ -83,8 +84,7 @@ function main() {
   if (!takeLock(dir)) {
     // Another process (CI starts the build beside the tests) is building the same thing: wait for it.
     say('another process is building it; waiting…');
-    while (!fs.existsSync(binary) && lockHeld(dir)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-    if (!fs.existsSync(binary)) fail(`the other build stopped without a result; see ${path.join(dir, 'build.log')}`);
+    if (!waitForOtherBuild(dir, binary)) fail(`the other build stopped without a result; see ${path.join(dir, 'build.log')}`);
     process.stdout.write(`${binary}\n`);
     return;
   }
@@ -116,29 +116,6 @@ function main() {
   for (const other of fs.readdirSync(cacheRoot)) if (other !== key) fs.rmSync(path.join(cacheRoot, other), { recursive: true, force: true });
   say(`built in ${Math.round((performance.now() - started) / 1000)} s: ${binary} (run it with the working directory ${bins}, where its CPU backends are)`);
   process.stdout.write(`${binary}\n`);
-}
-
-/** One build at a time per folder: a lock file holding the builder's pid (a dead builder's lock is taken over). */
-function takeLock(dir) {
-  const lock = path.join(dir, 'build.lock');
-  try {
-    fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-  } catch {
-    if (lockHeld(dir)) return false;
-    fs.writeFileSync(lock, String(process.pid));
-  }
-  process.on('exit', () => fs.rmSync(lock, { force: true }));
-  return true;
-}
-
-function lockHeld(dir) {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dir, 'build.lock'), 'utf8'));
-    process.kill(pid, 0);
-    return pid !== process.pid;
-  } catch {
-    return false;
-  }
 }
 
 main();

@@ -10,6 +10,12 @@
 //   node scripts/build-whisper.js           the Node addon
 //   node scripts/build-whisper.js --cli     also whisper.cpp's own whisper-cli from the same build (the benchmark's
 //                                           baseline); exits 1 when it cannot be built
+//   node scripts/build-whisper.js --server  also whisper.cpp's whisper-server (OpenAI-compatible /v1/audio/transcriptions
+//                                           with --inference-path), which the tests of stt.engine "openai" run
+//                                           against: only its own sources are compiled (about a minute of CPU), the
+//                                           libraries are the addon's. Cached per machine by the build's key in
+//                                           $XDG_CACHE_HOME/jarvis/whisper-server/<key>/ (default ~/.cache); prints
+//                                           the binary's path on the last line of stdout; exits 1 when it cannot be built
 //   JARVIS_WHISPER_BUILD=skip               build nothing (the prebuilt binding is used)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,6 +23,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { takeLock, waitForOtherBuild } from './build-lock.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const OUT = path.join(root, '.cache', 'whisper-cpp');
@@ -35,6 +42,8 @@ const INSTRUCTION_SETS = [
 ];
 
 const cli = process.argv.includes('--cli');
+const server = process.argv.includes('--server');
+const SERVER_CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'jarvis', 'whisper-server');
 const say = (line) => process.stdout.write(`whisper.cpp: ${line}\n`);
 const rel = (file) => path.relative(process.cwd(), file) || '.';
 
@@ -56,7 +65,7 @@ function writeManifest(manifest) {
 function giveUp(reason, fix = FIX, toolchain = undefined) {
   writeManifest({ ok: false, reason, fix, ...(toolchain ? { toolchain } : {}), at: new Date().toISOString() });
   say(`WARNING: ${reason}. Speech to text falls back to the prebuilt @fugood/whisper.node (no AVX: 25 to 100 times slower). ${fix}`);
-  process.exit(cli ? 1 : 0);
+  process.exit(cli || server ? 1 : 0);
 }
 
 function firstLine(command, args) {
@@ -183,6 +192,38 @@ function main() {
     }
     say(`whisper-cli: ${rel(cliFile)}`);
   }
+  if (server) buildServer(key, configure);
+}
+
+/** whisper-server from the same build folder, copied into the machine's cache under the build's key. */
+function buildServer(key, configure) {
+  const dir = path.join(SERVER_CACHE, key);
+  const binary = path.join(dir, 'whisper-server');
+  const done = () => process.stdout.write(`${binary}\n`);
+  if (fs.existsSync(binary)) return done();
+  fs.mkdirSync(dir, { recursive: true });
+  if (!takeLock(dir)) {
+    say('another process is building whisper-server; waiting…');
+    if (!waitForOtherBuild(dir, binary)) {
+      say(`the other build of whisper-server stopped without a result (see ${rel(LOG)})`);
+      process.exit(1);
+    }
+    return done();
+  }
+  const started = performance.now();
+  say(`building whisper-server (about a minute of CPU the first time; log: ${rel(LOG)})…`);
+  if (!(fs.existsSync(path.join(BUILD, 'CMakeCache.txt')) || configure()) || !cmakeRun(['--build', BUILD, '--target', 'whisper-server', '--parallel', String(os.availableParallelism())])) {
+    say(`whisper-server did not build (see ${rel(LOG)})`);
+    process.exit(1);
+  }
+  // Renamed into place last: a half-copied binary is never found as done.
+  fs.copyFileSync(path.join(BUILD, 'bin', 'whisper-server'), `${binary}.tmp`);
+  fs.chmodSync(`${binary}.tmp`, 0o755);
+  fs.renameSync(`${binary}.tmp`, binary);
+  // Builds of other keys are of no more use (other sources, compiler or CPU).
+  for (const other of fs.readdirSync(SERVER_CACHE)) if (other !== key) fs.rmSync(path.join(SERVER_CACHE, other), { recursive: true, force: true });
+  say(`built whisper-server in ${Math.round((performance.now() - started) / 1000)} s: ${binary}`);
+  done();
 }
 
 /** Runs cmake with its output appended to the build log; true when it succeeded. */

@@ -9,8 +9,8 @@ import { repoRoot } from './fixtures/speech.ts';
  * above. The HUD is not in the stack: it may import the wire protocol (core/protocol/) and nothing else of the core.
  *
  *   base/ (errors, log, clock) ← config/ ← voice/ ← models/ (the model library) ← core/protocol/ (the wire) ←
- *   core/*.ts (run events, state, the responder port) ← core/llm/, core/telemetry/ ← core/pipeline/ ←
- *   core/skills/ ← core/live-models/ (the daemon's model handling) ← core/server/ ← core/daemon/ (assembly) ←
+ *   core/*.ts (run events, state, the responder port) ← core/llm/, core/telemetry/, core/wyoming/ ← core/pipeline/ ←
+ *   core/skills/, core/mcp/, core/home/, core/knowledge/ ← core/live-models/ (the daemon's model handling) ← core/server/, core/mqtt/ ← core/daemon/ (assembly) ←
  *   core/cli/ ← bin/, bench/
  */
 
@@ -21,11 +21,11 @@ const LAYERS: readonly (readonly string[])[] = [
   ['models/'],
   ['core/protocol/'],
   ['core/'],
-  ['core/llm/', 'core/telemetry/'],
+  ['core/llm/', 'core/telemetry/', 'core/wyoming/'],
   ['core/pipeline/'],
-  ['core/skills/'],
+  ['core/skills/', 'core/mcp/', 'core/home/', 'core/satellite/', 'core/knowledge/'],
   ['core/live-models/'],
-  ['core/server/'],
+  ['core/server/', 'core/mqtt/'],
   ['core/daemon/'],
   ['core/cli/'],
   ['bin/', 'bench/'],

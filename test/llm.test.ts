@@ -265,6 +265,30 @@ describe('LlamaResponder on a test-made random-weight GGUF (real node-llama-cpp 
     }
   });
 
+  test('function definitions that change later (an MCP server\'s tool list): preloadTools() evaluates them between questions, so the next question with them evaluates only itself', async () => {
+    const model = await ensureTinyGguf();
+    const homeTools = [
+      { name: 'home__HassTurnOn', description: 'Turns on/opens a device or entity', params: { type: 'object', properties: { name: { type: ['string', 'null'] }, area: { type: ['string', 'null'] } } } },
+      { name: 'home__HassTurnOff', description: 'Turns off/closes a device or entity', params: { type: 'object', properties: { name: { type: ['string', 'null'] }, area: { type: ['string', 'null'] } } } },
+    ];
+    const offered = [...SKILL_TOOLS, ...homeTools];
+    const withHome = { ...skillTools, definitions: offered };
+    const stale = new LlamaResponder(llmConfig({ model, maxAnswerTokens: 8 }), { threads: 1, preloadTools: SKILL_TOOLS });
+    const refreshed = new LlamaResponder(llmConfig({ model, maxAnswerTokens: 8 }), { threads: 1, preloadTools: SKILL_TOOLS });
+    try {
+      await Promise.all([stale.load(), refreshed.load()]);
+      await refreshed.preloadTools(offered);
+      await collect(stale.respond({ text: 'turn on the fan', signal: signal(), tools: withHome }));
+      await collect(refreshed.respond({ text: 'turn on the fan', signal: signal(), tools: withHome }));
+      const paid = stale.lastTurn!.inputTokensEvaluated;
+      const saved = refreshed.lastTurn!.inputTokensEvaluated;
+      assert.ok(paid > 100, `with the old definitions preloaded the new ones are evaluated with the question (${paid} tokens)`);
+      assert.ok(saved < 60, `preloaded again, only the question is (${saved} tokens, against ${paid})`);
+    } finally {
+      await Promise.all([stale.dispose(), refreshed.dispose()]);
+    }
+  });
+
   test('function definitions too long for the context: the LLM answers without them, and load and log say so', async () => {
     const model = await ensureTinyGguf();
     const tiny = new LlamaResponder(llmConfig({ model, contextSize: 1024, maxAnswerTokens: 8 }), { threads: 1, preloadTools: SKILL_TOOLS });

@@ -216,6 +216,13 @@ describe('first-run plan', () => {
     const plan = await planFirstRun({ config, store, selection: {}, resolved: resolveModelPaths(config, store, {}), bestLlm });
     assert.deepEqual(plan.downloads.map((d) => d.kind), ['stt', 'tts']);
   });
+
+  test('with speech servers (stt.engine and tts.engine "openai"), no Whisper model and no Piper voice are fetched', async () => {
+    const { store, dataDir } = tempStore();
+    const config = loadConfig({ env: {}, overrides: { dataDir, stt: { engine: 'openai' }, tts: { engine: 'openai' } } });
+    const plan = await planFirstRun({ config, store, selection: {}, resolved: resolveModelPaths(config, store, {}), bestLlm });
+    assert.deepEqual(plan.downloads.map((d) => d.kind), ['llm']);
+  });
 });
 
 describe('spoken model switches (the skills hear the request, the model manager picks the model)', () => {

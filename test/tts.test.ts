@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ThreadSession } from '../voice/onnx-thread.ts';
 import { JarvisError, ModelFileError, AudioDeviceError } from '../base/errors.ts';
+import { parseConfig } from '../config/load.ts';
 import { EspeakSynthesizer } from '../voice/tts/espeak.ts';
 import { espeakLibraryProblem } from '../voice/tts/espeak-library.ts';
 import {
@@ -518,6 +519,7 @@ describe('espeak-ng synthesizer (real espeak-ng)', () => {
 
 describe('createSynthesizer', () => {
   const tts = (overrides: Partial<{ engine: 'piper' | 'espeak'; voice: string }>) => ({
+    ...parseConfig({}).tts,
     engine: 'piper' as const,
     voice: '/nowhere/en_GB-alan-medium.onnx',
     espeakVoice: 'en-gb',

@@ -30,6 +30,8 @@ export function registerAsk(program: Command): void {
       const sink = output ? await openSink(config, output, 0) : undefined;
       // The LLM loads only for a question the local skills do not answer ("what time is it" never loads it).
       const daemon = await createDaemon(config, { log, ...(sink ? { sink } : {}), loadLlm: 'when-asked' });
+      // One question, asked at once: the home's tools must be there for it (a daemon connects in the background).
+      await daemon.mcp?.settled(Math.min(config.mcp.timeoutMs, 5000));
       const fromStdin = words.length === 1 && words[0] === '-';
       const lines = fromStdin || process.stdin.isTTY ? createInterface({ input: process.stdin, output: process.stderr, terminal: !fromStdin }) : undefined;
       try {

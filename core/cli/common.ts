@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Logger } from '../../base/log.ts';
-import { loadConfig } from '../../config/load.ts';
+import { defaultConfigPath, loadConfig } from '../../config/load.ts';
 import { withRememberedLan } from '../server/lan-choice.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { AudioSink } from '../../voice/ports.ts';
@@ -35,6 +35,11 @@ export async function setup(command: Command): Promise<{ config: JarvisConfig; l
 export function commandConfig(command: Command): JarvisConfig {
   const globals = command.optsWithGlobals<GlobalOptions>();
   return withRememberedLan(loadConfig(globals.config ? { file: globals.config } : {}));
+}
+
+/** The config file the settings are read from (and commands such as `jarvis home connect` write to). */
+export function configFilePath(command: Command): string {
+  return command.optsWithGlobals<GlobalOptions>().config ?? process.env.JARVIS_CONFIG ?? defaultConfigPath;
 }
 
 export const positive = (value: string) => {

@@ -14,7 +14,7 @@ export function formatEvent(event: RunEvent): string {
 function describe(event: RunEvent): string {
   switch (event.type) {
     case 'run-start':
-      return `run start (${event.trigger})`;
+      return event.satellite ? `run start (satellite ${event.satellite.name}${event.satellite.area ? ` in the ${event.satellite.area}` : ''})` : `run start (${event.trigger})`;
     case 'wake':
       return `wake word "${event.keyword}" (score ${event.score.toFixed(2)}, ${event.engine})`;
     case 'vad-start':
@@ -41,6 +41,10 @@ function describe(event: RunEvent): string {
       return `an answer started on ${quote(event.text)} was dropped: the request went on`;
     case 'llm-backend':
       return event.fallbackFrom ? `answered by ${event.backend}: ${event.fallbackFrom} could not (${event.why ?? 'no reason given'})` : `answered by ${event.backend}`;
+    case 'knowledge':
+      return event.passages.length
+        ? `documents: ${event.passages.map((p) => `${p.file}${p.page ? ` p. ${p.page}` : ''}${p.heading ? ` "${p.heading}"` : ''}`).join(', ')} (${ms(event.embedMs + event.searchMs)})`
+        : `documents: nothing relevant (${ms(event.embedMs + event.searchMs)})`;
     case 'first-token':
       return `first token (${ms(event.ms)})`;
     case 'sentence':

@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   devices: async () => (await import('./devices.ts')).registerDevices,
   service: async () => (await import('./service.ts')).registerService,
   forget: async () => (await import('./forget.ts')).registerForget,
+  home: async () => (await import('./home.ts')).registerHome,
+  docs: async () => (await import('./docs.ts')).registerDocs,
 };
 
 /** Global options that take a value: the word after them is not the command. */

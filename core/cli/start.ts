@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { AudioSource } from '../../voice/ports.ts';
 import { serviceNotifier } from '../daemon/service-notify.ts';
 import { rememberLan } from '../server/lan-choice.ts';
-import { closeSink, openSink, positive, printEvents, setup } from './common.ts';
+import { closeSink, configFilePath, openSink, positive, printEvents, setup } from './common.ts';
 
 const STOP_DEADLINE_MS = 5000;
 
@@ -47,6 +47,9 @@ export function registerStart(program: Command): void {
         source,
         sink,
         screens: live && config.server.enabled,
+        wyoming: live,
+        satellites: live,
+        configFile: configFilePath(command),
         ...(live ? { firstRun: { download, why } } : {}),
       });
       daemon.assistant.on('state', (state) => log.info({ phase: state.phase }, 'state'));

@@ -5,6 +5,8 @@ import { MicrophoneSource } from '../../voice/audio/mic-source.ts';
 import { SpeakerSink } from '../../voice/audio/speaker-sink.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
+import { openAiTranscriber } from '../../voice/stt/openai.ts';
+import { OpenAiSynthesizer } from '../../voice/tts/openai.ts';
 import { createEspeak, createSynthesizer } from '../../voice/tts/select.ts';
 import { SileroVad } from '../../voice/vad/silero.ts';
 import { createWakeDetector } from '../../voice/wake/select.ts';
@@ -13,7 +15,10 @@ import { LlamaResponder } from '../llm/llama-responder.ts';
 import { openAiResponder } from '../llm/openai-responder.ts';
 import { modelFileFix } from '../../models/model-fix.ts';
 import { ModelStore } from '../../models/store.ts';
+import { describeHomeAssistant } from '../home/home-assistant.ts';
 import { commandLocalJarvis } from '../server/local-client.ts';
+import { checkMcpServer, configuredMcpServers } from '../mcp/mcp-servers.ts';
+import { checkBroker } from '../mqtt/broker-check.ts';
 import type { Logger } from '../../base/log.ts';
 
 /**
@@ -86,6 +91,8 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       return `${vad.engine} loaded`;
     }),
     check('speech to text', async () => {
+      // A speech-to-text server is asked to transcribe for real: reachable, key taken, model there, how fast.
+      if (config.stt.engine === 'openai') return openAiTranscriber(config.stt).check();
       const whisper = createTranscriber(config.stt, log);
       try {
         await whisper.load();
@@ -129,6 +136,8 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       const choice = createSynthesizer(config.tts, log);
       try {
         await choice.synthesizer.load();
+        // A speech server says a word for real; espeak-ng stands in for the sentences it cannot say.
+        if (choice.synthesizer instanceof OpenAiSynthesizer) return await choice.synthesizer.check();
       } finally {
         await choice.synthesizer.dispose();
       }
@@ -140,6 +149,16 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
       await espeak.load();
       return `espeak-ng voice ${config.tts.espeakVoice}`;
     }),
+    // Home Assistant's REST API with the saved token: what device requests go to first.
+    ...(config.home.url && config.home.token
+      ? [
+          check('Home Assistant', () => describeHomeAssistant(config.home), true),
+        ]
+      : []),
+    // Home Assistant over MQTT: the broker answers, takes the login, and lets JARVIS publish and subscribe.
+    ...(config.mqtt.url ? [check('MQTT broker', () => checkBroker(config.mqtt), true)] : []),
+    // Each MCP server: connected or why not, and its tools with their policies.
+    ...configuredMcpServers(config).map((server) => check(`MCP server ${server.name}`, () => checkMcpServer(server, config, log), true)),
     // A JARVIS running here whose first-run downloads failed tries them again now, as "Try again now" on the HUD does.
     check('running JARVIS', async () => {
       const reply = await commandLocalJarvis(config, 'retry-downloads', {});

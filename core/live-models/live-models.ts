@@ -8,6 +8,7 @@ import { LlamaResponder } from '../llm/llama-responder.ts';
 import type { Logger } from '../../base/log.ts';
 import { SKILL_TOOLS } from '../skills/skill-tools.ts';
 import type { Problem } from '../protocol/state.ts';
+import type { ToolDefinition } from '../responder.ts';
 import { MODEL_PROBLEM } from '../protocol/wire.ts';
 import type { Synthesizer, Transcriber } from '../../voice/ports.ts';
 import { createTranscriber } from '../../voice/stt/select.ts';
@@ -86,10 +87,16 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   #swaps: Promise<unknown> = Promise.resolve();
   /** The file each stage last failed to switch to: not retried on every file event, only when asked again. */
   readonly #failed = new Map<SelectableKind, string>();
+  /** The skills' functions, when the LLM may call them (skills.tools). */
+  readonly #skillTools: readonly ToolDefinition[];
+  /** What every model loads evaluated with its system prompt (see offerTools()). */
+  #preloadTools: readonly ToolDefinition[];
 
   constructor(config: JarvisConfig, log: Logger, store = ModelStore.fromConfig(config)) {
     super();
     this.#config = config;
+    this.#skillTools = config.skills.enabled && config.skills.tools ? SKILL_TOOLS : [];
+    this.#preloadTools = this.#skillTools;
     this.#log = log;
     this.store = store;
     this.#paths = resolveModelPaths(config, store, readSelection(config.dataDir));
@@ -106,13 +113,23 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
           {
             ...(config.llm.threads ? { threads: config.llm.threads } : {}),
             vramPaddingBytes: headroomBytes,
-            // The skills offer these functions with every question (core/skills/skills-runtime.ts).
-            ...(config.skills.enabled && config.skills.tools ? { preloadTools: SKILL_TOOLS } : {}),
+            // The functions offered with every question (the skills', core/skills/skills-runtime.ts, and the MCP servers').
+            ...(this.#preloadTools.length > 0 ? { preloadTools: this.#preloadTools } : {}),
           },
         ),
     });
     this.pool.on('event', (event) => this.#onPoolEvent(event, headroomBytes));
     this.responder = new PooledResponder(this.pool, poolModel(this.#paths.llm, 0), { pendingMessage: () => this.#pendingMessage() });
+  }
+
+  /**
+   * Function definitions the LLM gets with every question besides the skills' (an MCP server's tools; the skills'
+   * come first, as the answer chain offers them): the loaded model evaluates the new list now, between questions,
+   * and every model loaded later at its load, so no question pays for a changed tool list.
+   */
+  async offerTools(extra: readonly ToolDefinition[]): Promise<void> {
+    this.#preloadTools = [...this.#skillTools, ...extra];
+    await this.pool.activeResponder?.preloadTools(this.#preloadTools);
   }
 
   /** The config with the paths the stages must open now (the selection applied). */

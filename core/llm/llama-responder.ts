@@ -126,7 +126,7 @@ export class LlamaResponder implements Responder {
   /** Set once the GPU backend crashed a loading worker under llm.gpu "auto": from then on the CPU is used. */
   #gpuFallback: GpuFallback | undefined;
   readonly #workerModule: string | undefined;
-  readonly #preloadTools: readonly ToolDefinition[] | undefined;
+  #preloadTools: readonly ToolDefinition[] | undefined;
 
   constructor(config: LlmConfig, options: LlamaResponderOptions = {}) {
     this.#config = config;
@@ -247,6 +247,19 @@ export class LlamaResponder implements Responder {
     if (pending) pending.cutOff = answer;
     else if (this.#history.length > 0) this.#history = [...this.#history.slice(0, -1), { question: this.#history.at(-1)!.question, answer }];
     await this.#request(worker, (requestId) => ({ type: 'cut-off', id: requestId, answer }));
+  }
+
+  /**
+   * The function definitions to keep evaluated with the system prompt from now on (the skills' and the MCP
+   * servers', after a server's tool list changed): a running worker evaluates them now, between questions, and a
+   * restarted one at its load, so the next question with these tools evaluates only itself.
+   */
+  async preloadTools(tools: readonly ToolDefinition[]): Promise<void> {
+    this.#ensureNotDisposed();
+    this.#preloadTools = tools;
+    const worker = this.#worker;
+    if (!worker || worker.hasExited) return;
+    await this.#request(worker, (id) => ({ type: 'preload', id, tools }));
   }
 
   /** What the worker's chat session holds now. */
@@ -491,6 +504,7 @@ export class LlamaResponder implements Responder {
         return;
       }
       case 'reset-done':
+      case 'preload-done':
       case 'cut-off-done':
       case 'retract-done':
       case 'state':

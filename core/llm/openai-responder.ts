@@ -1,7 +1,8 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type OpenAI from 'openai';
 import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError } from '../../base/errors.ts';
+import { apiKeyFrom, explainServerError, firstLine, ModelServerError, openAiClient, serverHost, type OpenAiServerSettings, type ServerRole } from '../../base/openai-server.ts';
 import type { Responder, ResponderInfo, ResponseRequest, ToolDefinition } from '../responder.ts';
 import { cutOffAnswer } from './protocol.ts';
 
@@ -13,15 +14,14 @@ import { cutOffAnswer } from './protocol.ts';
  * with a short message the turn can say and a fix; the API key is never logged or put in an error.
  */
 
-export interface OpenAiBackend {
-  readonly baseUrl: string;
+/** The server (no first piece within timeoutMs: treated as down) and the model asked of it. */
+export interface OpenAiBackend extends OpenAiServerSettings {
   readonly model: string;
-  readonly apiKey?: string | undefined;
-  /** No first piece for this long: the server is treated as down. */
-  readonly timeoutMs: number;
-  /** Retries of a refused connection, a 429 or a 5xx before the first piece, with the client's back-off. */
-  readonly maxRetries: number;
+  /** The environment variable the key came from, for the fix of a refused key (default OPENAI_API_KEY). */
+  readonly keyEnv?: string;
 }
+
+const MODEL_SERVER: ServerRole = { stage: 'llm', noun: 'the model server', settings: 'llm.openai', keyEnv: 'OPENAI_API_KEY' };
 
 /** One exchange of the conversation as the server is sent it again with each question. */
 interface Exchange {
@@ -41,13 +41,7 @@ export class OpenAiResponder implements Responder {
   constructor(llm: JarvisConfig['llm'], backend: OpenAiBackend) {
     this.#llm = llm;
     this.#backend = backend;
-    this.#client = new OpenAI({
-      baseURL: backend.baseUrl,
-      // Local servers take any key; the client insists on one.
-      apiKey: backend.apiKey ?? 'none',
-      timeout: backend.timeoutMs,
-      maxRetries: backend.maxRetries,
-    });
+    this.#client = openAiClient(backend);
   }
 
   /** Checks the server answers and has the model. */
@@ -127,7 +121,7 @@ export class OpenAiResponder implements Responder {
           }
           finish = choice.finish_reason ?? finish;
         }
-        if (finish === null) throw new JarvisError('llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer`, 'Check that the server is still running; JARVIS tries it again with the next question.');
+        if (finish === null) throw new ModelServerError('llm', 'llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer`, 'Check that the server is still running; JARVIS tries it again with the next question.');
         if (called.size === 0 || !tools) break;
         // A request started early acts only once it is confirmed (core/pipeline/speculation.ts).
         await request.confirmed;
@@ -160,14 +154,14 @@ export class OpenAiResponder implements Responder {
       // Anything else (the connection dropped under the stream) cut the answer short.
       const explained = this.#explain(error);
       if (explained !== error || error instanceof JarvisError) throw explained;
-      throw new JarvisError('llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
+      throw new ModelServerError('llm', 'llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
     }
     this.#remember(text, answer);
   }
 
   /** How the HUD and the log name it: the model and where it runs. */
   get name(): string {
-    return `${this.#backend.model} at ${new URL(this.#backend.baseUrl).host}`;
+    return `${this.#backend.model} at ${serverHost(this.#backend.baseUrl)}`;
   }
 
   async resetConversation(): Promise<void> {
@@ -193,7 +187,8 @@ export class OpenAiResponder implements Responder {
   }
 
   #missingModel(ids: readonly string[]): JarvisError {
-    return new JarvisError(
+    return new ModelServerError(
+      'llm',
       'llm-remote-model',
       `the model server at ${this.#backend.baseUrl} has no model "${this.#backend.model}"${ids.length ? ` (it has ${ids.slice(0, 5).join(', ')})` : ''}`,
       `Set llm.openai.model to one the server has, or load "${this.#backend.model}" on the server.`,
@@ -202,26 +197,8 @@ export class OpenAiResponder implements Responder {
 
   /** A short sentence for the user and the fix, from whatever the client threw. */
   #explain(error: unknown): unknown {
-    if (error instanceof JarvisError || error instanceof APIUserAbortError) return error;
-    const where = this.#backend.baseUrl;
-    if (error instanceof APIConnectionTimeoutError) {
-      return new JarvisError('llm-remote-timeout', `the model server at ${where} did not answer within ${this.#backend.timeoutMs} ms`, 'Check that the server is running and not overloaded, or raise llm.openai.timeoutMs.', { cause: error });
-    }
-    if (error instanceof APIConnectionError) {
-      return new JarvisError('llm-remote-unreachable', `the model server at ${where} cannot be reached`, 'Start the server, or set llm.openai.baseUrl to where it runs.', { cause: error });
-    }
-    if (error instanceof APIError) {
-      const status = error.status;
-      if (status === 401 || status === 403) {
-        return new JarvisError('llm-remote-auth', `the model server at ${where} refused the API key (HTTP ${status})`, 'Set the right key in the OPENAI_API_KEY environment variable or llm.openai.apiKey.', { cause: error });
-      }
-      if (status === 404) return this.#missingModel([]);
-      if (status === 429) {
-        return new JarvisError('llm-remote-busy', `the model server at ${where} is busy (HTTP 429, too many requests)`, 'Wait a moment and ask again; JARVIS already retried.', { cause: error });
-      }
-      return new JarvisError('llm-remote-failed', `the model server at ${where} failed (HTTP ${status ?? '?'}: ${firstLine(error.message)})`, "Check the server's log.", { cause: error });
-    }
-    return error;
+    const role = { ...MODEL_SERVER, keyEnv: this.#backend.keyEnv ?? MODEL_SERVER.keyEnv };
+    return explainServerError(error, this.#backend, role, () => this.#missingModel([]));
   }
 }
 
@@ -236,13 +213,8 @@ function toOpenAiTool(definition: ToolDefinition): ChatCompletionTool {
   };
 }
 
-function firstLine(text: string): string {
-  const line = text.split('\n')[0]!.trim();
-  return line.length > 120 ? `${line.slice(0, 117)}…` : line;
-}
-
-/** The responder for `llm.backend: "openai"`: the key from the config, else from OPENAI_API_KEY. */
+/** The responder for `llm.backend: "openai"`: the key from the config, else from the variable apiKeyEnv names (OPENAI_API_KEY). */
 export function openAiResponder(llm: JarvisConfig['llm'], env: NodeJS.ProcessEnv = process.env): OpenAiResponder {
-  const { baseUrl, model, apiKey, timeoutMs, maxRetries } = llm.openai;
-  return new OpenAiResponder(llm, { baseUrl, model, apiKey: apiKey ?? env.OPENAI_API_KEY, timeoutMs, maxRetries });
+  const { baseUrl, model, apiKey, apiKeyEnv, timeoutMs, maxRetries } = llm.openai;
+  return new OpenAiResponder(llm, { baseUrl, model, apiKey: apiKeyFrom(apiKey, apiKeyEnv, env), keyEnv: apiKeyEnv, timeoutMs, maxRetries });
 }

@@ -145,6 +145,8 @@ export type ToWorker =
   | { readonly type: 'generate'; readonly id: number; readonly text: string; readonly tools?: GenerateTools }
   | { readonly type: 'abort'; readonly id: number }
   | { readonly type: 'reset'; readonly id: number }
+  /** Other function definitions for the KV cache (an MCP server's tool list changed): the next question pays nothing for them. */
+  | { readonly type: 'preload'; readonly id: number; readonly tools: readonly ToolDefinition[] }
   /** The last answer was heard only up to `answer` (already marked as interrupted): the history keeps that. */
   | { readonly type: 'cut-off'; readonly id: number; readonly answer: string }
   /** The last question was withdrawn: the history forgets it and its answer. */
@@ -163,14 +165,23 @@ export type FromWorker =
   | { readonly type: 'done'; readonly id: number; readonly stats: TurnStats }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   | { readonly type: 'reset-done'; readonly id: number }
+  | { readonly type: 'preload-done'; readonly id: number }
   | { readonly type: 'cut-off-done'; readonly id: number }
   | { readonly type: 'retract-done'; readonly id: number }
   | { readonly type: 'state'; readonly id: number; readonly state: WorkerState }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly type: 'disposed' };
 
-const toWorkerTypes = new Set<string>(['load', 'generate', 'abort', 'reset', 'cut-off', 'retract', 'inspect', 'tool-result', 'dispose']);
-const fromWorkerTypes = new Set<string>(['backend', 'loaded', 'load-failed', 'piece', 'tool-call', 'done', 'error', 'reset-done', 'cut-off-done', 'retract-done', 'state', 'log', 'disposed']);
+// Every message type once: the compiler says when a new one is missing here.
+const toWorkerTypes = new Set<string>(
+  Object.keys({ load: true, generate: true, abort: true, reset: true, preload: true, 'cut-off': true, retract: true, inspect: true, 'tool-result': true, dispose: true } satisfies Record<ToWorker['type'], true>),
+);
+const fromWorkerTypes = new Set<string>(
+  Object.keys({
+    backend: true, loaded: true, 'load-failed': true, piece: true, 'tool-call': true, done: true, error: true, 'reset-done': true,
+    'preload-done': true, 'cut-off-done': true, 'retract-done': true, state: true, log: true, disposed: true,
+  } satisfies Record<FromWorker['type'], true>),
+);
 
 // The IPC channel is ours at both ends; the guards keep a stray message (a library calling process.send) from
 // being taken for a protocol message.

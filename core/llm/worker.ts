@@ -81,6 +81,20 @@ export class LlmWorker {
           this.#send({ type: 'reset-done', id: message.id });
         });
         return;
+      case 'preload':
+        this.#enqueue(async () => {
+          try {
+            if (this.#session && this.#options) {
+              this.#options = { ...this.#options, preloadTools: message.tools };
+              this.#functionsFit = true;
+              await this.#preload(this.#session, this.#options);
+            }
+          } finally {
+            // Answered either way: the daemon must not wait on a preload that failed (the next question pays instead).
+            this.#send({ type: 'preload-done', id: message.id });
+          }
+        });
+        return;
       case 'cut-off':
         // Queued behind the generation it is about, which an abort has already stopped.
         this.#enqueue(async () => {

@@ -7,7 +7,7 @@ import { samplesToMs } from '../../voice/pcm.ts';
 import { CAPTURE_SAMPLE_RATE, type AudioSink, type AudioSource, type Synthesizer, type Transcriber, type VoiceActivityDetector, type WakeDetection, type WakeWordDetector } from '../../voice/ports.ts';
 import { AudioDeviceError, describeError, isAbortError } from '../../base/errors.ts';
 import { RunEventBus, type RunRecorder } from '../events.ts';
-import type { BargeInCause, TurnTrigger } from '../protocol/run-events.ts';
+import type { BargeInCause, SatelliteRoom, TurnTrigger } from '../protocol/run-events.ts';
 import type { Logger } from '../../base/log.ts';
 import type { EchoGuard } from './echo-guard.ts';
 import type { RecordedRequest } from './request.ts';
@@ -16,6 +16,7 @@ import { Speculation } from './speculation.ts';
 import { cleanTranscript, isStopPhrase, splitAtWakeWord, WakeName } from './transcript.ts';
 import { turnEnd, type TurnEnd } from './turn-end.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
+import type { SpeechOutputDeps } from './speech-output.ts';
 import { VoiceLoop, type RequestPoint } from './voice-loop.ts';
 import type { Responder } from '../responder.ts';
 import { initialState, transition, type AssistantEvent } from '../state.ts';
@@ -64,6 +65,22 @@ export interface RemoteRequest {
   finish(audio: Int16Array): Promise<TurnResult>;
   /** The request was abandoned (released off the button, the phone went away). */
   cancel(): void;
+}
+
+/** A request heard by a satellite in another room (see Assistant.beginSatelliteRequest). */
+export interface SatelliteRequest {
+  readonly run: RunRecorder;
+  /** The satellite's VAD heard the request end: answer `audio` (16 kHz mono) there. */
+  finish(audio: Int16Array, heard: { includesWakeWord: boolean; reason: 'silence' | 'max-length' | 'source-ended'; speechMs: number }): Promise<TurnResult>;
+  /** Nothing was said after the wake word (no-speech), or the satellite went away (interrupted: its answer stops too). */
+  cancel(outcome: 'no-speech' | 'interrupted', waitedMs?: number): void;
+}
+
+/** Per turn: where its answer plays and which room its request means, when that is not JARVIS's own. */
+interface TurnPlace {
+  /** The answer's voice and speaker; none given: the assistant's own (or text only). */
+  readonly voice?: SpeechOutputDeps | undefined;
+  readonly area?: string | undefined;
 }
 
 export const MUTED_PROBLEM: Problem = {
@@ -316,6 +333,45 @@ export class Assistant extends EventEmitter<AssistantEvents> {
   }
 
   /**
+   * A satellite in another room heard its wake word (its own, or ours on its audio): its request is recorded and
+   * endpointed by the satellite's link (core/satellite), answered here with `room.area` as the room it means, and
+   * spoken through `voice`, the satellite's speaker. It is the turn like any other: it cuts the one in progress,
+   * and a wake word, the stop command or shutdown stop it (its sink is silenced with the turn's abort).
+   */
+  beginSatelliteRequest(room: SatelliteRoom, voice: SpeechOutputDeps | undefined, wake?: { keyword: string; score: number; engine: string }): SatelliteRequest {
+    this.#abortTurn('wake', room.name);
+    this.#stopListening();
+    const run = this.bus.startRun('satellite', this.clock.monotonic(), room);
+    if (wake) run.emit({ type: 'wake', ...wake });
+    this.dispatch({ type: 'wake' });
+    let settled = false;
+    return {
+      run,
+      finish: (audio, heard) => {
+        if (settled) return Promise.reject(new Error('this satellite request has already ended'));
+        settled = true;
+        run.emit({ type: 'vad-end', reason: heard.reason, speechMs: heard.speechMs });
+        // Whatever started meanwhile (a question typed, our own wake word) gives way to the room that asked last.
+        this.#abortTurn('wake', room.name);
+        this.dispatch({ type: 'text-request' });
+        return this.#startTurn(run, { audio, includesWakeWord: heard.includesWakeWord }, { voice, area: room.area }).done;
+      },
+      cancel: (outcome, waitedMs) => {
+        if (settled) {
+          // Answering a satellite that is gone: nobody hears the rest.
+          if (outcome === 'interrupted' && this.#turn?.run === run) this.#abortTurn('command', `the ${room.name} satellite went away`);
+          return;
+        }
+        settled = true;
+        if (outcome === 'no-speech' && waitedMs !== undefined) run.emit({ type: 'no-speech', waitedMs });
+        run.end(outcome);
+        this.dispatch({ type: 'no-speech' });
+        this.#startQueuedAlert();
+      },
+    };
+  }
+
+  /**
    * Plays `alert` now, or after the request or answer in progress: a timer must not cut into a question, and it
    * rings as soon as the answer is over.
    */
@@ -507,13 +563,16 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     }
   }
 
-  #startTurn(run: RunRecorder, input: TurnInput): ActiveTurn {
+  #startTurn(run: RunRecorder, input: TurnInput, place?: TurnPlace): ActiveTurn {
     const controller = new AbortController();
     const { transcriber, responder, synthesizer } = this.engines;
+    // A satellite's turn speaks on the satellite only, with or without a voice there: never on our own speaker.
+    const voice = place ? place.voice : synthesizer && this.#output ? { synthesizer, sink: this.#output } : undefined;
     const deps = {
       transcriber,
       responder,
-      ...(synthesizer && this.#output ? { voice: { synthesizer, sink: this.#output } } : {}),
+      ...(voice ? { voice } : {}),
+      ...(place?.area ? { area: place.area } : {}),
       verifyWakeWord: this.config.wake.verifyTranscript,
       wakeName: this.#wakeName,
       onPiece: (piece: string) => this.emit('answer-piece', piece, run.runId),

@@ -1,4 +1,5 @@
 import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } from '../../base/errors.ts';
+import { ModelServerError } from '../../base/openai-server.ts';
 import type { RunRecorder } from '../events.ts';
 import type { RunOutcome } from '../protocol/run-events.ts';
 import type { Responder } from '../responder.ts';
@@ -26,6 +27,8 @@ export interface TurnDeps {
    * (the GPU governor keeps answers short while the GPU is too hot).
    */
   sentenceCap?: () => number | undefined;
+  /** The room the request was heard in (a satellite's area): the responder's "the lights" means the lights there. */
+  area?: string;
 }
 
 /**
@@ -52,6 +55,7 @@ export interface TurnResult {
 
 export const SPOKEN = {
   didNotCatch: "Sorry, I didn't catch that.",
+  sttServerFailed: 'Sorry, my speech recognition server is not working. The screen says what is wrong.',
   llmCrashed: 'Sorry, my language model stopped while I was thinking. It is restarting, please ask me again.',
   llmFailed: 'Sorry, I cannot answer right now. The screen says what is wrong.',
   modelMissing: 'Sorry, I cannot do that yet: a model file is missing. The screen and the log say which one and how to get it.',
@@ -103,7 +107,8 @@ export async function runTurn(
       if (isAbortError(error) || signal.aborted) return finish({ outcome: 'interrupted' });
       const { code, message, fix } = describeError(error);
       run.emit({ type: 'error', stage: 'stt', code, message, fix });
-      say(error instanceof ModelFileError ? SPOKEN.modelMissing : SPOKEN.didNotCatch);
+      // A server that is down is not a mumble: saying "I didn't catch that" would have the user repeat in vain.
+      say(error instanceof ModelFileError ? SPOKEN.modelMissing : error instanceof ModelServerError ? SPOKEN.sttServerFailed : SPOKEN.didNotCatch);
       return finish({ outcome: 'error' });
     }
     const heard = input.includesWakeWord
@@ -141,7 +146,7 @@ export async function runTurn(
 }
 
 async function streamAnswer(
-  { responder, onPiece }: TurnDeps,
+  { responder, onPiece, area }: TurnDeps,
   run: RunRecorder,
   question: string,
   signal: AbortSignal,
@@ -169,7 +174,7 @@ async function streamAnswer(
   let pieces = 0;
   let error: unknown;
   try {
-    for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run })) {
+    for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run, ...(area === undefined ? {} : { area }) })) {
       if (pieces++ === 0) run.emit({ type: 'first-token', ms: run.since(started) });
       text += piece;
       // Judged as it streams (holding text back would delay every answer): a damaged model's answer stops early.

@@ -7,13 +7,20 @@
 /**
  * remote: push-to-talk on the phone remote (no wake word; the phone decides where the request ends).
  * alert: no request at all: a timer or alarm ringing (core/skills), played like an answer and stopped like one.
+ * satellite: a Wyoming satellite in another room (core/satellite) heard it; the answer plays there.
  */
-export type TurnTrigger = 'wake' | 'follow-up' | 'text' | 'file' | 'remote' | 'alert';
+export type TurnTrigger = 'wake' | 'follow-up' | 'text' | 'file' | 'remote' | 'alert' | 'satellite';
+
+/** The satellite a request came from: its name, and its room as Home Assistant names it (satellites[].area). */
+export interface SatelliteRoom {
+  name: string;
+  area?: string;
+}
 export type BargeInCause = 'wake' | 'stop-phrase' | 'command';
 export type RunOutcome = 'answered' | 'interrupted' | 'no-speech' | 'empty-transcript' | 'false-wake' | 'error' | 'shutdown';
 
 export type RunEventBody =
-  | { type: 'run-start'; trigger: TurnTrigger }
+  | { type: 'run-start'; trigger: TurnTrigger; satellite?: SatelliteRoom }
   | { type: 'wake'; keyword: string; score: number; engine: string }
   | { type: 'vad-start' }
   | {
@@ -41,6 +48,11 @@ export type RunEventBody =
    * server could not answer and another one did.
    */
   | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string }
+  /**
+   * Passages of the household's documents found for the question (core/knowledge), which the answer is drawn from;
+   * none: the documents do not say (and the answer says so). `embedMs` + `searchMs`: the retrieval's cost.
+   */
+  | { type: 'knowledge'; query: string; passages: KnowledgePassage[]; embedMs: number; searchMs: number; keywordsOnly: boolean }
   | { type: 'first-token'; ms: number }
   | { type: 'sentence'; index: number; text: string }
   | { type: 'llm-end'; text: string; ms: number; pieces: number; aborted: boolean }
@@ -51,6 +63,16 @@ export type RunEventBody =
   | { type: 'barge-in'; cause: BargeInCause; detail?: string }
   | { type: 'error'; stage: Stage; code: string; message: string; fix?: string }
   | { type: 'run-end'; outcome: RunOutcome; ms: number };
+
+/** One passage of a document, as the HUD and the phone show it. */
+export interface KnowledgePassage {
+  /** The file's name (no folders); `title`: the document's own title, or the name in words. */
+  file: string;
+  title: string;
+  page?: number;
+  heading?: string;
+  snippet: string;
+}
 
 /**
  * Why a request ended when it did: complete (a complete question or command), intent (a local skill recognises it),

@@ -179,6 +179,16 @@ export interface TimersView {
   timers: TimerView[];
 }
 
+/**
+ * A question JARVIS asked before calling a tool whose policy is "confirm" ("Unlock the front door?"): answered by
+ * voice, or with the 'confirm' command from a screen, before `expiresAt` (the daemon's epoch ms); then it is not done.
+ */
+export interface ConfirmationView {
+  id: number;
+  question: string;
+  expiresAt: number;
+}
+
 export interface Snapshot {
   server: ServerInfo;
   assistant: AssistantView;
@@ -187,6 +197,8 @@ export interface Snapshot {
   telemetry: { intervalMs: number; history: TelemetrySample[] };
   models: ModelsView;
   timers: TimersView;
+  /** The question waiting for yes or no, if any. */
+  confirmation?: ConfirmationView;
 }
 
 /**
@@ -217,6 +229,8 @@ export interface ServerToClientEvents {
   models: (models: ModelsView) => void;
   /** The whole list again whenever a timer is set, cancelled, rings or ends (here or by another process). */
   timers: (timers: TimersView) => void;
+  /** A confirmation question was asked (the view) or answered, dropped or expired (null). */
+  confirmation: (confirmation: ConfirmationView | null) => void;
   /** To phones that asked for it ('listen'): each chunk of the answer's audio as it starts playing. */
   speech: (audio: SpeechAudio) => void;
   /** A device has just paired (so the screen showing the code can put it away). */
@@ -279,6 +293,8 @@ export const commandSchemas = {
   'retry-downloads': empty,
   /** Forget the conversation so far (`jarvis forget --all`): the model keeps nothing of what was asked. */
   'forget-conversation': empty,
+  /** Yes or no to the confirmation question `id` (a tap on the HUD or the phone). */
+  confirm: z.strictObject({ id: z.number().int().min(1), answer: z.boolean() }),
   /** Also play the answers on this phone (sent as 'speech' events). */
   listen: z.strictObject({ enabled: z.boolean() }),
 } as const;
@@ -303,6 +319,7 @@ export interface CommandResults {
   /** Whether failed downloads were waiting to be tried again. */
   'retry-downloads': { retried: boolean };
   'forget-conversation': object;
+  confirm: object;
   listen: { enabled: boolean };
 }
 
@@ -310,8 +327,8 @@ export interface CommandResults {
 export function mayCommand(command: CommandName, who: { role?: Role; local?: boolean }): boolean {
   if (command === 'pair') return true;
   // The wall display on this computer (and `jarvis` run here, which speaks as it) may show pairing codes, retry
-  // downloads and forget the conversation: nothing that controls the assistant.
-  if (command === 'pairing-code' || command === 'retry-downloads' || command === 'forget-conversation') return who.role === 'controller' || who.local === true;
+  // downloads, forget the conversation and answer a question JARVIS asked aloud in its room: nothing else.
+  if (command === 'pairing-code' || command === 'retry-downloads' || command === 'forget-conversation' || command === 'confirm') return who.role === 'controller' || who.local === true;
   return who.role === 'controller';
 }
 

@@ -43,6 +43,8 @@ export interface CommandDeps {
   pairingUrl: () => string;
   /** server.pairFromThisComputer: a controller code shown here may be redeemed here. */
   pairFromThisComputer?: boolean;
+  /** A tap's yes or no to the confirmation question `id` (core/mcp); false when it no longer waits. */
+  confirm?: (id: number, yes: boolean) => boolean;
 }
 
 interface Talk {
@@ -129,6 +131,11 @@ export class CommandHandlers {
       case 'forget-conversation':
         await assistant.forgetConversation();
         return { ok: true };
+      case 'confirm': {
+        const { id, answer } = payload as CommandPayload<'confirm'>;
+        if (this.deps.confirm?.(id, answer)) return { ok: true };
+        return fail('invalid', 'that question is no longer waiting for an answer', 'Ask JARVIS again.');
+      }
       case 'listen': {
         const { enabled } = payload as CommandPayload<'listen'>;
         session.listen(enabled);

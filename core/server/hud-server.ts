@@ -78,7 +78,7 @@ const LISTENERS = 'listeners';
 const MAX_BAD_MESSAGES = 20;
 /** A refused handshake is logged once per address in this time: a client retrying in a loop must not fill the log. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
-const FEED_EVENTS = ['assistant', 'run-event', 'answer-delta', 'telemetry', 'level', 'models', 'timers'] as const satisfies readonly (keyof FeedEvents)[];
+const FEED_EVENTS = ['assistant', 'run-event', 'answer-delta', 'telemetry', 'level', 'models', 'timers', 'confirmation'] as const satisfies readonly (keyof FeedEvents)[];
 
 export class HudServer {
   readonly #options: HudServerOptions;

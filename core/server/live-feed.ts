@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Assistant } from '../pipeline/assistant.ts';
 import type { RunEvent } from '../protocol/run-events.ts';
-import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
+import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ConfirmationView, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
 import type { AudioSink, PcmAudio } from '../../voice/ports.ts';
@@ -20,6 +20,7 @@ export type FeedEvents = {
   level: [AudioLevel];
   models: [ModelsView];
   timers: [TimersView];
+  confirmation: [ConfirmationView | null];
   speech: [SpeechAudio];
 };
 
@@ -31,6 +32,14 @@ export interface ModelsSource {
 export interface TimersSource {
   view(): TimersView;
   subscribe(listener: () => void): () => void;
+}
+
+/** The question a tool call waits on (core/mcp): the one now, a call on every change, and a tap's answer. */
+export interface ConfirmationSource {
+  view(): ConfirmationView | undefined;
+  subscribe(listener: () => void): () => void;
+  /** False when question `id` is no longer waiting. */
+  answer(id: number, yes: boolean): boolean;
 }
 
 const MAX_ANSWER_CHARS = 8000;
@@ -46,6 +55,7 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
   #micPeak = -120;
   #micWindowStart = 0;
   #timers: TimersSource | undefined;
+  #confirmation: ConfirmationSource | undefined;
   /** The last list sent, to send nothing when a change did not touch the open timers. */
   #timersSent = '[]';
   readonly #unsubscribe: (() => void)[] = [];
@@ -93,7 +103,27 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
       telemetry: { intervalMs: this.telemetry?.intervalMs ?? 1000, history: [...(this.telemetry?.history ?? [])] },
       models: this.models.view(),
       timers: this.#timers?.view() ?? { at: Date.now(), timers: [] },
+      ...(this.#confirmation?.view() ? { confirmation: this.#confirmation.view()! } : {}),
     };
+  }
+
+  /** Shows `source`'s confirmation question (in snapshots, and a `confirmation` event on every change); returns the undo. */
+  showConfirmation(source: ConfirmationSource): () => void {
+    this.#confirmation = source;
+    const unsubscribe = source.subscribe(() => {
+      if (this.#confirmation === source) this.emit('confirmation', source.view() ?? null);
+    });
+    const undo = () => {
+      unsubscribe();
+      if (this.#confirmation === source) this.#confirmation = undefined;
+    };
+    this.#unsubscribe.push(undo);
+    return undo;
+  }
+
+  /** A screen's yes or no to question `id`; false when it is no longer waiting. */
+  answerConfirmation(id: number, yes: boolean): boolean {
+    return this.#confirmation?.answer(id, yes) ?? false;
   }
 
   /** Shows `source`'s timers from now on (in snapshots, and a `timers` event when the list changes); returns the undo. */

@@ -122,6 +122,7 @@ export class RemoteAccess {
       log,
       pairingUrl: () => this.#server?.urls[0] ?? '',
       pairFromThisComputer: serverConfig.pairFromThisComputer,
+      confirm: (id, yes) => feed.answerConfirmation(id, yes),
     });
     this.#server = new HudServer({
       config: serverConfig,

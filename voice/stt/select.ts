@@ -4,6 +4,7 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import type { Transcriber, Transcript } from '../ports.ts';
 import { disposedError, type WhisperDebugLog } from './whisper-common.ts';
 import { WhisperTranscriber } from './whisper.ts';
+import { OpenAiTranscriber, openAiTranscriber } from './openai.ts';
 import { LocalWhisperTranscriber } from './whisper-local.ts';
 import { findWhisperBuild, WHISPER_BUILD_DIR } from './whisper-local-build.ts';
 import { cudaUnusableReason } from './whisper-native.ts';
@@ -28,6 +29,15 @@ export interface SttOptions {
 
 export function createTranscriber(stt: SttSettings, log?: SttLog, options: SttOptions = {}): ConfiguredWhisper {
   return new ConfiguredWhisper(stt, log, options);
+}
+
+/**
+ * Speech to text as stt.engine asks: Whisper here (above), or an OpenAI-compatible server. The server's model is
+ * the server's: the model manager does not swap it.
+ */
+export function configuredSpeechToText(stt: JarvisConfig['stt'], log?: SttLog): ConfiguredWhisper | OpenAiTranscriber {
+  if (stt.engine !== 'openai') return createTranscriber(stt, log);
+  return openAiTranscriber(stt);
 }
 
 type Engine = WhisperTranscriber | LocalWhisperTranscriber;

@@ -2,18 +2,20 @@ import { ModelFileError } from '../../base/errors.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import type { Synthesizer } from '../ports.ts';
 import { EspeakSynthesizer } from './espeak.ts';
+import { openAiSynthesizer } from './openai.ts';
 import type { TtsLog } from './phonemize.ts';
 import { PiperSynthesizer, piperVoiceFilesExist, piperVoiceFiles, piperVoiceUrls } from './piper.ts';
 
 /**
- * Picks the voice: the configured Piper voice when its files are there, otherwise espeak-ng, so Jarvis can always
- * answer aloud; the choice and its reason are returned and logged, because a robotic voice with no explanation
+ * Picks the voice: an OpenAI-compatible speech server when tts.engine says so, else the configured Piper voice when
+ * its files are there, otherwise espeak-ng, so Jarvis can always answer aloud (the daemon puts espeak-ng behind the
+ * first two for the sentences they cannot say); the choice and its reason are returned and logged, because a robotic voice with no explanation
  * looks like a bug.
  */
 
 export interface SynthesizerChoice {
   readonly synthesizer: Synthesizer;
-  readonly engine: 'piper' | 'espeak';
+  readonly engine: 'piper' | 'espeak' | 'openai';
   /** One sentence for logs and `jarvis doctor`. */
   readonly reason: string;
   /** Set when Piper was wanted but espeak-ng stands in: the missing voice file, with what would bring Piper back. */
@@ -28,7 +30,10 @@ export function createEspeak(tts: JarvisConfig['tts']): EspeakSynthesizer {
 export function createSynthesizer(tts: JarvisConfig['tts'], log?: TtsLog): SynthesizerChoice {
   const espeak = () => createEspeak(tts);
   let choice: SynthesizerChoice;
-  if (tts.engine === 'espeak') {
+  if (tts.engine === 'openai') {
+    const server = openAiSynthesizer(tts);
+    choice = { synthesizer: server, engine: 'openai', reason: server.description };
+  } else if (tts.engine === 'espeak') {
     choice = { synthesizer: espeak(), engine: 'espeak', reason: `tts.engine is "espeak" (voice ${tts.espeakVoice})` };
   } else if (piperVoiceFilesExist(tts.voice)) {
     choice = {

@@ -10,6 +10,7 @@ import {
   type CommandInput,
   type CommandName,
   type CommandResults,
+  type ConfirmationView,
   type Hello,
   type ModelsView,
   type ServerInfo,
@@ -55,6 +56,8 @@ export class Connection {
   server = $state.raw<ServerInfo | undefined>();
   /** Open timers, alarms and reminders, soonest first. */
   timers = $state.raw<TimerView[]>([]);
+  /** A question JARVIS asked before a tool call ("Unlock the front door?"), waiting for yes or no. */
+  confirmation = $state.raw<ConfirmationView | undefined>();
   /** The daemon's clock minus this screen's (from the last list), for countdowns right on a phone that is off. */
   clockOffsetMs = $state(0);
   /** The device that paired last, while this screen was watching. */
@@ -130,6 +133,7 @@ export class Connection {
     socket.on('level', (level) => this.#applyLevel(level));
     socket.on('models', (models) => (this.models = models));
     socket.on('timers', (view) => this.#applyTimers(view));
+    socket.on('confirmation', (view) => (this.confirmation = view ?? undefined));
     socket.on('device-paired', ({ name, role }) => (this.lastPaired = { name, role, at: Date.now() }));
   }
 
@@ -139,6 +143,11 @@ export class Connection {
 
   get canControl(): boolean {
     return this.hello?.role === 'controller';
+  }
+
+  /** May answer JARVIS's yes/no questions: a controller, or the display on the JARVIS computer itself. */
+  get canConfirm(): boolean {
+    return this.canControl || this.hello?.device?.local === true;
   }
 
   /** May ask for pairing codes: a controller, or the display on the JARVIS computer itself. */
@@ -192,6 +201,7 @@ export class Connection {
     this.models = undefined;
     this.server = undefined;
     this.timers = [];
+    this.confirmation = undefined;
   }
 
   #applyTimers(view: TimersView): void {
@@ -208,6 +218,7 @@ export class Connection {
     this.telemetryIntervalMs = snapshot.telemetry.intervalMs;
     this.models = snapshot.models;
     this.#applyTimers(snapshot.timers);
+    this.confirmation = snapshot.confirmation;
   }
 
   #showTurns(): void {

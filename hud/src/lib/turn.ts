@@ -1,4 +1,4 @@
-import type { RunEvent } from '../../../core/protocol/run-events.ts';
+import type { KnowledgePassage, RunEvent } from '../../../core/protocol/run-events.ts';
 import type { TurnView } from '../../../core/protocol/wire.ts';
 import { turnTimings, type TurnTimings } from '../../../core/protocol/timings.ts';
 
@@ -6,6 +6,8 @@ import { turnTimings, type TurnTimings } from '../../../core/protocol/timings.ts
 export interface TurnSummary {
   runId: number;
   trigger: string;
+  /** The room a satellite heard it in (its area, else its name); none: JARVIS's own microphone, keyboard or phone. */
+  room?: string;
   question?: string;
   /** The question is what was heard so far, while the person is still speaking. */
   hearing: boolean;
@@ -17,6 +19,8 @@ export interface TurnSummary {
   /** Who answered when it was not the local model; `fallbackWhy` when the configured server could not. */
   answeredBy?: string;
   fallbackWhy?: string;
+  /** Passages of the household's documents the answer was drawn from (the last search of the turn). */
+  sources?: KnowledgePassage[];
   timings: TurnTimings;
   stages: Stage[];
 }
@@ -50,11 +54,14 @@ export function summarize(turn: TurnView): TurnSummary {
     stages: stages(events),
   };
   if (question !== undefined) summary.question = question;
+  if (start?.satellite) summary.room = start.satellite.area ?? start.satellite.name;
   if (end) summary.outcome = end.outcome;
   if (error) summary.error = { message: error.message, ...(error.fix ? { fix: error.fix } : {}) };
   const backend = events.findLast((e): e is Extract<RunEvent, { type: 'llm-backend' }> => e.type === 'llm-backend');
   if (backend) summary.answeredBy = backend.backend;
   if (backend?.why) summary.fallbackWhy = backend.why;
+  const knowledge = events.findLast((e): e is Extract<RunEvent, { type: 'knowledge' }> => e.type === 'knowledge');
+  if (knowledge?.passages.length) summary.sources = knowledge.passages;
   return summary;
 }
 

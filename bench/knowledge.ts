@@ -1,0 +1,236 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+import { Index, MetricKind, ScalarKind } from 'usearch';
+import { ExactVectors } from '../core/knowledge/exact-vectors.ts';
+import { seededRandom } from '../test/models/random.ts';
+import { repoRoot } from '../test/fixtures/speech.ts';
+import { summarize, type Summary } from './lib/stats.ts';
+import { TopK } from './lib/top-k.ts';
+
+/**
+ * The vector store for local knowledge (issue #16), chosen on these numbers: the same random unit vectors of
+ * nomic-embed-text's 768 dimensions in each candidate, at each size, each store in a process of its own (so its
+ * memory is its own):
+ *   - plain-scan: a JavaScript loop over one Float32Array with a top-k heap, the baseline and ground truth;
+ *   - exact-simd: the same rows scanned by usearch's SIMD brute-force kernel on one thread (core/knowledge/exact-vectors.ts);
+ *   - sqlite-vec: exact search inside SQLite (vec0 table, on disk like the index would be);
+ *   - usearch-hnsw: an HNSW graph (M=16, expansion 128 to add and to search), built on every core.
+ * Build time, memory (RSS growth of its process), query p50/p95 and recall@10 against the exact scan.
+ *
+ *   npm run bench:knowledge                          # 10 000 and 100 000 passages
+ *   nice -n 10 npm run bench:knowledge -- --sizes 1000000 --queries 50 --stores plain-scan,exact-simd,sqlite-vec --append
+ *
+ * Random queries against random vectors are the hardest case for HNSW (no clusters to steer by): recall here is a
+ * floor, not what real embeddings get.
+ */
+
+const DIMENSIONS = 768;
+const K = 10;
+
+type StoreName = 'plain-scan' | 'exact-simd' | 'sqlite-vec' | 'usearch-hnsw';
+const STORES: StoreName[] = ['plain-scan', 'exact-simd', 'sqlite-vec', 'usearch-hnsw'];
+
+interface ChildResult {
+  store: StoreName;
+  size: number;
+  queries: number;
+  buildMs: number;
+  rssMiB: number;
+  diskMiB?: number;
+  query: Summary;
+  /** Per query, the ids found, best first (the exact store's are the truth). */
+  found: number[][];
+}
+
+/** The same vectors in every process: a seeded generator, unit length. */
+function unitVectors(count: number, seed: number): Float32Array {
+  const random = seededRandom(seed);
+  const out = new Float32Array(count * DIMENSIONS);
+  for (let row = 0; row < count; row++) {
+    let norm = 0;
+    const base = row * DIMENSIONS;
+    for (let i = 0; i < DIMENSIONS; i += 2) {
+      // Box–Muller: two normal numbers from two uniform ones.
+      const r = Math.sqrt(-2 * Math.log(random() || 1e-12));
+      const theta = 2 * Math.PI * random();
+      out[base + i] = r * Math.cos(theta);
+      out[base + i + 1] = r * Math.sin(theta);
+      norm += out[base + i]! ** 2 + out[base + i + 1]! ** 2;
+    }
+    const scale = 1 / Math.sqrt(norm);
+    for (let i = 0; i < DIMENSIONS; i++) out[base + i]! *= scale;
+  }
+  return out;
+}
+
+/** The baseline: every dot product in JavaScript, the best k kept in a heap. */
+function plainScan(vectors: Float32Array, rows: number, query: Float32Array): { id: number; score: number }[] {
+  const top = new TopK(K);
+  for (let row = 0; row < rows; row++) {
+    const base = row * DIMENSIONS;
+    let dot = 0;
+    for (let i = 0; i < DIMENSIONS; i++) dot += vectors[base + i]! * query[i]!;
+    if (dot > top.floor) top.offer(row, dot);
+  }
+  return top.result();
+}
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+async function child(store: StoreName, size: number, queries: number): Promise<ChildResult> {
+  const vectors = unitVectors(size, 1);
+  const questions = unitVectors(queries, 2);
+  if (global.gc) global.gc();
+  const before = rssMiB();
+  const started = performance.now();
+  let search: (q: Float32Array) => number[];
+  let diskMiB: number | undefined;
+  let buildMs: number;
+  if (store === 'plain-scan') {
+    buildMs = 0;
+    search = (q) => plainScan(vectors, size, q).map((m) => m.id);
+  } else if (store === 'exact-simd') {
+    const exact = new ExactVectors(DIMENSIONS, size);
+    for (let i = 0; i < size; i++) exact.set(i, vectors.subarray(i * DIMENSIONS, (i + 1) * DIMENSIONS));
+    buildMs = performance.now() - started;
+    search = (q) => exact.search(q, K).map((m) => m.id);
+  } else if (store === 'sqlite-vec') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-bench-vec-'));
+    const file = path.join(dir, 'vectors.db');
+    const db = new Database(file);
+    sqliteVec.load(db);
+    db.pragma('journal_mode = WAL');
+    db.exec(`create virtual table v using vec0(embedding float[${DIMENSIONS}] distance_metric=cosine)`);
+    const insert = db.prepare('insert into v(rowid, embedding) values (?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < size; i++) insert.run(BigInt(i), Buffer.from(vectors.buffer, i * DIMENSIONS * 4, DIMENSIONS * 4));
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    buildMs = performance.now() - started;
+    diskMiB = fs.statSync(file).size / 2 ** 20;
+    const query = db.prepare(`select rowid from v where embedding match ? and k = ${K} order by distance`);
+    search = (q) => (query.all(Buffer.from(q.buffer, q.byteOffset, q.byteLength)) as { rowid: number }[]).map((r) => Number(r.rowid));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  } else {
+    const index = new Index({ dimensions: DIMENSIONS, metric: MetricKind.IP, quantization: ScalarKind.F32, connectivity: 16, expansion_add: 128, expansion_search: 128, multi: false });
+    const keys = new BigUint64Array(size);
+    for (let i = 0; i < size; i++) keys[i] = BigInt(i);
+    index.add(keys, vectors, os.availableParallelism());
+    buildMs = performance.now() - started;
+    // A copy: usearch ignores a view's byteOffset.
+    search = (q) => Array.from(index.search(q.slice(), K, 1).keys, Number);
+  }
+  const rss = rssMiB() - before;
+  const times: number[] = [];
+  const found: number[][] = [];
+  for (let q = 0; q < queries; q++) {
+    const question = questions.subarray(q * DIMENSIONS, (q + 1) * DIMENSIONS);
+    const t = performance.now();
+    found.push(search(question));
+    times.push(performance.now() - t);
+  }
+  return { store, size, queries, buildMs, rssMiB: rss, ...(diskMiB !== undefined ? { diskMiB } : {}), query: summarize(times)!, found };
+}
+
+function recall(found: number[][], truth: number[][]): number {
+  let hits = 0;
+  let total = 0;
+  for (let q = 0; q < truth.length; q++) {
+    const wanted = new Set(truth[q]);
+    hits += found[q]!.filter((id) => wanted.has(id)).length;
+    total += wanted.size;
+  }
+  return hits / total;
+}
+
+const fmt = (n: number | undefined, digits = 1): string => (n === undefined ? '–' : n.toFixed(digits));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      sizes: { type: 'string', default: '10000,100000' },
+      queries: { type: 'string', default: '200' },
+      stores: { type: 'string', default: STORES.join(',') },
+      append: { type: 'boolean', default: false },
+      retrieval: { type: 'string' },
+      model: { type: 'string' },
+      out: { type: 'string', default: path.join(repoRoot, 'bench', 'results') },
+    },
+  });
+  if (values.child) {
+    const [store, size] = values.child.split(':') as [StoreName, string];
+    process.stdout.write(JSON.stringify(await child(store, Number(size), Number(values.queries))));
+    return;
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const jsonFile = path.join(values.out, `${date}-knowledge.json`);
+  const previous = fs.existsSync(jsonFile) ? (JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Results) : undefined;
+  if (values.retrieval) {
+    const { measureRetrieval } = await import('./lib/knowledge-retrieval.ts');
+    const retrieval = await measureRetrieval(values.retrieval.split(',').map(Number), values.model);
+    writeResults(values.out, date, { ...(previous ?? { rows: [] }), retrieval });
+    return;
+  }
+  const sizes = values.sizes.split(',').map(Number);
+  const rows: Row[] = (values.append ? (previous?.rows ?? []) : []).filter((r) => !sizes.includes(r.size));
+  for (const size of sizes) {
+    let truth: number[][] | undefined;
+    for (const store of values.stores.split(',') as StoreName[]) {
+      process.stderr.write(`${store} at ${size} passages…\n`);
+      const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', `${store}:${size}`, '--queries', values.queries], {
+        maxBuffer: 1 << 28,
+        encoding: 'utf8',
+      });
+      const result = JSON.parse(output) as ChildResult;
+      truth ??= result.found;
+      const { found, query, ...rest } = result;
+      rows.push({ ...rest, p50: query.median, p95: query.p95, recall: recall(found, truth) });
+      process.stderr.write(`  build ${fmt(result.buildMs / 1000, 2)} s, +${fmt(result.rssMiB, 0)} MiB, query p50 ${fmt(query.median, 2)} ms p95 ${fmt(query.p95, 2)} ms\n`);
+    }
+  }
+  rows.sort((a, b) => a.size - b.size || STORES.indexOf(a.store) - STORES.indexOf(b.store));
+  writeResults(values.out, date, { ...(previous ?? {}), rows });
+}
+
+type Row = Omit<ChildResult, 'found' | 'query'> & { p50: number; p95: number; recall: number };
+
+interface Results {
+  rows: Row[];
+  retrieval?: import('./lib/knowledge-retrieval.ts').RetrievalResults;
+}
+
+function writeResults(out: string, date: string, results: Results): void {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    `# Local knowledge, ${date}`,
+    '',
+    `${cpu}, ${os.availableParallelism()} cores, Node ${process.version}. The box was shared with other work (load average 5–16 on 2 cores) while this ran.`,
+    '',
+    `## Vector store: ${DIMENSIONS}-dimensional random unit vectors, top ${K}, random queries`,
+    '',
+    'memory: RSS growth of the process holding the store; sqlite-vec also keeps its file on disk. recall@10: share of the plain scan\'s top 10 found.',
+    '',
+    '| passages | store | build s | memory MiB | disk MiB | queries | query p50 ms | query p95 ms | recall@10 |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.rows.map((r) => `| ${r.size.toLocaleString('en')} | ${r.store} | ${fmt(r.buildMs / 1000, 2)} | ${fmt(r.rssMiB, 0)} | ${fmt(r.diskMiB, 0)} | ${r.queries ?? '–'} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} |`),
+  ];
+  if (results.retrieval) {
+    const { renderRetrieval } = { renderRetrieval: (r: NonNullable<Results['retrieval']>) => r.markdown };
+    lines.push('', renderRetrieval(results.retrieval));
+  }
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, `${date}-knowledge.json`), `${JSON.stringify({ date, cpu, cores: os.availableParallelism(), node: process.version, dimensions: DIMENSIONS, k: K, ...results }, null, 1)}\n`);
+  fs.writeFileSync(path.join(out, `${date}-knowledge.md`), `${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
