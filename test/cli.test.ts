@@ -71,7 +71,8 @@ describe('jarvis start --input (replaying a recording)', () => {
       samples: concat(silence(500), await speak('hey jarvis, what is the weather', voice), silence(12_000), await speak('hey jarvis, turn on the lights', voice), silence(1000)),
       sampleRate: 16000,
     });
-    const jarvis = runJarvis(['-c', config, 'start', '--input', recording, '--json'], { JARVIS_CONVERSATION__FOLLOW_UP_MS: '0' });
+    // Twice as fast as real time (answers play at that speed too): the second request still comes after the first answer.
+    const jarvis = runJarvis(['-c', config, 'start', '--input', recording, '--speed', '2', '--json'], { JARVIS_CONVERSATION__FOLLOW_UP_MS: '0' });
     assert.equal(await jarvis.exit, 0, jarvis.stderr.slice(-20).join('\n'));
     const events = jsonLines(jarvis.stdout);
     const ends = events.filter((e) => e.type === 'run-end');

@@ -90,13 +90,13 @@ test('daemon: no microphone → degraded with a fix; microphone appears → reco
   const unplugged = fromNow(logLine((e) => e.problem === 'microphone' && e.msg !== 'resolved'));
   await pulse.pactl('unload-module', micModule);
   await jarvis.waitFor(unplugged, 10_000, 'the unplugged microphone reported');
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
   const replugMs = await resolvedAfter('the microphone was plugged back in', () => pulse!.pactl('load-module', 'module-null-sink', `sink_name=${MIC_SINK}`, 'rate=16000', 'channels=1'));
   assert.ok(replugMs < 6000, `listening again ${replugMs} ms after the microphone came back`);
 
   // The sound server itself restarted (a desktop session's PipeWire/PulseAudio crashing and coming back).
   await pulse.stop();
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const restartMs = await resolvedAfter('the sound server restarted', async () => (pulse = await startPulse({ dir })));
   assert.ok(restartMs < 6000, `listening again ${restartMs} ms after the sound server came back`);
 

@@ -181,7 +181,10 @@ describe('jarvis with llm.backend "openai"', () => {
       llm: { backend: 'openai', fallback: 'local', model: await ensureTinyGguf(), maxAnswerTokens: 16, openai: { baseUrl: nowhere, model: 'tiny', maxRetries: 0 } },
       skills: { enabled: false },
     });
+    // Without the fallback the same question gets the server's short error instead (run side by side: both wait on the server).
+    const plain = await testModelsConfig({ llm: { backend: 'openai', maxAnswerTokens: 16, openai: { baseUrl: nowhere, model: 'tiny', maxRetries: 0 } }, skills: { enabled: false } });
     const json = runJarvis(['-c', config, 'ask', '--json', 'what is the capital of france']);
+    const failed = runJarvis(['-c', plain, 'ask', '--json', 'what is the capital of france']);
     assert.equal(await json.exit, 0, json.stderr.join('\n'));
     const events = jsonLines(json.stdout);
     const backend = events.find((e) => e.type === 'llm-backend');
@@ -191,10 +194,6 @@ describe('jarvis with llm.backend "openai"', () => {
     const end = events.find((e) => e.type === 'llm-end');
     assert.ok(end && String(end.text).length > 0, 'the local model answered');
     assert.ok(!events.some((e) => e.type === 'error'), JSON.stringify(events.filter((e) => e.type === 'error')));
-
-    // Without the fallback the same question gets the server's short error instead.
-    const plain = await testModelsConfig({ llm: { backend: 'openai', maxAnswerTokens: 16, openai: { baseUrl: nowhere, model: 'tiny', maxRetries: 0 } }, skills: { enabled: false } });
-    const failed = runJarvis(['-c', plain, 'ask', '--json', 'what is the capital of france']);
     await failed.exit;
     const error = jsonLines(failed.stdout).find((e) => e.type === 'error');
     assert.match(String(error?.message), /cannot be reached/);
