@@ -89,6 +89,12 @@ export const configSchema = z
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /**
+         * What `jarvis start` prints of what was said and answered. "terminal": the words on a terminal (a person
+         * watching), only their count elsewhere (the service's journal, which keeps its lines for weeks); "always";
+         * "never". `--json` prints the run events whole, as asked.
+         */
+        transcripts: z.enum(['terminal', 'always', 'never']).default('terminal'),
       })
       .prefault({}),
     audio: z

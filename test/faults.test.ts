@@ -10,7 +10,7 @@ import { runJarvis, testModelsConfig, type JarvisProcess } from './fixtures/cli.
 import { connectClient, type TestClient } from './fixtures/hud-server.ts';
 import { sha256, startModelMirror } from './fixtures/model-mirror.ts';
 import { seededRandom } from './models/random.ts';
-import { buildTinyGguf } from './models/tiny-gguf.ts';
+import { buildTinyGguf, ensureTinyGguf } from './models/tiny-gguf.ts';
 
 /**
  * Faults injected on purpose into the real daemon (`jarvis start`), part of `npm run faults` and of `npm test`:
@@ -138,4 +138,39 @@ test('kill -9 during `jarvis models pull`: nothing under the final name, and the
   assert.ok(!fs.existsSync(part), 'the partial file is gone');
   const ranges = mirror.requests.slice(requestsBefore).flatMap((r) => (r.range ? [Number(/bytes=(\d+)-/.exec(r.range)?.[1])] : []));
   assert.ok(ranges.some((start) => start > 0 && start <= kept), `resumed from the bytes on disk (ranges asked: ${ranges.join(', ') || 'none'}; ${kept} kept)`);
+});
+
+test('kill -9 during `jarvis docs add`: the index passes its integrity check, and the next add reads each document once, none twice', async () => {
+  const root = path.join(dir, 'indexing');
+  const docs = path.join(root, 'docs');
+  fs.mkdirSync(docs, { recursive: true });
+  // Enough documents that reading them takes a while with the test-made embedding model (random vectors).
+  for (let i = 0; i < 24; i++) {
+    const body = Array.from({ length: 12 }, (_, p) => `Paragraph ${p} of note ${i}: the spare key number ${i * 100 + p} is kept in drawer ${p}.`).join('\n\n');
+    fs.writeFileSync(path.join(docs, `note-${String(i).padStart(2, '0')}.md`), `# Household note ${i}\n\n${body}\n`);
+  }
+  const env = { JARVIS_DATA_DIR: path.join(root, 'data'), JARVIS_KNOWLEDGE__MODEL: await ensureTinyGguf(), JARVIS_KNOWLEDGE__GPU: 'cpu', JARVIS_LOG__LEVEL: 'warn' };
+
+  const first = runJarvis(['docs', 'add', docs], env);
+  await first.waitFor((line) => /^reading ([4-9]|1\d) of 24: /.test(line), 60_000, 'indexing half-way');
+  first.child.kill('SIGKILL');
+  await first.exit;
+  assert.equal(integrity(path.join(root, 'data', 'knowledge.db')), 'ok');
+
+  const again = runJarvis(['docs', 'add', docs], env);
+  assert.equal(await again.exit, 0, again.stderr.join('\n'));
+  assert.match(again.stdout.join('\n'), /24 document\(s\)/);
+  const db = new Database(path.join(root, 'data', 'knowledge.db'), { readonly: true });
+  try {
+    assert.equal(String(db.pragma('integrity_check', { simple: true })), 'ok');
+    const passages = db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT file_id || ':' || ord) AS distinct_n FROM passages").get() as { n: number; distinct_n: number };
+    const files = db.prepare("SELECT COUNT(*) AS n, SUM(passages) AS passages FROM files WHERE status = 'indexed'").get() as { n: number; passages: number };
+    assert.equal(files.n, 24, 'every document indexed');
+    assert.equal(passages.n, passages.distinct_n, 'no passage stored twice');
+    assert.equal(passages.n, files.passages, 'as many passages as the documents have');
+    const words = db.prepare('SELECT COUNT(*) AS n FROM passage_words').get() as { n: number };
+    assert.equal(words.n, passages.n, 'the keyword index holds each passage once');
+  } finally {
+    db.close();
+  }
 });

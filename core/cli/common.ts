@@ -69,7 +69,7 @@ export async function closeSink(sink: AudioSink, output: string, log: Logger): P
 }
 
 /** Prints run events: every event as JSON, or a readable line per event. */
-export function printEvents(bus: RunEventBus, json: boolean): void {
+export function printEvents(bus: RunEventBus, json: boolean, options: { words?: boolean } = {}): void {
   const runEvents = new Map<number, RunEvent[]>();
   bus.subscribe((event) => {
     if (!runEvents.has(event.runId)) runEvents.set(event.runId, []);
@@ -77,7 +77,7 @@ export function printEvents(bus: RunEventBus, json: boolean): void {
   });
   bus.subscribe((event: RunEvent) => {
     if (json) console.log(JSON.stringify(event));
-    else if (event.type !== 'tts-start' && event.type !== 'playback-start') console.log(formatEvent(event));
+    else if (event.type !== 'tts-start' && event.type !== 'playback-start') console.log(formatEvent(event, options));
     if (!json && event.type === 'run-end') {
       const timings = formatTimings(turnTimings(runEvents.get(event.runId) ?? []));
       if (timings) console.log(timings);

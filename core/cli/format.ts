@@ -6,12 +6,22 @@ import type { TurnTimings } from '../protocol/timings.ts';
 const ms = (value: number) => `${Math.round(value)} ms`;
 const quote = (text: string, max = 90) => JSON.stringify(text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
-export function formatEvent(event: RunEvent): string {
+/** In place of what was said, when the words are not to be printed: how many there were. */
+const wordCount = (text: string) => {
+  const words = text.trim() ? text.trim().split(/\s+/).length : 0;
+  return `(${words} word${words === 1 ? '' : 's'})`;
+};
+
+/**
+ * `words: false` leaves out what was said and answered (a daemon's output goes to the journal, which keeps it for
+ * weeks: the conversation itself is kept only in the model's history, llm.historyTurns).
+ */
+export function formatEvent(event: RunEvent, options: { words?: boolean } = {}): string {
   const at = `#${event.runId} +${String(Math.round(event.sinceStart)).padStart(5)} ms`;
-  return `${at}  ${describe(event)}`;
+  return `${at}  ${describe(event, options.words === false ? wordCount : quote)}`;
 }
 
-function describe(event: RunEvent): string {
+function describe(event: RunEvent, quote: (text: string) => string): string {
   switch (event.type) {
     case 'run-start':
       return event.satellite ? `run start (satellite ${event.satellite.name}${event.satellite.area ? ` in the ${event.satellite.area}` : ''})` : `run start (${event.trigger})`;
@@ -32,7 +42,7 @@ function describe(event: RunEvent): string {
     case 'wake-rejected':
       return `wake word not in transcript ${quote(event.heard)}: ignored`;
     case 'intent-start':
-      return `skill ${event.skill}${Object.keys(event.args).length ? ` ${JSON.stringify(event.args)}` : ''} (${event.via === 'local' ? 'local intent' : event.via === 'llm' ? 'called by the LLM' : 'timer'})`;
+      return `skill ${event.skill}${Object.keys(event.args).length && quote !== wordCount ? ` ${JSON.stringify(event.args)}` : ''} (${event.via === 'local' ? 'local intent' : event.via === 'llm' ? 'called by the LLM' : 'timer'})`;
     case 'intent-end':
       return `skill ${event.skill} ${event.ok ? 'done' : `failed (${event.code ?? 'error'})`} in ${ms(event.ms)}${event.said ? `: ${quote(event.said)}` : ''}`;
     case 'llm-start':

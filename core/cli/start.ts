@@ -53,7 +53,8 @@ export function registerStart(program: Command): void {
         ...(live ? { firstRun: { download, why } } : {}),
       });
       daemon.assistant.on('state', (state) => log.info({ phase: state.phase }, 'state'));
-      printEvents(daemon.assistant.bus, options.json === true);
+      const { transcripts } = config.log;
+      printEvents(daemon.assistant.bus, options.json === true, { words: transcripts === 'always' || (transcripts === 'terminal' && process.stdout.isTTY === true) });
 
       const controller = new AbortController();
       // Under systemd (`jarvis service install`): READY now, watchdog pings from this event loop, STOPPING.
