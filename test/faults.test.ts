@@ -149,7 +149,7 @@ test('kill -9 during `jarvis docs add`: the index passes its integrity check, an
     const body = Array.from({ length: 12 }, (_, p) => `Paragraph ${p} of note ${i}: the spare key number ${i * 100 + p} is kept in drawer ${p}.`).join('\n\n');
     fs.writeFileSync(path.join(docs, `note-${String(i).padStart(2, '0')}.md`), `# Household note ${i}\n\n${body}\n`);
   }
-  const env = { JARVIS_DATA_DIR: path.join(root, 'data'), JARVIS_KNOWLEDGE__MODEL: await ensureTinyGguf(), JARVIS_KNOWLEDGE__GPU: 'cpu', JARVIS_LOG__LEVEL: 'warn' };
+  const env = { JARVIS_DATA_DIR: path.join(root, 'data'), JARVIS_KNOWLEDGE__MODEL: await ensureTinyGguf(), JARVIS_KNOWLEDGE__GPU: 'cpu', JARVIS_LOG__LEVEL: 'warn', JARVIS_KNOWLEDGE__NICENESS: '0' };
 
   const first = runJarvis(['docs', 'add', docs], env);
   await first.waitFor((line) => /^reading ([4-9]|1\d) of 24: /.test(line), 60_000, 'indexing half-way');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +10,7 @@ import { runJarvis } from './fixtures/cli.ts';
 import { startFakeHomeAssistant, type FakeHomeAssistant } from './fixtures/home-assistant.ts';
 import { startTestHud, type TestHud } from './fixtures/hud-server.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 /**
  * Home Assistant's conversation API as the fast path for device requests, against a server that speaks Home
@@ -163,10 +163,3 @@ describe('`jarvis home connect`', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { concat, silence, speak } from './fixtures/speech.ts';
 import { TINY_WHISPER_TEXT } from './models/whisper-ggml.ts';
 import { GPU_HOT_PROBLEM } from '../core/protocol/wire.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 /**
  * The HUD and the phone remote in a real browser (Debian's Chromium through playwright-core) against a real
@@ -86,15 +86,6 @@ class MicrophoneFeeder {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = server.address() as net.AddressInfo;
-      server.close(() => resolve(p));
-    });
-    server.once('error', reject);
-  });
-}
 
 function startDaemon(): JarvisProcess {
   const process = runJarvis(['-c', configFile, 'start', '--input', '-', '--json']);

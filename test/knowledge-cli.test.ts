@@ -21,7 +21,7 @@ test('jarvis docs add reads a folder with progress and says what it skipped and 
   await writeDocumentSet(docs);
   writeTroubleFiles(docs, path.join(root, 'outside'));
   const data = path.join(root, 'data');
-  const env = { JARVIS_DATA_DIR: data, JARVIS_KNOWLEDGE__MODEL: await ensureTinyGguf(), JARVIS_KNOWLEDGE__GPU: 'cpu', JARVIS_LOG__LEVEL: 'warn' };
+  const env = { JARVIS_DATA_DIR: data, JARVIS_KNOWLEDGE__MODEL: await ensureTinyGguf(), JARVIS_KNOWLEDGE__GPU: 'cpu', JARVIS_LOG__LEVEL: 'warn', JARVIS_KNOWLEDGE__NICENESS: '0' };
 
   const add = runJarvis(['docs', 'add', docs], env);
   assert.equal(await add.exit, 0, add.stderr.join('\n'));

@@ -51,7 +51,8 @@ after(() => {
 function knowledgeConfig(extra: Record<string, unknown> = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-kd-data-'));
   dirs.push(dataDir);
-  return parseConfig({ dataDir, conversation: { followUpMs: 0 }, vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 }, knowledge: { folders: [docs], model: modelPath, gpu: 'cpu', minSimilarity: 1.01, settleMs: 50 }, ...extra });
+  // niceness 0: beside the other test files the 2 cores are always busy, and a niced worker would wait for minutes.
+  return parseConfig({ dataDir, conversation: { followUpMs: 0 }, vad: { hangoverMs: 600, noSpeechTimeoutMs: 3000 }, knowledge: { folders: [docs], model: modelPath, gpu: 'cpu', minSimilarity: 1.01, settleMs: 50, niceness: 0 }, ...extra });
 }
 
 /** Answers like a model told to name its source: from the first passage it was given, or that it was given none. */

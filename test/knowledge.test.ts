@@ -64,6 +64,14 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
   let modelPath: string;
   let embedder: Embedder;
   const dirs: string[] = [];
+  /** A data folder and a documents folder holding one note (where the spare key is), both removed after the tests. */
+  const folderWithNote = () => {
+    const dataDir = tempDir('kb-data');
+    const docs = tempDir('kb-docs');
+    dirs.push(dataDir, docs);
+    fs.writeFileSync(path.join(docs, 'notes.txt'), 'The spare key is with the neighbours at number 12.\n');
+    return { dataDir, docs };
+  };
   const openKnowledge = (dataDir: string, folders: string[], overrides: Record<string, unknown> = {}) =>
     Knowledge.open({ config: knowledgeConfig({ folders, minSimilarity: 1.01, ...overrides }), dataDir, embedder, log: silentLogger });
 
@@ -103,11 +111,9 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
   });
 
   test('secrets, hidden files, a corrupt PDF, a 50 MB file and a link out of the folder are skipped with a reason, not read', async () => {
-    const dataDir = tempDir('kb-data');
-    const docs = tempDir('kb-docs');
+    const { dataDir, docs } = folderWithNote();
     const outside = tempDir('kb-outside');
-    dirs.push(dataDir, docs, outside);
-    fs.writeFileSync(path.join(docs, 'notes.txt'), 'The spare key is with the neighbours at number 12.\n');
+    dirs.push(outside);
     const trouble = writeTroubleFiles(docs, outside);
     const knowledge = await openKnowledge(dataDir, [docs]);
     try {
@@ -137,10 +143,7 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
   });
 
   test('the watcher reflects an added, an edited, a renamed and a deleted file within seconds; a rename embeds nothing again', async () => {
-    const dataDir = tempDir('kb-data');
-    const docs = tempDir('kb-docs');
-    dirs.push(dataDir, docs);
-    fs.writeFileSync(path.join(docs, 'notes.txt'), 'The spare key is with the neighbours at number 12.\n');
+    const { dataDir, docs } = folderWithNote();
     const knowledge = await openKnowledge(dataDir, [docs]);
     try {
       await knowledge.sync();
@@ -192,10 +195,7 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
   });
 
   test('the embedding worker killed: the search goes on by keywords, and the worker is started again on the next question', async () => {
-    const dataDir = tempDir('kb-data');
-    const docs = tempDir('kb-docs');
-    dirs.push(dataDir, docs);
-    fs.writeFileSync(path.join(docs, 'notes.txt'), 'The spare key is with the neighbours at number 12.\n');
+    const { dataDir, docs } = folderWithNote();
     const knowledge = await openKnowledge(dataDir, [docs]);
     try {
       await knowledge.sync();
@@ -227,10 +227,7 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
   });
 
   test('indexing waits while a turn runs (the idle gate) and goes on when it ends', async () => {
-    const dataDir = tempDir('kb-data');
-    const docs = tempDir('kb-docs');
-    dirs.push(dataDir, docs);
-    fs.writeFileSync(path.join(docs, 'notes.txt'), 'The spare key is with the neighbours at number 12.\n');
+    const { dataDir, docs } = folderWithNote();
     let release!: () => void;
     let busy = true;
     const turnOver = new Promise<void>((resolve) => (release = resolve));

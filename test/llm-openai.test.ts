@@ -11,6 +11,7 @@ import { freePort, startLlamaServer, type RunningLlamaServer } from './fixtures/
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
 import { concat, silence, speak } from './fixtures/speech.ts';
 import { writeWavFile } from '../voice/wav.ts';
+import { rejectsWith } from './fixtures/rejects-with.ts';
 
 /**
  * The OpenAI-compatible LLM backend (core/llm/openai-responder.ts) against a real llama-server built from the
@@ -39,17 +40,6 @@ async function answer(responder: OpenAiResponder, text: string, signal = new Abo
   return pieces;
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<JarvisError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof JarvisError, String(error));
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  assert.ok(error.fix.length > 0);
-  return error;
-}
 
 describe('the OpenAI-compatible backend against a real llama-server', () => {
   test('checks the server and its model at load, and streams the answer in pieces', async () => {

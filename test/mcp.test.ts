@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -31,6 +30,7 @@ import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { repoRoot, speak, type SpeechVoice } from './fixtures/speech.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 /**
  * The MCP client against real servers: @modelcontextprotocol/server-everything (npm) over stdio and streamable HTTP,
@@ -61,13 +61,6 @@ function stdioHome(stateFile: string, extra: Record<string, unknown> = {}) {
 
 const readState = (file: string): Device[] => JSON.parse(fs.readFileSync(file, 'utf8')) as Device[];
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 const dirs: string[] = [];
 const tempDir = () => {

@@ -19,6 +19,7 @@ import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { concat, silence, speak } from './fixtures/speech.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+import { freePort } from './fixtures/free-port.ts';
 
 /**
  * Satellites in other rooms, against a test satellite written from rhasspy/wyoming-satellite's satellite.py (the
@@ -147,13 +148,6 @@ class TestSatellite {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -17,6 +17,7 @@ import { writeWavFile } from '../voice/wav.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { startWhisperServer, type RunningWhisperServer } from './fixtures/whisper-server.ts';
 import { ensureTinyWhisperModel, TINY_WHISPER_TEXT } from './models/whisper-ggml.ts';
+import { rejectsWith as rejectsWithError } from './fixtures/rejects-with.ts';
 
 /**
  * Speech to text through an OpenAI-compatible server (voice/stt/openai.ts) against a real one: whisper.cpp's own
@@ -39,17 +40,8 @@ after(async () => {
 
 const stt = (openai: Record<string, unknown>) => parseConfig({ stt: { engine: 'openai', openai: { maxRetries: 0, timeoutMs: 5000, ...openai } } }).stt;
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<JarvisError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ModelServerError, String(error));
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  assert.ok(error.fix.length > 0);
-  return error;
-}
+
+const rejectsWith = (promise: Promise<unknown>, code: string, message: RegExp) => rejectsWithError(promise, code, message, ModelServerError);
 
 describe('speech to text through a real whisper-server (OpenAI /v1/audio/transcriptions)', () => {
   test('stt.engine "openai" gives the server\'s transcript through the port, one line however many segments', async () => {

@@ -13,6 +13,7 @@ import { encodeWav, resampleInt16 } from '../voice/wav.ts';
 import { freePort } from './fixtures/llama-server.ts';
 import { startSpeechServer, type RunningSpeechServer } from './fixtures/openai-speech-server.ts';
 import { ensureTinyPiperVoice } from './models/piper-voice.ts';
+import { rejectsWith as rejectsWithError } from './fixtures/rejects-with.ts';
 
 /**
  * The voice of an OpenAI-compatible speech server (voice/tts/openai.ts). No such server (kokoro-fastapi, speaches,
@@ -39,17 +40,8 @@ after(async () => {
 
 const tts = (openai: Record<string, unknown>, rest: Record<string, unknown> = {}) => parseConfig({ tts: { engine: 'openai', ...rest, openai: { timeoutMs: 3000, ...openai } } }).tts;
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<ModelServerError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ModelServerError, String(error));
-  assert.equal(error.code, code, error.message);
-  assert.match(error.message, message);
-  assert.ok(error.fix.length > 0);
-  return error;
-}
+
+const rejectsWith = (promise: Promise<unknown>, code: string, message: RegExp) => rejectsWithError(promise, code, message, ModelServerError);
 
 describe('the voice of an OpenAI-style speech server (test server implementing OpenAI\'s /v1/audio/speech around the real Piper engine)', () => {
   test('tts.engine "openai": a streamed WAV arrives as exactly the audio Piper made, one request per sentence', async () => {

@@ -1,6 +1,7 @@
 import { isAbortError } from '../../base/errors.ts';
 import type { McpTools } from '../mcp/mcp-tools.ts';
-import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import { FrontResponder } from '../front-responder.ts';
+import type { Responder, ResponseRequest } from '../responder.ts';
 import { plainWords } from '../skills/normalize.ts';
 
 /**
@@ -111,40 +112,23 @@ function parseTarget(raw: string, area?: string): Record<string, unknown> | unde
 }
 
 /** The stage that answers device phrases through the MCP tools; in front of `inner` (the skills, then the LLM). */
-export class DeviceIntentResponder implements Responder {
-  readonly engine: string;
-  /** The last answer came from `inner`. */
-  #innerAnswered = false;
-
+export class DeviceIntentResponder extends FrontResponder {
   constructor(
-    readonly inner: Responder,
+    inner: Responder,
     private readonly tools: McpTools,
     private readonly options: { readonly area?: string } = {},
   ) {
-    this.engine = inner.engine;
+    super(inner);
   }
 
-  get workerPid(): number | undefined {
-    return this.inner.workerPid;
-  }
-
-  /** The skills' local matcher (forwarded, for stages in front that let local skills go first). */
-  localCall(text: string): unknown {
-    return (this.inner as Partial<{ localCall(text: string): unknown }>).localCall?.(text);
-  }
-
-  load(): Promise<ResponderInfo> {
-    return this.inner.load();
-  }
-
-  understands(text: string): boolean {
-    return this.#intent(text) !== undefined || this.inner.understands?.(text) === true;
+  override understands(text: string): boolean {
+    return this.#intent(text) !== undefined || super.understands(text);
   }
 
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     const intent = this.#intent(request.text, request.area);
     const offered = intent && this.tools.find(intent.tool);
-    this.#innerAnswered = !offered;
+    this.answeredHere = offered !== undefined;
     if (!intent || !offered) {
       yield* this.inner.respond(request);
       return;
@@ -158,22 +142,6 @@ export class DeviceIntentResponder implements Responder {
     } catch (error) {
       if (!isAbortError(error)) throw error;
     }
-  }
-
-  resetConversation(): Promise<void> {
-    return this.inner.resetConversation();
-  }
-
-  async answerCutOff(heard: string): Promise<void> {
-    if (this.#innerAnswered) await this.inner.answerCutOff(heard);
-  }
-
-  async retract(): Promise<void> {
-    if (this.#innerAnswered) await this.inner.retract();
-  }
-
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 
   /** A device intent some server can carry out, unless the local skills answer `text` themselves. `area`: where it was heard. */

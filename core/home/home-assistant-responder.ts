@@ -1,7 +1,8 @@
 import { describeError } from '../../base/errors.ts';
 import type { Clock } from '../../base/clock.ts';
 import type { Logger } from '../../base/log.ts';
-import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import { FrontResponder } from '../front-responder.ts';
+import type { Responder, ResponseRequest } from '../responder.ts';
 import { inArea, looksLikeHomeRequest } from './device-phrases.ts';
 import type { HomeAssistant } from './home-assistant.ts';
 
@@ -22,44 +23,29 @@ export interface HomeAssistantResponderOptions {
   readonly followUpMs: number;
 }
 
-/** The skill stage, when it is what `inner` is: its local requests stay local. */
-interface LocalSkills {
-  localCall(text: string): unknown;
-}
-
-export class HomeAssistantResponder implements Responder {
-  readonly engine: string;
+export class HomeAssistantResponder extends FrontResponder {
   /** Home Assistant asked something back ("Which light?"): the next request is its answer. */
   #conversation: { readonly id: string; readonly until: number } | undefined;
-  /** The last answer came from `inner` (Home Assistant's answers are not in the LLM's conversation). */
-  #innerAnswered = false;
 
   constructor(
-    readonly inner: Responder,
+    inner: Responder,
     private readonly home: HomeAssistant,
     private readonly options: HomeAssistantResponderOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.engine = `Home Assistant + ${inner.engine}`;
+    super(inner, `Home Assistant + ${inner.engine}`);
   }
 
-  get workerPid(): number | undefined {
-    return this.inner.workerPid;
-  }
-
-  async load(): Promise<ResponderInfo> {
-    return this.inner.load();
-  }
-
-  understands(text: string): boolean {
-    return this.inner.understands?.(text) === true || this.#forHome(text);
+  override understands(text: string): boolean {
+    return super.understands(text) || this.#forHome(text);
   }
 
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     if (request.signal.aborted) return;
-    this.#innerAnswered = !this.#forHome(request.text);
-    if (this.#innerAnswered) {
+    // Home Assistant's answers are not in the LLM's conversation.
+    this.answeredHere = this.#forHome(request.text);
+    if (!this.answeredHere) {
       yield* this.inner.respond(request);
       return;
     }
@@ -68,35 +54,22 @@ export class HomeAssistantResponder implements Responder {
     if (request.signal.aborted) return;
     const said = await this.#askHome(request);
     if (said === undefined) {
-      this.#innerAnswered = true;
+      this.answeredHere = false;
       yield* this.inner.respond(request);
     } else if (said) {
       yield said;
     }
   }
 
-  async resetConversation(): Promise<void> {
+  override async resetConversation(): Promise<void> {
     this.#conversation = undefined;
     await this.inner.resetConversation();
-  }
-
-  async answerCutOff(heard: string): Promise<void> {
-    if (this.#innerAnswered) await this.inner.answerCutOff(heard);
-  }
-
-  async retract(): Promise<void> {
-    if (this.#innerAnswered) await this.inner.retract();
-  }
-
-  async dispose(): Promise<void> {
-    await this.inner.dispose();
   }
 
   /** Home Assistant answers this, not `inner`: a device request the local skills do not take, or its follow-up. */
   #forHome(text: string): boolean {
     if (this.#pendingConversation()) return true;
-    const skills = this.inner as Partial<LocalSkills>;
-    if (typeof skills.localCall === 'function' && skills.localCall(text) !== undefined) return false;
+    if (this.localCall(text) !== undefined) return false;
     return looksLikeHomeRequest(text);
   }
 

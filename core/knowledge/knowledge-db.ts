@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { JarvisError } from '../../base/errors.ts';
-import { makePrivateDir, makePrivateSqliteFiles } from '../../base/private-files.ts';
+import { openPrivateDatabase } from '../../base/private-database.ts';
 import { isProcessAlive } from '../../base/process.ts';
 import type { Passage } from './chunk.ts';
 
@@ -93,31 +92,14 @@ export class KnowledgeDb {
   }
 
   static open(file: string): KnowledgeDb {
-    let db: Database.Database | undefined;
-    try {
-      if (file !== ':memory:') {
-        makePrivateDir(path.dirname(file));
-        makePrivateSqliteFiles(file);
-      }
-      db = new Database(file, { timeout: 5000 });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      db.exec(SCHEMA);
-      if (file !== ':memory:') makePrivateSqliteFiles(file);
-      return new KnowledgeDb(file, db);
-    } catch (error) {
-      db?.close();
-      const message = (error as Error).message;
-      throw new JarvisError(
-        'knowledge-unavailable',
-        `cannot open the knowledge index ${file}: ${message}`,
-        /not a database|malformed|corrupt/i.test(message)
-          ? 'The index is damaged: run `jarvis docs forget` and add the folders again (the documents themselves are untouched).'
-          : `Check that ${path.dirname(file)} exists and is writable by this user.`,
-        { cause: error },
-      );
-    }
+    const db = openPrivateDatabase(file, {
+      what: 'the knowledge index',
+      code: 'knowledge-unavailable',
+      timeoutMs: 5000,
+      damagedFix: 'The index is damaged: run `jarvis docs forget` and add the folders again (the documents themselves are untouched).',
+      setUp: (opened) => opened.exec(SCHEMA),
+    });
+    return new KnowledgeDb(file, db);
   }
 
   /** Changes whenever another connection (`jarvis docs add` beside the daemon) commits a write. */

@@ -1,7 +1,8 @@
 import { describeError } from '../../base/errors.ts';
 import type { Logger } from '../../base/log.ts';
 import type { RunRecorder } from '../events.ts';
-import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import { FrontResponder } from '../front-responder.ts';
+import type { Responder, ResponseRequest } from '../responder.ts';
 import { mentionsDocuments, withoutContext } from './document-question.ts';
 import type { FoundPassage } from './hybrid-search.ts';
 import type { Knowledge } from './knowledge.ts';
@@ -22,30 +23,19 @@ export interface KnowledgeResponderOptions {
   readonly answerPassages: number;
 }
 
-export class KnowledgeResponder implements Responder {
-  readonly engine: string;
-  /** The last answer was ours ("nothing found"), not the model's: its conversation never saw the question. */
-  #answeredHere = false;
-
+export class KnowledgeResponder extends FrontResponder {
   constructor(
-    readonly inner: Responder,
+    inner: Responder,
     private readonly knowledge: Knowledge,
     private readonly options: KnowledgeResponderOptions,
     private readonly log: Logger,
   ) {
-    this.engine = inner.engine;
-  }
-
-  get workerPid(): number | undefined {
-    return this.inner.workerPid;
-  }
-
-  load(): Promise<ResponderInfo> {
-    return this.inner.load();
+    super(inner);
   }
 
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
-    this.#answeredHere = false;
+    // "Nothing found" is ours, not the model's: its conversation never saw the question.
+    this.answeredHere = false;
     const question = withoutContext(request.text);
     const titles = this.knowledge.db.titles();
     const aboutDocuments = mentionsDocuments(question, titles);
@@ -58,27 +48,11 @@ export class KnowledgeResponder implements Responder {
     if (relevant === undefined || (relevant.length === 0 && !aboutDocuments)) {
       yield* this.inner.respond(request);
     } else if (relevant.length === 0) {
-      this.#answeredHere = true;
+      this.answeredHere = true;
       yield NOTHING_FOUND;
     } else {
       yield* this.inner.respond({ ...request, text: withPassages(request.text, relevant) });
     }
-  }
-
-  resetConversation(): Promise<void> {
-    return this.inner.resetConversation();
-  }
-
-  async answerCutOff(heard: string): Promise<void> {
-    if (!this.#answeredHere) await this.inner.answerCutOff(heard);
-  }
-
-  async retract(): Promise<void> {
-    if (!this.#answeredHere) await this.inner.retract();
-  }
-
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 
   /** The relevant passages, reported as a run event; undefined when the search itself failed. */

@@ -1,4 +1,5 @@
-import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
+import { FrontResponder } from '../front-responder.ts';
+import type { Responder, ResponseRequest } from '../responder.ts';
 import type { Confirmations } from './confirmations.ts';
 import { yesOrNo } from './yes-no.ts';
 
@@ -8,35 +9,21 @@ import { yesOrNo } from './yes-no.ts';
  * no further; the endpointer hears it as a complete request. Any other request drops the question (nothing is
  * done) and is answered as usual.
  */
-export class ConfirmingResponder implements Responder {
-  readonly engine: string;
-
+export class ConfirmingResponder extends FrontResponder {
   constructor(
-    readonly inner: Responder,
+    inner: Responder,
     private readonly confirmations: Confirmations,
   ) {
-    this.engine = inner.engine;
+    super(inner);
   }
 
-  get workerPid(): number | undefined {
-    return this.inner.workerPid;
-  }
-
-  /** The skills' local matcher, for stages that ask for it (core/home): this stage adds none. */
-  localCall(text: string): unknown {
-    return (this.inner as Partial<{ localCall(text: string): unknown }>).localCall?.(text);
-  }
-
-  load(): Promise<ResponderInfo> {
-    return this.inner.load();
-  }
-
-  understands(text: string): boolean {
+  override understands(text: string): boolean {
     return (this.confirmations.pending !== undefined && yesOrNo(text) !== undefined) || this.inner.understands?.(text) === true;
   }
 
   async *respond(request: ResponseRequest): AsyncGenerator<string> {
     const answer = this.confirmations.pending ? yesOrNo(request.text) : undefined;
+    this.answeredHere = answer !== undefined;
     if (answer === undefined) {
       // Dropped only once the request is really the next one (not one started early and then withdrawn).
       if (this.confirmations.pending) void Promise.resolve(request.confirmed).then(() => request.signal.aborted || this.confirmations.drop());
@@ -49,20 +36,8 @@ export class ConfirmingResponder implements Responder {
     if (said) yield said;
   }
 
-  resetConversation(): Promise<void> {
+  override resetConversation(): Promise<void> {
     this.confirmations.drop();
     return this.inner.resetConversation();
-  }
-
-  answerCutOff(heard: string): Promise<void> {
-    return this.inner.answerCutOff(heard);
-  }
-
-  retract(): Promise<void> {
-    return this.inner.retract();
-  }
-
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 }

@@ -1,4 +1,5 @@
-import type { Responder, ResponderInfo, ResponseRequest, ToolCallContext, ToolDefinition, ToolHost, ToolOutcome } from '../responder.ts';
+import { FrontResponder } from '../front-responder.ts';
+import type { Responder, ResponseRequest, ToolCallContext, ToolDefinition, ToolHost, ToolOutcome } from '../responder.ts';
 
 /**
  * Several ToolHosts as one (the skills and the MCP servers): the definitions of all of them, read afresh on every
@@ -28,42 +29,16 @@ export class CompositeToolHost implements ToolHost {
 }
 
 /** `llm` with `tools` offered next to whatever the request already offers (the skills' functions). */
-export class WithToolsResponder implements Responder {
-  readonly engine: string;
-
+export class WithToolsResponder extends FrontResponder {
   constructor(
-    readonly inner: Responder,
+    inner: Responder,
     private readonly tools: ToolHost,
   ) {
-    this.engine = inner.engine;
-  }
-
-  get workerPid(): number | undefined {
-    return this.inner.workerPid;
-  }
-
-  load(): Promise<ResponderInfo> {
-    return this.inner.load();
+    super(inner);
   }
 
   respond(request: ResponseRequest): AsyncIterable<string> {
     const tools = this.tools.definitions.length === 0 ? request.tools : request.tools ? new CompositeToolHost([request.tools, this.tools]) : this.tools;
     return this.inner.respond({ ...request, ...(tools ? { tools } : {}) });
-  }
-
-  resetConversation(): Promise<void> {
-    return this.inner.resetConversation();
-  }
-
-  answerCutOff(heard: string): Promise<void> {
-    return this.inner.answerCutOff(heard);
-  }
-
-  retract(): Promise<void> {
-    return this.inner.retract();
-  }
-
-  dispose(): Promise<void> {
-    return this.inner.dispose();
   }
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { EventDecoder, encodeEvent, type FrameLimits, type WyomingEvent } from '../wyoming/framing.ts';
+import { EventDecoder, writeEvent, type FrameLimits, type WyomingEvent } from '../wyoming/framing.ts';
 
 /**
  * JARVIS's end of one TCP connection to a satellite (a Wyoming server that JARVIS, like Home Assistant, connects
@@ -74,18 +74,7 @@ export class SatelliteConnection {
 
   /** Resolves once the event is written (or the socket is gone); a slow satellite holds the sender back. */
   send(event: WyomingEvent): Promise<void> {
-    const { socket } = this;
-    if (socket.destroyed || socket.writableEnded) return Promise.resolve();
-    if (socket.write(encodeEvent(event))) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    return writeEvent(this.socket, event);
   }
 
   close(): Promise<void> {

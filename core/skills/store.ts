@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { JarvisError } from '../../base/errors.ts';
-import { makePrivateDir, makePrivateSqliteFiles } from '../../base/private-files.ts';
+import { openPrivateDatabase } from '../../base/private-database.ts';
 import type { TimerKind } from './skill-call.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 
@@ -97,32 +97,15 @@ export class SkillStore {
 
   /** Opens (creating it if needed) and migrates the store. ':memory:' gives a store that is not kept. */
   static open(file: string): SkillStore {
-    let db: Database.Database | undefined;
-    try {
-      // Household notes and what was set when: for this user's eyes only, the folder and every SQLite file.
-      if (file !== ':memory:') {
-        makePrivateDir(path.dirname(file));
-        makePrivateSqliteFiles(file);
-      }
-      db = new Database(file, { timeout: 3000 });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      migrate(db, file);
-      return new SkillStore(file, db);
-    } catch (error) {
-      db?.close();
-      if (error instanceof JarvisError) throw error;
-      const message = (error as Error).message;
-      throw new JarvisError(
-        'store-unavailable',
-        `cannot open the skills database ${file}: ${message}`,
-        /not a database|malformed|corrupt/i.test(message)
-          ? `The file is damaged: move it aside (mv "${file}" "${file}.broken") and start again; timers and notes start empty.`
-          : `Check that ${path.dirname(file)} exists and is writable by this user.`,
-        { cause: error },
-      );
-    }
+    // Household notes and what was set when: for this user's eyes only, the folder and every SQLite file.
+    const db = openPrivateDatabase(file, {
+      what: 'the skills database',
+      code: 'store-unavailable',
+      timeoutMs: 3000,
+      damagedFix: `The file is damaged: move it aside (mv "${file}" "${file}.broken") and start again; timers and notes start empty.`,
+      setUp: (opened) => migrate(opened, file),
+    });
+    return new SkillStore(file, db);
   }
 
   /** Changes whenever another connection (another jarvis process) commits a write. */

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { describeError } from '../../base/errors.ts';
 import type { Logger } from '../../base/log.ts';
-import { EventDecoder, encodeEvent, WyomingFrameError, type FrameLimits, type WyomingEvent } from './framing.ts';
+import { EventDecoder, encodeEvent, WyomingFrameError, writeEvent, type FrameLimits, type WyomingEvent } from './framing.ts';
 import { WyomingSession, type SessionContext } from './session.ts';
 
 /**
@@ -122,18 +122,7 @@ export class WyomingConnection {
   }
 
   #write(event: WyomingEvent): Promise<void> {
-    const { socket } = this;
-    if (socket.destroyed || socket.writableEnded) return Promise.resolve();
-    if (socket.write(encodeEvent(event))) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    return writeEvent(this.socket, event);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+
 /**
  * Wyoming's framing, as rhasspy/wyoming's event.py reads and writes it: a JSON header line
  * {"type", "data"?, "data_length"?, "payload_length"?, "version"?}\n, then data_length bytes of JSON data (merged
@@ -164,4 +166,22 @@ function length(value: unknown, key: string, type: string): number {
 
 function isObject(value: unknown): value is EventData {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Writes one event to `socket`; resolves once the socket took it (or is gone), so a slow peer holds back the sender
+ * of streamed audio instead of letting it fill memory.
+ */
+export function writeEvent(socket: Socket, event: WyomingEvent): Promise<void> {
+  if (socket.destroyed || socket.writableEnded) return Promise.resolve();
+  if (socket.write(encodeEvent(event))) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
