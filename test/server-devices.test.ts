@@ -63,3 +63,33 @@ test('jarvis devices: a code from `pair` pairs a phone; `list` shows it; `revoke
     await hud.close();
   }
 });
+
+test('a paired phone that asks to hear the answers ("Play answers on this phone") gets every chunk of the spoken answer as it plays; a viewer cannot ask, and after "off" none come', async () => {
+  const hud = await startTestHud();
+  try {
+    const { client: phone } = await hud.pairedClient('controller');
+    const { client: wall } = await hud.pairedClient('viewer');
+    const speech: { sampleRate: number; pcm: Uint8Array }[] = [];
+    phone.socket.on('speech', (audio: { sampleRate: number; pcm: Uint8Array }) => speech.push(audio));
+    assert.equal((await wall.command('listen', { enabled: true })).ok, false, 'a viewer may not');
+    assert.ok((await phone.command('listen', { enabled: true })).ok);
+
+    const result = await hud.assistant.ask('what is the weather like');
+    assert.equal(result.outcome, 'answered');
+    const played = hud.sink.recording();
+    const playedMs = (played.samples.length / played.sampleRate) * 1000;
+    const heard = () => speech.reduce((ms, audio) => ms + (audio.pcm.byteLength / 2 / audio.sampleRate) * 1000, 0);
+    // The last chunk is sent as it starts playing, and may still be on its way when the turn ends.
+    for (const started = Date.now(); heard() < playedMs - 50 && Date.now() - started < 3000; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    const heardMs = heard();
+    assert.ok(speech.length > 0 && Math.abs(heardMs - playedMs) < 50, `the phone got ${heardMs.toFixed(0)} ms of the ${playedMs.toFixed(0)} ms played`);
+
+    assert.ok((await phone.command('listen', { enabled: false })).ok);
+    const before = speech.length;
+    await hud.assistant.ask('what is the weather like');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(speech.length, before, 'nothing after "off"');
+  } finally {
+    await hud.close();
+  }
+});
