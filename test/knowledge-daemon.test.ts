@@ -14,19 +14,14 @@ import { summarize } from '../hud/src/lib/turn.ts';
 import { startTestHud } from './fixtures/hud-server.ts';
 import type { RunEvent } from '../core/protocol/run-events.ts';
 import { VirtualSink } from '../voice/audio/virtual-sink.ts';
-import { WhisperTranscriber } from '../voice/stt/whisper.ts';
-import { PiperSynthesizer } from '../voice/tts/piper.ts';
-import { SileroVad } from '../voice/vad/silero.ts';
-import { OpenWakeWordDetector } from '../voice/wake/openwakeword.ts';
 import { writeDocumentSet } from './fixtures/documents.ts';
 import { ManualClock } from './fixtures/manual-clock.ts';
 import { Room } from './fixtures/room.ts';
 import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { speak } from './fixtures/speech.ts';
-import { ensureTinyPiperVoice } from './models/piper-voice.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
-import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+import { loadSpokenTurnEngines } from './fixtures/spoken-engines.ts';
 
 /**
  * Local knowledge in the whole daemon (createDaemon, as `jarvis start` assembles it): the document set indexed by
@@ -76,8 +71,9 @@ function until(assistant: Assistant, done: () => boolean): Promise<void> {
 
 const knowledgeEvents = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'knowledge' }> => e.type === 'knowledge');
 
+// A deadline on each: a stuck embedding worker must fail the test, not hold the suite until CI's limit.
 describe('questions about the documents, in the daemon (test-made embedding model: random vectors)', () => {
-  test('typed questions through the HUD server: the right passage goes to the LLM, which names its source; a socket client gets the run event and the HUD lists file, page and snippet; nothing relevant is said so without the LLM', async (t: TestContext) => {
+  test('typed questions through the HUD server: the right passage goes to the LLM, which names its source; a socket client gets the run event and the HUD lists file, page and snippet; nothing relevant is said so without the LLM', { timeout: 180_000 }, async (t: TestContext) => {
     const llm = new ScriptedResponder(answerFromPassages, 0);
     const { config } = { config: knowledgeConfig() };
     const hud = await startTestHud({ config: { dataDir: config.dataDir, knowledge: config.knowledge }, responder: llm, skills: true });
@@ -120,13 +116,10 @@ describe('questions about the documents, in the daemon (test-made embedding mode
     assert.equal(knowledgeEvents(events).length, 3);
   });
 
-  test('a spoken question ("hey jarvis, what does the school letter say about Friday", real wake word and VAD; words from the script) retrieves the letter\'s Friday passage', async (t: TestContext) => {
-    const [whisperModel, voice, audio] = await Promise.all([ensureTinyWhisperModel(), ensureTinyPiperVoice(), speak('hey jarvis, what does the school letter say about friday', { engine: 'espeak', voice: 'en-us', wordsPerMinute: 160 })]);
-    const [wake, vad] = await Promise.all([OpenWakeWordDetector.create({ threshold: 0.5 }), SileroVad.create()]);
-    const whisper = new WhisperTranscriber({ model: whisperModel, threads: 1, language: 'en', useGpu: false });
-    const piper = new PiperSynthesizer({ voicePath: voice, rate: 1 });
-    await Promise.all([whisper.load(), piper.load()]);
-    t.after(() => Promise.all([wake.dispose(), vad.dispose(), whisper.dispose(), piper.dispose()]));
+  test('a spoken question ("hey jarvis, what does the school letter say about Friday", real wake word and VAD; words from the script) retrieves the letter\'s Friday passage', { timeout: 180_000 }, async (t: TestContext) => {
+    const [engines, audio] = await Promise.all([loadSpokenTurnEngines(), speak('hey jarvis, what does the school letter say about friday', { engine: 'espeak', voice: 'en-us', wordsPerMinute: 160 })]);
+    t.after(() => engines.dispose());
+    const { wake, vad, whisper, piper } = engines;
     const clock = new ManualClock(Date.now());
     const room = new Room({ clock });
     const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock });

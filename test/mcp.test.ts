@@ -28,9 +28,8 @@ import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { runJarvis } from './fixtures/cli.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { repoRoot, speak, type SpeechVoice } from './fixtures/speech.ts';
-import { ensureTinyPiperVoice } from './models/piper-voice.ts';
-import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
 import { freePort } from './fixtures/free-port.ts';
+import { loadSpokenTurnEngines, type SpokenTurnEngines } from './fixtures/spoken-engines.ts';
 
 /**
  * The MCP client against real servers: @modelcontextprotocol/server-everything (npm) over stdio and streamable HTTP,
@@ -187,16 +186,13 @@ describe('device control and confirmations in the running daemon', () => {
   let whisper: WhisperTranscriber;
   let piper: PiperSynthesizer;
 
+  let engines: SpokenTurnEngines | undefined;
+
   before(async () => {
-    const [whisperModel, voice] = await Promise.all([ensureTinyWhisperModel(), ensureTinyPiperVoice()]);
-    [wake, vad] = await Promise.all([OpenWakeWordDetector.create({ threshold: 0.5 }), SileroVad.create()]);
-    whisper = new WhisperTranscriber({ model: whisperModel, threads: 1, language: 'en', useGpu: false });
-    piper = new PiperSynthesizer({ voicePath: voice, rate: 1 });
-    await Promise.all([whisper.load(), piper.load()]);
+    engines = await loadSpokenTurnEngines();
+    ({ wake, vad, whisper, piper } = engines);
   });
-  after(async () => {
-    await Promise.all([wake?.dispose(), vad?.dispose(), whisper?.dispose(), piper?.dispose()]);
-  });
+  after(() => engines?.dispose());
 
   async function homeDaemon(t: TestContext, options: { script?: { label: string; text: string }[]; llm?: Responder; screens?: boolean; confirmTimeoutMs?: number } = {}) {
     const home = new TestHome();

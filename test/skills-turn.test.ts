@@ -27,8 +27,7 @@ import { Room } from './fixtures/room.ts';
 import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { speak, type SpeechVoice } from './fixtures/speech.ts';
-import { ensureTinyPiperVoice } from './models/piper-voice.ts';
-import { ensureTinyWhisperModel } from './models/whisper-ggml.ts';
+import { loadSpokenTurnEngines, type SpokenTurnEngines } from './fixtures/spoken-engines.ts';
 
 /**
  * Skills inside the running daemon (assembled by createDaemon, as `jarvis start` does), on audio time: wake word and VAD on their real weights, Whisper and Piper
@@ -46,16 +45,15 @@ let whisper: WhisperTranscriber;
 let piper: PiperSynthesizer;
 const dirs: string[] = [];
 
+let engines: SpokenTurnEngines | undefined;
+
 before(async () => {
-  const [whisperModel, voice] = await Promise.all([ensureTinyWhisperModel(), ensureTinyPiperVoice()]);
-  [wake, vad] = await Promise.all([OpenWakeWordDetector.create({ threshold: 0.5 }), SileroVad.create()]);
-  whisper = new WhisperTranscriber({ model: whisperModel, threads: 1, language: 'en', useGpu: false });
-  piper = new PiperSynthesizer({ voicePath: voice, rate: 1 });
-  await Promise.all([whisper.load(), piper.load()]);
+  engines = await loadSpokenTurnEngines();
+  ({ wake, vad, whisper, piper } = engines);
 });
 
 after(async () => {
-  await Promise.all([wake?.dispose(), vad?.dispose(), whisper?.dispose(), piper?.dispose()]);
+  await engines?.dispose();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 

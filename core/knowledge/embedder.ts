@@ -38,6 +38,9 @@ export interface TextEmbedder {
   dispose(): Promise<void>;
 }
 
+/** Longest wait for the worker to load its model and embed one batch, on a busy CPU. */
+const STUCK_WORKER_MS = 120_000;
+
 interface Worker {
   readonly child: ChildProcess;
   readonly ready: Promise<number>;
@@ -74,7 +77,8 @@ export class Embedder implements TextEmbedder {
 
   /** Starts the worker and loads the model; resolves with the vector size. */
   async load(): Promise<number> {
-    return this.#ensureWorker().ready;
+    const worker = this.#ensureWorker();
+    return this.#beforeDeadline(worker, () => worker.ready);
   }
 
   async embedDocuments(texts: readonly string[]): Promise<Float32Array[]> {
@@ -105,14 +109,30 @@ export class Embedder implements TextEmbedder {
   async #embed(texts: string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const worker = this.#ensureWorker();
-    await worker.ready;
-    const id = this.#nextId++;
-    const vectors = await new Promise<Float32Array[]>((resolve, reject) => {
-      worker.pending.set(id, { resolve, reject });
-      worker.child.send({ type: 'embed', id, texts } satisfies ToEmbeddingWorker);
+    const vectors = await this.#beforeDeadline(worker, async () => {
+      await worker.ready;
+      const id = this.#nextId++;
+      return new Promise<Float32Array[]>((resolve, reject) => {
+        worker.pending.set(id, { resolve, reject });
+        worker.child.send({ type: 'embed', id, texts } satisfies ToEmbeddingWorker);
+      });
     });
     this.#crashes = 0;
     return vectors.map(unitLength);
+  }
+
+  /**
+   * A worker that neither answers nor dies (a stuck native call, a lost message) would stall indexing and every
+   * question about the documents for good: past the deadline it is killed, which rejects what waits on it, and the
+   * next request starts a new one.
+   */
+  async #beforeDeadline<T>(worker: Worker, work: () => Promise<T>): Promise<T> {
+    const deadline = setTimeout(() => worker.child.kill('SIGKILL'), STUCK_WORKER_MS);
+    try {
+      return await work();
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   #ensureWorker(): Worker {
