@@ -1,5 +1,14 @@
 /** Small helpers on mono int16 PCM. */
 
+/** `a` then `b` in one array: the bytes of a frame or header split across two network chunks. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 export function concatInt16(...parts: Int16Array[]): Int16Array {
   const nonEmpty = parts.filter((p) => p.length > 0);
   if (nonEmpty.length === 1) return nonEmpty[0]!;

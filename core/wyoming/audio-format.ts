@@ -1,4 +1,5 @@
 import { floatToInt16, resampleFloat } from '../../voice/wav.ts';
+import { concatBytes } from '../../voice/pcm.ts';
 
 /**
  * Wyoming audio is raw PCM in whatever format its audio-start says (rate in Hz, width in bytes, channels); the
@@ -131,14 +132,6 @@ export class AudioStreamConverter {
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function concatFloat(a: Float64Array, b: Float64Array): Float64Array {

@@ -1,4 +1,5 @@
 import type { PcmAudio } from '../ports.ts';
+import { concatBytes } from '../pcm.ts';
 
 /**
  * Audio from a speech server as it streams in: a WAV whose header is read as soon as it has arrived (streaming
@@ -42,7 +43,7 @@ export class StreamedAudioDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    let bytes = concat(this.#pending, chunk);
+    let bytes = concatBytes(this.#pending, chunk);
     if (!this.#header) {
       const read = readWavHeader(bytes);
       if (read === 'more') {
@@ -75,14 +76,6 @@ export class StreamedAudioDecoder {
     }
     return { samples, sampleRate: this.#header.sampleRate };
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Little-endian 16-bit frames to mono samples (channels averaged). */
