@@ -81,6 +81,41 @@ export const mcpServerSchema = z
     message: 'a token is sent over HTTP only: give this server a "url", or pass the token to the program in "env"',
   });
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;
+
+/**
+ * The model behind one role (llm.roles) other than chat: a GGUF run by the local worker pool, or a model server.
+ * Absent role: the chat model (llm) answers those requests too.
+ */
+const roleModelSchema = z
+  .strictObject({
+    /** local: `model` in a worker process beside the chat model. openai: an OpenAI-compatible server (`openai`). */
+    backend: z.enum(['local', 'openai']).default('openai'),
+    /** The GGUF for backend "local". */
+    model: filePath.optional(),
+    openai: openAiServer({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'default', timeoutMs: 60_000, maxRetries: 1 }).prefault({}),
+    /** Instead of llm.systemPrompt for this role's answers. */
+    systemPrompt: z.string().min(1).optional(),
+  })
+  .refine((r) => r.backend !== 'local' || r.model !== undefined, {
+    path: ['model'],
+    message: 'a local role needs "model": the path of its GGUF file (or backend "openai" with a server)',
+  });
+
+/** The vision role: a model that reads images (node-llama-cpp has none), so always behind llama-server's API. */
+const visionRoleSchema = z.strictObject({
+  /**
+   * local: JARVIS starts llama-server (built from node-llama-cpp's shipped sources) with `model` and `projector`.
+   * openai: an OpenAI-compatible vision endpoint that is already running (`openai`).
+   */
+  backend: z.enum(['local', 'openai']).default('openai'),
+  model: filePath.optional(),
+  /** The multimodal projector (mmproj) GGUF that goes with `model`. */
+  projector: filePath.optional(),
+  openai: openAiServer({ baseUrl: 'http://127.0.0.1:8081/v1', model: 'default', timeoutMs: 60_000, maxRetries: 1 }).prefault({}),
+  systemPrompt: z.string().min(1).optional(),
+});
+export type RoleModelConfig = z.infer<typeof roleModelSchema>;
+export type VisionRoleConfig = z.infer<typeof visionRoleSchema>;
 export type ToolPolicy = z.infer<typeof toolPolicySchema>;
 
 export const configSchema = z
@@ -239,6 +274,16 @@ export const configSchema = z
          * slow, busy, refusing); "none" says what went wrong instead.
          */
         fallback: z.enum(['none', 'local']).default('none'),
+        /**
+         * Models for kinds of request beyond chat (the settings above): "write a script…" goes to code, a photo to
+         * vision; "ask the coder …" forces one. A role left out is answered by the chat model.
+         */
+        roles: z
+          .strictObject({
+            code: roleModelSchema.optional(),
+            vision: visionRoleSchema.optional(),
+          })
+          .prefault({}),
       })
       .prefault({}),
     tts: z
