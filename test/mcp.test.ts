@@ -236,6 +236,9 @@ describe('device control and confirmations in the running daemon', () => {
         { label: 'back', text: 'Hey Jarvis, unlock the back door.' },
         { label: 'no', text: 'No.' },
       ],
+      // The room's silence runs at 10× real time while speech to text works in real time: a slow transcription of
+      // "yes" on a loaded machine (2 s) would be 20 s of audio time, and the question would lapse before it.
+      confirmTimeoutMs: 300_000,
     });
     const ended = (count: number) => () => s.events.filter((e) => e.type === 'run-end').length >= count;
     s.room.pause(300).say(lights, 'lights').until(ended(1)).pause(300).say(front, 'front').until(ended(2)).pause(400).say(yes, 'yes').until(ended(3))
