@@ -21,8 +21,8 @@ export interface OpenAiServerSettings {
 
 /** Which of JARVIS's servers this is, as the user knows it and configures it. */
 export interface ServerRole {
-  /** Prefix of the error codes: "llm" gives llm-remote-unreachable, llm-remote-auth, … */
-  readonly stage: 'llm' | 'stt' | 'tts';
+  /** Prefix of the error codes: "llm" gives llm-remote-unreachable, llm-remote-auth, … (vision: llm.roles.vision). */
+  readonly stage: 'llm' | 'stt' | 'tts' | 'vision';
   /** How a sentence names it: "the model server", "the speech-to-text server". */
   readonly noun: string;
   /** Where its settings are: "llm.openai". */
@@ -83,7 +83,11 @@ export function explainServerError(error: unknown, server: OpenAiServerSettings,
     if (status === 429) return failed('busy', `${where} is busy (HTTP 429, too many requests)`, 'Wait a moment and ask again; JARVIS already retried.');
     // The client's message starts with the status again ("500 The server had an error…").
     const said = firstLine(error.message.replace(/^\d{3} /, ''));
-    return failed('failed', `${where} failed (HTTP ${status ?? '?'}: ${said})`, "Check the server's log.");
+    // An older llama-server started without its Jinja templates refuses every request that offers functions.
+    const fix = /--jinja/.test(said)
+      ? 'Start llama-server with --jinja (function calling needs its Jinja chat templates; recent builds have them on), or set skills.tools to false.'
+      : "Check the server's log.";
+    return failed('failed', `${where} failed (HTTP ${status ?? '?'}: ${said})`, fix);
   }
   return error;
 }

@@ -23,8 +23,13 @@ import { TopK } from './lib/top-k.ts';
  *   - usearch-hnsw: an HNSW graph (M=16, expansion 128 to add and to search), built on every core.
  * Build time, memory (RSS growth of its process), query p50/p95 and recall@10 against the exact scan.
  *
- *   npm run bench:knowledge                          # 10 000 and 100 000 passages
- *   nice -n 10 npm run bench:knowledge -- --sizes 1000000 --queries 50 --stores plain-scan,exact-simd,sqlite-vec --append
+ * Then the retrieval as JARVIS runs it (bench/lib/knowledge-retrieval.ts: the question's embedding per test-made
+ * model, indexing throughput split into embedding and the rest, storage alone, the hybrid search up to 1 000 000
+ * passages) and question → first audio with retrieval and without, in one daemon (bench/lib/knowledge-turns.ts).
+ *
+ *   npm run bench:knowledge                                   # every phase (about 25 minutes on the 2-core box)
+ *   npm run bench:knowledge -- --phases retrieval,turns       # some phases; the others keep the day's earlier figures
+ *   npm run bench:knowledge -- --phases retrieval --model ~/models/nomic-embed-text-v1.5.Q8_0.gguf
  *
  * Random queries against random vectors are the hardest case for HNSW (no clusters to steer by): recall here is a
  * floor, not what real embeddings get.
@@ -153,16 +158,21 @@ function recall(found: number[][], truth: number[][]): number {
 
 const fmt = (n: number | undefined, digits = 1): string => (n === undefined ? '–' : n.toFixed(digits));
 
+type Phase = 'stores' | 'stores-1m' | 'retrieval' | 'turns';
+const PHASES: Phase[] = ['stores', 'stores-1m', 'retrieval', 'turns'];
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
+      phases: { type: 'string', default: PHASES.join(',') },
       sizes: { type: 'string', default: '10000,100000' },
       queries: { type: 'string', default: '200' },
       stores: { type: 'string', default: STORES.join(',') },
-      append: { type: 'boolean', default: false },
-      retrieval: { type: 'string' },
+      'retrieval-sizes': { type: 'string', default: '10000,100000,1000000' },
+      turns: { type: 'string', default: '12' },
       model: { type: 'string' },
+      threads: { type: 'string', default: '1' },
       out: { type: 'string', default: path.join(repoRoot, 'bench', 'results') },
     },
   });
@@ -173,20 +183,41 @@ async function main(): Promise<void> {
   }
   const date = new Date().toISOString().slice(0, 10);
   const jsonFile = path.join(values.out, `${date}-knowledge.json`);
-  const previous = fs.existsSync(jsonFile) ? (JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Results) : undefined;
-  if (values.retrieval) {
-    const { measureRetrieval } = await import('./lib/knowledge-retrieval.ts');
-    const retrieval = await measureRetrieval(values.retrieval.split(',').map(Number), values.model);
-    writeResults(values.out, date, { ...(previous ?? { rows: [] }), retrieval });
-    return;
+  // Phases not run now keep what an earlier run of the same day measured.
+  const results: Results = fs.existsSync(jsonFile) ? (JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Results) : { rows: [] };
+  results.load ??= {};
+  const phases = values.phases.split(',') as Phase[];
+  for (const phase of phases) {
+    if (!PHASES.includes(phase)) throw new Error(`unknown phase ${phase}; phases: ${PHASES.join(', ')}`);
+    const before = os.loadavg()[0]!;
+    const started = performance.now();
+    process.stderr.write(`${phase} (load average ${before.toFixed(2)} on ${os.availableParallelism()} cores)…\n`);
+    if (phase === 'stores') {
+      const sizes = values.sizes.split(',').map(Number);
+      results.rows = [...results.rows.filter((r) => !sizes.includes(r.size)), ...measureStores(sizes, values.stores.split(',') as StoreName[], values.queries)];
+    } else if (phase === 'stores-1m') {
+      // HNSW is left out at 1 000 000: its build took 379 s at 100 000 on this box, so about an hour here.
+      results.rows = [...results.rows.filter((r) => r.size !== 1_000_000), ...measureStores([1_000_000], ['plain-scan', 'exact-simd', 'sqlite-vec'], '50')];
+    } else if (phase === 'retrieval') {
+      const { measureRetrieval } = await import('./lib/knowledge-retrieval.ts');
+      results.retrieval = await measureRetrieval(values['retrieval-sizes'].split(',').map(Number), { ...(values.model ? { model: values.model } : {}), threads: Number(values.threads) });
+    } else {
+      const { measureKnowledgeTurns } = await import('./lib/knowledge-turns.ts');
+      results.turns = await measureKnowledgeTurns(Number(values.turns));
+    }
+    results.load[phase] = { before, after: os.loadavg()[0]!, seconds: Math.round((performance.now() - started) / 1000) };
+    results.rows.sort((a, b) => a.size - b.size || STORES.indexOf(a.store) - STORES.indexOf(b.store));
+    writeResults(values.out, date, results);
   }
-  const sizes = values.sizes.split(',').map(Number);
-  const rows: Row[] = (values.append ? (previous?.rows ?? []) : []).filter((r) => !sizes.includes(r.size));
+}
+
+function measureStores(sizes: number[], stores: StoreName[], queries: string): Row[] {
+  const rows: Row[] = [];
   for (const size of sizes) {
     let truth: number[][] | undefined;
-    for (const store of values.stores.split(',') as StoreName[]) {
+    for (const store of stores) {
       process.stderr.write(`${store} at ${size} passages…\n`);
-      const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', `${store}:${size}`, '--queries', values.queries], {
+      const output = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', `${store}:${size}`, '--queries', queries], {
         maxBuffer: 1 << 28,
         encoding: 'utf8',
       });
@@ -197,8 +228,7 @@ async function main(): Promise<void> {
       process.stderr.write(`  build ${fmt(result.buildMs / 1000, 2)} s, +${fmt(result.rssMiB, 0)} MiB, query p50 ${fmt(query.median, 2)} ms p95 ${fmt(query.p95, 2)} ms\n`);
     }
   }
-  rows.sort((a, b) => a.size - b.size || STORES.indexOf(a.store) - STORES.indexOf(b.store));
-  writeResults(values.out, date, { ...(previous ?? {}), rows });
+  return rows;
 }
 
 type Row = Omit<ChildResult, 'found' | 'query'> & { p50: number; p95: number; recall: number };
@@ -206,27 +236,31 @@ type Row = Omit<ChildResult, 'found' | 'query'> & { p50: number; p95: number; re
 interface Results {
   rows: Row[];
   retrieval?: import('./lib/knowledge-retrieval.ts').RetrievalResults;
+  turns?: import('./lib/knowledge-turns.ts').KnowledgeTurnResults;
+  /** The 1-minute load average before and after each phase (the box is shared), and how long it ran. */
+  load?: Partial<Record<Phase, { before: number; after: number; seconds: number }>>;
 }
 
 function writeResults(out: string, date: string, results: Results): void {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const load = Object.entries(results.load ?? {})
+    .map(([phase, l]) => `${phase} ${l.before.toFixed(1)} → ${l.after.toFixed(1)} (${l.seconds} s)`)
+    .join(', ');
   const lines = [
     `# Local knowledge, ${date}`,
     '',
-    `${cpu}, ${os.availableParallelism()} cores, Node ${process.version}. The box was shared with other work (load average 5–16 on 2 cores) while this ran.`,
+    `${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The box is shared with other work; 1-minute load average before → after each phase: ${load || 'not recorded'}.`,
     '',
     `## Vector store: ${DIMENSIONS}-dimensional random unit vectors, top ${K}, random queries`,
     '',
-    'memory: RSS growth of the process holding the store; sqlite-vec also keeps its file on disk. recall@10: share of the plain scan\'s top 10 found.',
+    'memory: RSS growth of the process holding the store; sqlite-vec also keeps its file on disk. recall@10: share of the plain scan\'s top 10 found. HNSW was not built at 1 000 000 (at the rate its build ran at 100 000 on these 2 cores, well over an hour).',
     '',
     '| passages | store | build s | memory MiB | disk MiB | queries | query p50 ms | query p95 ms | recall@10 |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     ...results.rows.map((r) => `| ${r.size.toLocaleString('en')} | ${r.store} | ${fmt(r.buildMs / 1000, 2)} | ${fmt(r.rssMiB, 0)} | ${fmt(r.diskMiB, 0)} | ${r.queries ?? '–'} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} |`),
   ];
-  if (results.retrieval) {
-    const { renderRetrieval } = { renderRetrieval: (r: NonNullable<Results['retrieval']>) => r.markdown };
-    lines.push('', renderRetrieval(results.retrieval));
-  }
+  if (results.retrieval) lines.push('', results.retrieval.markdown);
+  if (results.turns) lines.push('', results.turns.markdown);
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, `${date}-knowledge.json`), `${JSON.stringify({ date, cpu, cores: os.availableParallelism(), node: process.version, dimensions: DIMENSIONS, k: K, ...results }, null, 1)}\n`);
   fs.writeFileSync(path.join(out, `${date}-knowledge.md`), `${lines.join('\n')}\n`);

@@ -7,7 +7,7 @@ import { describeError } from '../base/errors.ts';
 import { createLogger } from '../base/log.ts';
 import { repoRoot } from '../test/fixtures/speech.ts';
 import { createTranscriber } from '../voice/stt/select.ts';
-import { bargeInFigures, cliFigures, hesitationFigures, gpuFigures, hudFigures, idleFigures, llmFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
+import { bargeInFigures, cliFigures, hesitationFigures, gpuFigures, hudFigures, idleFigures, llmFigures, llmServerFigures, sttFigures, ttsFigures, turnFigures, wakeFigures } from './lib/assemble.ts';
 import { GOAL_VALUES, GOALS, PhaseSkipped } from './lib/figures.ts';
 import { describeMachine, hasNvidiaGpu, machineFacts } from './lib/machine.ts';
 import { detCaption, detTable, markdownTable, notes, textTable } from './lib/report.ts';
@@ -19,6 +19,7 @@ import { measureModelSwap } from './phases/gpu.ts';
 import { hudAbsence, measureHud } from './phases/hud.ts';
 import { measureIdle } from './phases/idle.ts';
 import { measureLlm } from './phases/llm.ts';
+import { measureLlmServer } from './phases/llm-server.ts';
 import { measureStt } from './phases/stt.ts';
 import { measureTts } from './phases/tts.ts';
 import { measureTurns, type BargeInKind } from './phases/turns.ts';
@@ -38,13 +39,13 @@ const HELP = `usage: npm run bench -- [options]
   --turns <n>                 spoken turns per barge-in kind (default 20)
   --idle-seconds <n>          seconds of silence and of talk for the idle figures (default 60)
   --negative-minutes <n>      minutes of non-wake speech for false accepts (default 30)
-  --only <phases>             comma-separated subset of: wake,turns,hesitation,stt,llm,tts,idle,hud,gpu,cli
+  --only <phases>             comma-separated subset of: wake,turns,hesitation,stt,llm,llm-server,tts,idle,hud,gpu,cli
   --quick                     a fast smoke run (5 runs, 15 s idle, 3 min negatives)
   --out <dir>                 where results go (default bench/results; a temp folder with --quick or --only)
   --docs                      also put the table into docs/BENCHMARKS.md (full runs only)
 `;
 
-const PHASES = ['wake', 'turns', 'hesitation', 'stt', 'llm', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
+const PHASES = ['wake', 'turns', 'hesitation', 'stt', 'llm', 'llm-server', 'tts', 'idle', 'hud', 'gpu', 'cli'] as const;
 type Phase = (typeof PHASES)[number];
 
 const { values: args } = parseArgs({
@@ -138,6 +139,8 @@ async function main(): Promise<void> {
   const hesitation = await phase('hesitation', () => measureHesitation(setup, { log }));
   const stt = await phase('stt', () => measureStt(config, clips.map((c) => requestAudio(c, config.vad.hangoverMs)), runs));
   const llm = await phase('llm', () => measureLlm(config, { runs, maxTokens: Math.min(64, config.llm.maxAnswerTokens) }));
+  // The OpenAI-compatible backend (llm.backend "openai") against the same llama-server called directly.
+  const llmServer = await phase('llm-server', () => measureLlmServer(config, { runs, maxTokens: Math.min(64, config.llm.maxAnswerTokens) }));
   const tts = await phase('tts', () => measureTts(config, runs));
   const idle = await phase('idle', async () => measureIdle(config, await ordinaryTalk(idleSeconds * 1000), { seconds: idleSeconds, windowMs: 3000 }));
   const hudMissing = hudAbsence();
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
     ...hesitationFigures(hesitation),
     ...wakeFigures(wake, config.wake.threshold),
     ...llmFigures(llm, setup.origin === 'test-made'),
+    ...llmServerFigures(llmServer),
     ...sttFigures(stt),
     ...ttsFigures(tts),
     ...bargeInFigures(turns, setup.realSpeechToText),
@@ -217,6 +221,7 @@ async function main(): Promise<void> {
     wake: wake instanceof Error ? { error: wake.message } : wake,
     turns: turns instanceof Error ? { error: turns.message } : turns,
     llm: llm instanceof Error ? { error: llm.message } : llm,
+    llmServer: llmServer instanceof Error ? { error: llmServer.message } : llmServer,
     stt: stt instanceof Error ? { error: stt.message } : stt,
     tts: tts instanceof Error ? { error: tts.message } : tts,
     idle: idle instanceof Error ? { error: idle.message } : idle,

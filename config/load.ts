@@ -206,7 +206,17 @@ function expandPaths(config: JarvisConfig): JarvisConfig {
     },
     vad: { ...config.vad, model: optional(config.vad.model) },
     stt: { ...config.stt, model: expand(config.stt.model) },
-    llm: { ...config.llm, model: expand(config.llm.model) },
+    llm: {
+      ...config.llm,
+      model: expand(config.llm.model),
+      roles: {
+        ...config.llm.roles,
+        ...(config.llm.roles.code ? { code: { ...config.llm.roles.code, model: optional(config.llm.roles.code.model) } } : {}),
+        ...(config.llm.roles.vision
+          ? { vision: { ...config.llm.roles.vision, model: optional(config.llm.roles.vision.model), projector: optional(config.llm.roles.vision.projector) } }
+          : {}),
+      },
+    },
     tts: { ...config.tts, voice: expand(config.tts.voice) },
     knowledge: { ...config.knowledge, model: expand(config.knowledge.model), folders: config.knowledge.folders.map(expand) },
     models: { ...config.models, dir: modelsDir },

@@ -113,6 +113,11 @@ const visionRoleSchema = z.strictObject({
   projector: filePath.optional(),
   openai: openAiServer({ baseUrl: 'http://127.0.0.1:8081/v1', model: 'default', timeoutMs: 60_000, maxRetries: 1 }).prefault({}),
   systemPrompt: z.string().min(1).optional(),
+  /**
+   * Keep each photo asked about, in <dataDir>/photos (readable by this account only). Off: a photo is held in
+   * memory for its one question and written nowhere.
+   */
+  keepPhotos: z.boolean().default(false),
 });
 export type RoleModelConfig = z.infer<typeof roleModelSchema>;
 export type VisionRoleConfig = z.infer<typeof visionRoleSchema>;

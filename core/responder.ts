@@ -1,4 +1,14 @@
+import type { ImageType } from '../base/image-type.ts';
 import type { RunRecorder } from './events.ts';
+
+/**
+ * A photo sent with a request (the phone remote's "look"): held in memory for its turn only. `type` is what its
+ * bytes are (checked by their magic number, never taken from the sender).
+ */
+export interface ImageInput {
+  readonly type: ImageType;
+  readonly data: Uint8Array;
+}
 
 /** The stage that turns a transcript into an answer: local intents, then the LLM. */
 export interface ResponseRequest {
@@ -19,6 +29,8 @@ export interface ResponseRequest {
    * the request is withdrawn, `signal` aborts instead. Absent: confirmed.
    */
   readonly confirmed?: Promise<void>;
+  /** A photo the question is about ("what is this?"): the vision role answers it (core/llm/vision.ts). */
+  readonly image?: ImageInput;
 }
 
 export interface ToolCallContext {

@@ -5,8 +5,8 @@ import type { Capability, LlmShape, ModelEntry, ModelFile, Quantization } from '
  * The models JARVIS knows how to fetch. Sizes of the LLM files are computed from their shapes (they are within
  * about 1 % of the published files, and are shown as estimates); the server's reported size and hash are what a
  * download is checked against. Hashes appear here only where they are published: the SHA-1 of the Whisper files
- * from whisper.cpp's models/README.md. For Hugging Face LFS files the server reports the SHA-256
- * (x-linked-etag), and that is checked instead.
+ * from whisper.cpp's models/README.md, and the SHA-256s Hugging Face lists for the vision model's pinned revision.
+ * For other Hugging Face LFS files the server reports the SHA-256 (x-linked-etag), and that is checked instead.
  */
 
 const MiB = 1024 * 1024;
@@ -183,6 +183,18 @@ export const CATALOG: readonly ModelEntry[] = [
     licence: 'Apache-2.0',
     capabilities: ['embedding', 'english'],
   },
+  // The vision model a llama-server of JARVIS's own runs for photo questions (llm.roles.vision, backend "local"):
+  // the language model and its projector, pinned to the revision whose SHA-256s and sizes Hugging Face lists.
+  {
+    id: 'moondream2-f16',
+    kind: 'vision',
+    title: 'moondream2 vision model, F16, with its projector (photos: llm.roles.vision)',
+    files: moondream2Files(),
+    licence: 'Apache-2.0',
+    capabilities: ['vision', 'english'],
+    // Phi-1.5-sized text model (24 layers, 2048 wide, full multi-head attention) and a SigLIP vision encoder.
+    vision: { parametersB: 1.86, layers: 24, kvWidth: 2048, contextLength: 2048 },
+  },
   {
     id: 'openwakeword-hey-jarvis',
     kind: 'wake',
@@ -200,6 +212,28 @@ export const CATALOG: readonly ModelEntry[] = [
     capabilities: ['voice-activity'],
   },
 ];
+
+function moondream2Files(): ModelFile[] {
+  const source = (path: string) => ({ type: 'huggingface' as const, repo: 'moondream/moondream2-gguf', path, revision: 'ca466a3fa65e7f365e7b8c9a0e6e4de3f3297a09' });
+  return [
+    {
+      name: 'moondream2-text-model-f16.gguf',
+      source: source('moondream2-text-model-f16.gguf'),
+      format: 'gguf',
+      bytes: 2_839_534_976,
+      exactBytes: true,
+      sha256: '4e17e9107fb8781629b3c8ce177de57ffeae90fe14adcf7b99f0eef025889696',
+    },
+    {
+      name: 'moondream2-mmproj-f16.gguf',
+      source: source('moondream2-mmproj-f16.gguf'),
+      format: 'gguf',
+      bytes: 909_777_984,
+      exactBytes: true,
+      sha256: '4cc1cb3660d87ff56432ebeb7884ad35d67c48c7b9f6b2856f305e39c38eed8f',
+    },
+  ];
+}
 
 /** The catalog entry whose first file has this name (how a configured path is recognised). */
 export function catalogEntryForFile(fileName: string): ModelEntry | undefined {

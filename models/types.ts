@@ -3,7 +3,7 @@
  * and what it can do. Catalog entries (models/catalog.ts) and imported models (models/store.ts) share this shape.
  */
 
-export type ModelKind = 'llm' | 'stt' | 'tts' | 'embedding' | 'wake' | 'vad';
+export type ModelKind = 'llm' | 'stt' | 'tts' | 'embedding' | 'wake' | 'vad' | 'vision';
 
 /** The stages whose model a user picks with `jarvis models use` (the others ship with npm). */
 export type SelectableKind = 'llm' | 'stt' | 'tts';
@@ -19,7 +19,9 @@ export type Capability =
   | 'text-to-speech'
   | 'embedding'
   | 'wake-word'
-  | 'voice-activity';
+  | 'voice-activity'
+  /** Reads photos (a vision model and its projector, for llm.roles.vision). */
+  | 'vision';
 
 /** A file in a Hugging Face repository: <baseUrl>/<repo>/resolve/<revision>/<path>. */
 export interface HuggingFaceSource {
@@ -89,6 +91,20 @@ export interface LlmDetails {
   readonly shape?: LlmShape;
 }
 
+/**
+ * A vision model (llm.roles.vision, backend "local": run by a llama-server of JARVIS's own): its files are the
+ * language model, then its multimodal projector (mmproj), and both are loaded. The language model's transformer is
+ * described enough to size its context (models/vision-fit.ts).
+ */
+export interface VisionDetails {
+  /** Parameters of both files together, in billions. */
+  readonly parametersB: number;
+  readonly layers: number;
+  /** Width of the keys (and of the values) per token per layer: heads kept for K/V × head size. */
+  readonly kvWidth: number;
+  readonly contextLength: number;
+}
+
 export interface ModelEntry {
   /** Stable id used on the command line: `jarvis models pull llama-3.2-3b-q4_k_m`. */
   readonly id: string;
@@ -99,6 +115,7 @@ export interface ModelEntry {
   readonly licence: string;
   readonly capabilities: readonly Capability[];
   readonly llm?: LlmDetails;
+  readonly vision?: VisionDetails;
   /** Part of the default set a first run downloads (the LLM of that set is chosen by fit instead). */
   readonly defaultFor?: SelectableKind;
   readonly imported?: boolean;

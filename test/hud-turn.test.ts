@@ -24,3 +24,12 @@ test('a turn answered by the model server names it; one answered by the fallback
 
   assert.equal(summarize(turn(start)).answeredBy, undefined, 'the local model alone is not named on every turn');
 });
+
+test('a turn answered by the code model says so (llm.roles); the chat model is not labelled', () => {
+  const start: RunEventBody[] = [{ type: 'run-start', trigger: 'text' }, { type: 'llm-start', text: 'write a bash script that lists files' }];
+  const byCoder = summarize(turn([...start, { type: 'llm-backend', backend: 'qwen-coder at gpu-box:8080', role: 'code' }]));
+  assert.equal(byCoder.answeredAs, 'code');
+  assert.equal(byCoder.answeredBy, 'qwen-coder at gpu-box:8080');
+  const byChat = summarize(turn([...start, { type: 'llm-backend', backend: 'qwen at gpu-box:8080' }]));
+  assert.equal(byChat.answeredAs, undefined);
+});

@@ -7,9 +7,10 @@ import { silentLogger } from '../base/log.ts';
 import { configSchema } from '../config/schema.ts';
 import { chunkDocument } from '../core/knowledge/chunk.ts';
 import { Embedder } from '../core/knowledge/embedder.ts';
-import { extractDocument } from '../core/knowledge/extract.ts';
+import { CorruptDocumentError, extractDocument } from '../core/knowledge/extract.ts';
+import JSZip from 'jszip';
 import { Knowledge, knowledgeDatabasePath } from '../core/knowledge/knowledge.ts';
-import { KNOWN_FACTS, writeDocumentSet, writeTroubleFiles } from './fixtures/documents.ts';
+import { KNOWN_FACTS, writeDocumentSet, writeEpub, writeNovelEpub, writeTroubleFiles } from './fixtures/documents.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
 
 const knowledgeConfig = (overrides: Record<string, unknown> = {}) => configSchema.parse({ knowledge: { gpu: 'cpu', settleMs: 50, ...overrides } }).knowledge;
@@ -44,6 +45,49 @@ describe('documents are read by their structure', () => {
     assert.equal(friday?.heading, 'Friday 12 June');
     assert.match(friday!.text, /training & pupils/);
     assert.ok(!html.blocks.some((b) => /not text|color: red/.test(b.text)));
+  });
+
+  test('an EPUB gives its chapters in spine order, each passage under its chapter\'s heading (its own <h1>, else its name in the table of contents); the nav and styles are not text', async () => {
+    const file = path.join(dir, 'lighthouse-keeper.epub');
+    await writeNovelEpub(file);
+    const book = await extractDocument(file, 'epub');
+    assert.equal(book.title, 'The Lighthouse Keeper');
+    const passages = chunkDocument(book, { maxWords: 280, overlapWords: 40 });
+    const lamp = passages.findIndex((p) => p.text.includes("lit the great lamp at nine o'clock & wound"));
+    const storm = passages.findIndex((p) => p.text.includes('The storm of 1911 broke the lantern glass'));
+    assert.ok(lamp >= 0 && storm >= 0, JSON.stringify(passages.map((p) => p.text.slice(0, 60))));
+    assert.ok(lamp < storm, 'chapter 1 before chapter 2: the spine\'s order, not the manifest\'s');
+    assert.equal(passages[lamp]!.heading, 'Chapter 1: The Lamp');
+    assert.equal(passages[storm]!.heading, 'Two: The Storm');
+    assert.ok(passages.length >= 4, `${passages.length} passages: chunked like HTML`);
+    assert.ok(passages.every((p) => p.page === undefined && p.heading !== undefined && !/Contents|text-indent/.test(p.text)));
+  });
+
+  test('a corrupt EPUB, one without its container or spine, one locked with DRM and a zip bomb are refused with a reason', async () => {
+    const refused = async (name: string, bytes: Buffer | Promise<Buffer>, reason: RegExp) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, await bytes);
+      await assert.rejects(extractDocument(file, 'epub'), (error: unknown) => error instanceof CorruptDocumentError && reason.test(error.message), name);
+    };
+    await refused('truncated.epub', Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(500, 7)]), /not a readable EPUB book: the zip inside is damaged/);
+    const zip = (entries: Record<string, string>) => {
+      const z = new JSZip();
+      z.file('mimetype', 'application/epub+zip');
+      for (const [name, text] of Object.entries(entries)) z.file(name, text);
+      return z.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' });
+    };
+    await refused('no-container.epub', zip({ 'OEBPS/content.opf': '<package/>' }), /META-INF\/container\.xml is missing/);
+    const container = '<container><rootfiles><rootfile full-path="content.opf"/></rootfiles></container>';
+    await refused('no-spine.epub', zip({ 'META-INF/container.xml': container, 'content.opf': '<package><manifest/><spine/></package>' }), /spine lists no chapters/);
+    const locked = path.join(dir, 'locked-source.epub');
+    await writeNovelEpub(locked);
+    const drm = await JSZip.loadAsync(fs.readFileSync(locked));
+    drm.file('META-INF/encryption.xml', '<encryption><EncryptedData><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/><CipherData><CipherReference URI="OEBPS/text/chapter-1.xhtml"/></CipherData></EncryptedData></encryption>');
+    await refused('locked.epub', drm.generateAsync({ type: 'nodebuffer' }), /locked with DRM/);
+    // 70 MB of text in a chapter that compresses to a few hundred KB.
+    const bomb = path.join(dir, 'bomb-source.epub');
+    await writeEpub(bomb, { title: 'Bomb', chapters: [{ file: 'c.xhtml', label: 'c', body: `<p>${' '.repeat(70 * 1024 * 1024)}</p>` }] });
+    await refused('bomb.epub', fs.promises.readFile(bomb), /unpacks to more than 64 MB/);
   });
 
   test('long sections split into passages of at most maxWords, the next starting with the last sentences of the one before', () => {
@@ -142,6 +186,28 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
     }
   });
 
+  test('an EPUB in a folder is indexed and its passage found with the chapter as its source; a corrupt EPUB beside it is a clear skip', async () => {
+    const { dataDir, docs } = folderWithNote();
+    await writeNovelEpub(path.join(docs, 'lighthouse-keeper.epub'));
+    fs.writeFileSync(path.join(docs, 'broken-book.epub'), Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(3000, 0x41)]));
+    const knowledge = await openKnowledge(dataDir, [docs]);
+    try {
+      await knowledge.sync();
+      const byName = new Map(knowledge.db.files().map((f) => [path.basename(f.path), f]));
+      assert.equal(byName.get('lighthouse-keeper.epub')?.status, 'indexed');
+      assert.equal(byName.get('lighthouse-keeper.epub')?.title, 'The Lighthouse Keeper');
+      assert.equal(byName.get('broken-book.epub')?.skipCode, 'corrupt');
+      assert.match(byName.get('broken-book.epub')?.skipReason ?? '', /^broken-book\.epub cannot be read: it is not a readable EPUB book.*open and save it again, or remove it/);
+      const top = (await knowledge.search('what did the storm of 1911 break in the lighthouse', 3)).passages[0];
+      assert.ok(top?.relevant);
+      assert.equal(path.basename(top.path), 'lighthouse-keeper.epub');
+      assert.equal(top.heading, 'Two: The Storm');
+      assert.match(top.text, /broke the lantern glass/);
+    } finally {
+      await knowledge.dispose();
+    }
+  });
+
   test('the watcher reflects an added, an edited, a renamed and a deleted file within seconds; a rename embeds nothing again', async () => {
     const { dataDir, docs } = folderWithNote();
     const knowledge = await openKnowledge(dataDir, [docs]);
@@ -221,6 +287,48 @@ describe('the index, with the test-made embedding model (random vectors)', () =>
       }
       assert.equal(result.keywordsOnly, false, 'a new worker embeds the question');
       assert.notEqual(embedder.pid, pid);
+    } finally {
+      await knowledge.dispose();
+    }
+  });
+
+  test('a worker that neither answers nor dies (stopped with SIGSTOP) is given up after knowledge\'s deadline, and the next question gets a new one', async () => {
+    const stuckable = new Embedder({ modelPath, gpu: 'cpu', documentPrefix: 'search_document: ', queryPrefix: 'search_query: ', niceness: 0, threads: 1, restartMs: 20, stuckMs: 1500 }, silentLogger);
+    try {
+      await stuckable.load();
+      const pid = stuckable.pid!;
+      process.kill(pid, 'SIGSTOP');
+      const started = Date.now();
+      await assert.rejects(stuckable.embedQuery('where is the spare key'), (error: Error & { code?: string }) => error.code === 'embedding-crashed' && /did not answer within 1\.5 s/.test(error.message));
+      assert.ok(Date.now() - started < 10_000, `given up after ${Date.now() - started} ms`);
+      let vector: Float32Array | undefined;
+      for (let i = 0; i < 50 && !vector; i++) {
+        vector = await stuckable.embedQuery('where is the spare key').catch(() => undefined);
+        if (!vector) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(vector?.length, stuckable.dimensions);
+      assert.notEqual(stuckable.pid, pid);
+    } finally {
+      await stuckable.dispose();
+    }
+  });
+
+  test('a file queued just as the queue ran empty is read too (not left waiting for the next change)', async () => {
+    const { dataDir, docs } = folderWithNote();
+    const knowledge = await openKnowledge(dataDir, [docs]);
+    try {
+      const late = path.join(docs, 'late.txt');
+      fs.writeFileSync(late, 'The bicycle pump is in the shed.\n');
+      // At the "all done" report the loop has seen an empty queue and is about to end.
+      knowledge.on('progress', function queueLate(progress) {
+        if (progress.pending !== 0) return;
+        knowledge.off('progress', queueLate);
+        knowledge.enqueue(late, docs);
+      });
+      await knowledge.sync();
+      await knowledge.idle();
+      assert.equal(knowledge.pending, 0);
+      assert.equal(knowledge.db.file(late)?.status, 'indexed');
     } finally {
       await knowledge.dispose();
     }

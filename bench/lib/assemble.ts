@@ -3,6 +3,7 @@ import { HESITATIONS, type HesitationResult } from '../phases/hesitation.ts';
 import type { HudResult } from '../phases/hud.ts';
 import type { IdleResult } from '../phases/idle.ts';
 import type { LlmResult } from '../phases/llm.ts';
+import type { LlmServerResult } from '../phases/llm-server.ts';
 import type { SttResult } from '../phases/stt.ts';
 import type { SwapResult } from '../phases/gpu.ts';
 import type { TtsResult } from '../phases/tts.ts';
@@ -146,6 +147,50 @@ export function llmFigures(result: LlmResult | Error, testMade: boolean): Figure
           `${result.maxTokens}-token answers, ${result.order}; rates count streamed pieces (raw side: ${pieces} pieces for ${tokens} tokens)` +
           (testMade ? "; a test-made token costs next to no compute, so these rates are llama.cpp's thread wake-ups" : ''),
         ...(rawRate ? { baseline: { label: 'raw node-llama-cpp', value: rawRate } } : {}),
+      },
+      jarvis((s) => s.piecesPerSecond),
+      tooFew('answer'),
+    ),
+  ];
+}
+
+/** JARVIS's OpenAI-compatible backend against the same llama-server called directly (phases/llm-server.ts). */
+export function llmServerFigures(result: LlmServerResult | Error): Figure[] {
+  const section = 'llm-server';
+  if (result instanceof Error) {
+    const why = failed('the llama-server phase', result);
+    return [
+      notMeasured({ id: 'llm-server-first-token', section, label: 'llama-server time to first token, through JARVIS', unit: 'ms' }, why),
+      notMeasured({ id: 'llm-server-overhead', section, label: 'first-token overhead (JARVIS − direct, same question)', unit: 'ms', goal: GOALS.llmServerOverhead, sub: true }, why),
+      notMeasured({ id: 'llm-server-rate', section, label: 'llama-server tokens/s, through JARVIS', unit: 'tok/s', goal: GOALS.llmServerRate }, why),
+    ];
+  }
+  const direct = (pick: (s: LlmServerResult['direct'][number]) => number) => summarize(result.direct.map(pick));
+  const jarvis = (pick: (s: LlmServerResult['jarvis'][number]) => number) => summarize(result.jarvis.map(pick));
+  const directFirst = direct((s) => s.firstTokenMs);
+  const directRate = direct((s) => s.piecesPerSecond);
+  const serverRate = summarize(result.serverRates);
+  const about = `${result.model}, ${result.maxTokens}-token answers, one llama-server (${result.threads ?? 'default'} threads), the two sides taking turns question by question`;
+  return [
+    measured(
+      { id: 'llm-server-first-token', section, label: 'llama-server time to first token, through JARVIS', unit: 'ms', note: about, ...(directFirst ? { baseline: { label: 'the same server called directly', value: directFirst } } : {}) },
+      jarvis((s) => s.firstTokenMs),
+      tooFew('answer'),
+    ),
+    measured(
+      { id: 'llm-server-overhead', section, label: 'first-token overhead (JARVIS − direct, same question)', unit: 'ms', goal: GOALS.llmServerOverhead, sub: true },
+      summarize(result.jarvis.map((s, i) => s.firstTokenMs - result.direct[i]!.firstTokenMs)),
+      tooFew('answer'),
+    ),
+    measured(
+      {
+        id: 'llm-server-rate',
+        section,
+        label: 'llama-server tokens/s, through JARVIS',
+        unit: 'tok/s',
+        goal: GOALS.llmServerRate,
+        note: `rates count streamed pieces after the first${serverRate ? `; llama-server's own timing of the direct answers: median ${serverRate.median.toFixed(1)} tok/s` : ''}`,
+        ...(directRate ? { baseline: { label: 'the same server called directly', value: directRate } } : {}),
       },
       jarvis((s) => s.piecesPerSecond),
       tooFew('answer'),

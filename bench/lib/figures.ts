@@ -46,6 +46,8 @@ export const GOALS = {
   talkCpu: `≤ ${GOAL_VALUES.talkCpuPercent} % of a core`,
   hudPaint: `≤ ${GOAL_VALUES.hudPaintMs} ms p95`,
   llmRate: '≥ 0.97 × raw',
+  llmServerRate: '≥ 0.97 × direct',
+  llmServerOverhead: '≤ 10 ms',
   bargeIn: `sink silent ≤ ${GOAL_VALUES.bargeInMs} ms p95`,
   cliStart: `≤ ${GOAL_VALUES.cliStartMs} ms`,
   endpointComplete: '≤ 300 ms p50',

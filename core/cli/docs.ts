@@ -18,7 +18,7 @@ export function registerDocs(program: Command): void {
 
   docs
     .command('add')
-    .description('read a folder of documents (text, Markdown, HTML, PDF, DOCX) and keep it read as it changes')
+    .description('read a folder of documents (text, Markdown, HTML, PDF, DOCX, EPUB) and keep it read as it changes')
     .argument('<folder>', 'the folder')
     .action(async (folder: string, _options: unknown, command: Command) => {
       const { config, log } = await setup(command);
@@ -150,7 +150,7 @@ async function withKnowledge(config: JarvisConfig, log: Logger, body: (knowledge
 /** One line per file on stderr as it is read ("reading 3 of 12: boiler-manual.pdf"). */
 async function readWithProgress(knowledge: Knowledge, work: () => Promise<void>): Promise<void> {
   const onProgress = (progress: { pending: number; done: number; current?: string }) => {
-    if (progress.current) process.stderr.write(`reading ${progress.done + 1} of ${progress.done + progress.pending + 1}: ${printable(path.basename(progress.current))}\n`);
+    if (progress.current) process.stderr.write(`reading ${progress.done + 1} of ${progress.done + progress.pending}: ${printable(path.basename(progress.current))}\n`);
   };
   knowledge.on('progress', onProgress);
   try {

@@ -50,7 +50,9 @@ function describe(event: RunEvent, quote: (text: string) => string): string {
     case 'speculation-discarded':
       return `an answer started on ${quote(event.text)} was dropped: the request went on`;
     case 'llm-backend':
-      return event.fallbackFrom ? `answered by ${event.backend}: ${event.fallbackFrom} could not (${event.why ?? 'no reason given'})` : `answered by ${event.backend}`;
+      return event.fallbackFrom
+        ? `answered by ${event.backend}: ${event.fallbackFrom} could not (${event.why ?? 'no reason given'})`
+        : `answered by ${event.backend}${event.role ? ` (the ${event.role} model)` : ''}`;
     case 'knowledge':
       return event.passages.length
         ? `documents: ${event.passages.map((p) => `${p.file}${p.page ? ` p. ${p.page}` : ''}${p.heading ? ` "${p.heading}"` : ''}`).join(', ')} (${ms(event.embedMs + event.searchMs)})`

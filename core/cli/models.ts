@@ -7,6 +7,7 @@ import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { DownloadProgressView } from '../../models/progress-bar.ts';
 import { fitLlms, type CatalogFit, type LlmFitRow } from '../../models/recommend.ts';
+import { fitVisionModels, type VisionFitRow } from '../../models/vision-fit.ts';
 import { clearSelection, readSelection, recordPlannedModels, resolveModelPaths, selectModel, type ModelSelection } from '../../models/selection.ts';
 import { ModelStore, type InstallState } from '../../models/store.ts';
 import type { ModelEntry, SelectableKind } from '../../models/types.ts';
@@ -18,7 +19,7 @@ import { setup } from './common.ts';
  * rm ID, use ID, import PATH. A running daemon picks up `use` within a second, without a restart.
  */
 
-const KIND_NAMES: Record<string, string> = { llm: 'LLM', stt: 'speech to text', tts: 'voice', embedding: 'embedding', wake: 'wake word', vad: 'VAD' };
+const KIND_NAMES: Record<string, string> = { llm: 'LLM', stt: 'speech to text', tts: 'voice', embedding: 'embedding', wake: 'wake word', vad: 'VAD', vision: 'vision (photos: llm.roles.vision)' };
 const STATE_MARK: Record<InstallState, string> = { installed: '✓', missing: ' ', partial: '…', shipped: '✓' };
 const MiB = 1024 * 1024;
 
@@ -192,6 +193,8 @@ interface MachineFit {
   readonly machine: MachineResources;
   readonly note?: string;
   readonly fit: CatalogFit;
+  /** The vision models with their projectors, in RAM (JARVIS's own llama-server runs on the CPU). */
+  readonly vision: readonly VisionFitRow[];
   readonly contextSize: number;
   readonly headroomBytes: number;
 }
@@ -200,7 +203,8 @@ async function fitForMachine(config: JarvisConfig, store: ModelStore): Promise<M
   const { machine, note } = await probeMachine();
   const headroomBytes = config.models.vramHeadroomMb * MiB;
   const fit = await fitLlms(store, machine, { contextSize: config.llm.contextSize, headroomBytes });
-  return { machine, fit, contextSize: config.llm.contextSize, headroomBytes, ...(note ? { note } : {}) };
+  const vision = fitVisionModels(store, machine, { contextSize: config.llm.contextSize });
+  return { machine, fit, vision, contextSize: config.llm.contextSize, headroomBytes, ...(note ? { note } : {}) };
 }
 
 /**
@@ -240,6 +244,7 @@ function printList(store: ModelStore, active: Map<string, SelectableKind>, fits:
   const rowsByKind = new Map<string, ModelEntry[]>();
   for (const entry of store.entries()) rowsByKind.set(entry.kind, [...(rowsByKind.get(entry.kind) ?? []), entry]);
   const fitRows = new Map(fits?.fit.rows.map((r) => [r.entry.id, r]) ?? []);
+  const visionRows = new Map(fits?.vision.map((r) => [r.entry.id, r]) ?? []);
   for (const [kind, entries] of rowsByKind) {
     console.log(`\n${KIND_NAMES[kind] ?? kind}`);
     if (kind === 'llm' && fits) {
@@ -250,6 +255,7 @@ function printList(store: ModelStore, active: Map<string, SelectableKind>, fits:
       const mark = `${active.has(entry.id) ? '★' : ' '}${STATE_MARK[state]}`;
       const base = `  ${mark}  ${entry.id.padEnd(30)} ${sizeText(entry).padStart(8)}`;
       if (kind === 'llm' && fits) console.log(`${base}  ${(entry.llm?.quantization ?? '').padEnd(7)} ${fitColumns(fitRows.get(entry.id), fits.machine)}`);
+      else if (kind === 'vision' && fits) console.log(`${base}  ${visionColumns(visionRows.get(entry.id))}`);
       else console.log(`${base}  ${entry.licence}${state === 'shipped' ? ' (ships with npm)' : ''}`);
     }
   }
@@ -268,6 +274,14 @@ function fitColumns(row: LlmFitRow | undefined, machine: MachineResources): stri
   const memory = machine.gpu ? f.vramBytes : f.ramBytes;
   const speed = f.verdict === 'no' ? '-' : `~${f.tokensPerSecond.toFixed(f.tokensPerSecond < 10 ? 1 : 0)} tok/s${f.conversational ? '' : ' (slow)'}`;
   return `${formatBytes(memory).padStart(9)}  ${f.verdict.padEnd(8)} ${`${f.gpuLayers}/${f.totalLayers}`.padEnd(10)} ${speed}`;
+}
+
+/** Memory with both files (model and projector), context and working memory; on the CPU. */
+function visionColumns(row: VisionFitRow | undefined): string {
+  if (!row?.fit) return `cannot estimate: ${row?.error ?? 'no details'}`;
+  const f = row.fit;
+  const parts = `model ${formatBytes(f.modelBytes)} + projector ${formatBytes(f.projectorBytes)} + context ${formatBytes(f.contextBytes)} + working ${formatBytes(f.computeBytes)}`;
+  return f.verdict === 'no' ? `${formatBytes(f.ramBytes)} RAM: does not fit (${parts})` : `${formatBytes(f.ramBytes)} RAM, CPU, ~${f.tokensPerSecond.toFixed(1)} tok/s (${parts})`;
 }
 
 function printFitReasoning(fits: MachineFit, config: JarvisConfig): void {
@@ -297,7 +311,7 @@ function printFitReasoning(fits: MachineFit, config: JarvisConfig): void {
 }
 
 function listJson(store: ModelStore, active: Map<string, SelectableKind>, fits: MachineFit | undefined): unknown {
-  const fitRows = new Map(fits?.fit.rows.map((r) => [r.entry.id, r]) ?? []);
+  const fitRows = new Map<string, { fit: unknown; error?: string }>([...(fits?.fit.rows ?? []), ...(fits?.vision ?? [])].map((r) => [r.entry.id, r]));
   const models = store.entries().map((entry) => {
     const row = fitRows.get(entry.id);
     return {
@@ -310,6 +324,7 @@ function listJson(store: ModelStore, active: Map<string, SelectableKind>, fits: 
       licence: entry.licence,
       capabilities: entry.capabilities,
       ...(entry.llm ? { quantization: entry.llm.quantization, contextLength: entry.llm.contextLength, parametersB: entry.llm.parametersB } : {}),
+      ...(entry.vision ? { parametersB: entry.vision.parametersB, contextLength: entry.vision.contextLength } : {}),
       files: entry.files.map((f) => ({
         name: f.name,
         path: store.filePath(entry, f),

@@ -14,6 +14,7 @@ import { createWakeDetector } from '../../voice/wake/select.ts';
 import { connectModelManager, firstRunDownloads } from '../live-models/daemon-hooks.ts';
 import { LiveModels } from '../live-models/live-models.ts';
 import { liveModelSelector, liveModelStatus } from '../live-models/skill-providers.ts';
+import { withRoles } from '../live-models/role-model.ts';
 import { Assistant } from '../pipeline/assistant.ts';
 import { EchoGuard } from '../pipeline/echo-guard.ts';
 import type { Problem } from '../protocol/state.ts';
@@ -36,6 +37,7 @@ import { connectSatellites } from '../satellite/satellites.ts';
 import type { WyomingServer } from '../wyoming/server.ts';
 import { FallbackResponder } from '../llm/fallback-responder.ts';
 import { openAiResponder } from '../llm/openai-responder.ts';
+import { withVision } from '../llm/vision.ts';
 import { HomeAssistant } from '../home/home-assistant.ts';
 import { HomeAssistantResponder } from '../home/home-assistant-responder.ts';
 import { connectKnowledge, openDaemonKnowledge, withKnowledge } from '../knowledge/daemon-link.ts';
@@ -171,7 +173,8 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       skills.providers.models = liveModelStatus(models);
       skills.providers.modelSelector = liveModelSelector(models);
     }
-    const llm = given.llm ?? answeringModel(config, models.responder, stack);
+    // Each request goes to its role's model (llm.roles: "write a script…" to the code model), the others to chat.
+    const llm = given.llm ?? withRoles(config.llm, answeringModel(config, models.responder, stack), models, (role) => stack.use(role));
     // MCP servers' tools (core/mcp), connecting in the background: offered to the LLM beside the skills, called
     // directly for device phrases (after the local skills), and a "yes"/"no" to a confirmation goes first of all.
     const mcp = mcpTools(config, log, clock, stack);
@@ -188,7 +191,10 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     const toLlm = knowledge ? withKnowledge(toTools, knowledge.knowledge, config, log) : toTools;
     const local = skills ? skills.responder(toLlm) : toLlm;
     const home = withHomeAssistant(config, mcp ? new DeviceIntentResponder(local, mcp, config.home.area ? { area: config.home.area } : {}) : local, clock, log);
-    const responder = mcp ? new ConfirmingResponder(home, mcp.confirmations) : home;
+    const confirming = mcp ? new ConfirmingResponder(home, mcp.confirmations) : home;
+    // A question with a photo goes to the vision role (llm.roles.vision) before anything else sees it.
+    const responder = withVision(config.llm, confirming);
+    stack.defer(() => responder.disposeVision());
     models.responder.subscribe((event) => {
       if (event.type === 'restarted') log.warn({ ms: Math.round(event.ms), attempt: event.attempt }, `LLM worker restarted: ${event.summary}`);
       else if (event.type === 'worker-exit') log.error({ during: event.during }, `LLM worker stopped: ${event.detail}`);
@@ -290,7 +296,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
     if (options.screens) {
       remote = new RemoteAccess(config, log, options.screens === true ? {} : options.screens);
       stack.defer(() => remote?.close());
-      await remote.start(assistant, { manager: models, llm: responder, ...(sink ? { speaker: sink } : {}) });
+      await remote.start(assistant, { manager: models, llm: responder, ...(sink ? { speaker: sink } : {}), ...(knowledge ? { documents: knowledge.knowledge } : {}) });
       // The GPU's heat and memory, from the same telemetry the HUD shows.
       if (remote.feed) stack.defer(connectGpuGovernor(remote.feed, assistant, models.pool, config, log));
     }

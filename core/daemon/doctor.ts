@@ -13,6 +13,8 @@ import { createWakeDetector } from '../../voice/wake/select.ts';
 import { describeError, JarvisError } from '../../base/errors.ts';
 import { LlamaResponder } from '../llm/llama-responder.ts';
 import { openAiResponder } from '../llm/openai-responder.ts';
+import { checkVisionRole } from '../llm/vision.ts';
+import { checkCodeRole } from '../llm/role-router.ts';
 import { modelFileFix } from '../../models/model-fix.ts';
 import { ModelStore } from '../../models/store.ts';
 import { describeHomeAssistant } from '../home/home-assistant.ts';
@@ -132,6 +134,10 @@ export async function doctorChecks(config: JarvisConfig, log: Logger): Promise<D
           }, false, modelFix),
         ]
       : []),
+    // Photos from the phone (llm.roles.vision): asked about a test picture for real.
+    ...(config.llm.roles.vision ? [check('vision model', () => checkVisionRole(config.llm), true, modelFix)] : []),
+    // The code role (llm.roles.code): when it cannot answer, the chat model does, so it is not required.
+    ...(config.llm.roles.code ? [check('code model', () => checkCodeRole(config.llm), true, modelFix)] : []),
     check('voice', async () => {
       const choice = createSynthesizer(config.tts, log);
       try {

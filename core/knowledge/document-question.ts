@@ -6,7 +6,7 @@ import { contentWords } from './hybrid-search.ts';
  * say…", "when does the car *insurance* renew").
  */
 const DOCUMENT_WORDS =
-  /\b(documents?|docs|files?|manuals?|letters?|pdfs?|policy|policies|contract|invoices?|receipts?|warranty|guarantee|instructions|handbook|guide|leaflet|notes|recipes?|statement|according to|what does (the|my) \w+( \w+)? say|in my (documents|files|papers))\b/i;
+  /\b(documents?|docs|files?|manuals?|letters?|pdfs?|policy|policies|contract|invoices?|receipts?|warranty|guarantee|instructions|handbook|guide|leaflet|e-?books?|books?|chapters?|notes|recipes?|statement|according to|what does (the|my) \w+( \w+)? say|in my (documents|files|papers))\b/i;
 
 /** Title words too common to mean a document ("the new", "2024"). */
 const TOO_COMMON = new Set(['home', 'house', 'new', 'old', 'copy', 'final', 'draft', 'scan', 'untitled', 'document', 'file', 'from', 'with', 'your', 'about']);

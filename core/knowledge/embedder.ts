@@ -25,6 +25,8 @@ export interface EmbedderOptions {
   readonly threads: number;
   /** First wait before starting a crashed worker again; doubles per crash in a row. */
   readonly restartMs?: number;
+  /** How long a loaded worker may take to answer one request before it is taken for stuck (default 2 minutes). */
+  readonly stuckMs?: number;
 }
 
 export interface TextEmbedder {
@@ -78,7 +80,7 @@ export class Embedder implements TextEmbedder {
   /** Starts the worker and loads the model; resolves with the vector size. */
   async load(): Promise<number> {
     const worker = this.#ensureWorker();
-    return this.#beforeDeadline(worker, () => worker.ready);
+    return this.#beforeDeadline(worker, () => worker.ready, STUCK_WORKER_MS);
   }
 
   async embedDocuments(texts: readonly string[]): Promise<Float32Array[]> {
@@ -109,27 +111,39 @@ export class Embedder implements TextEmbedder {
   async #embed(texts: string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const worker = this.#ensureWorker();
-    const vectors = await this.#beforeDeadline(worker, async () => {
-      await worker.ready;
-      const id = this.#nextId++;
-      return new Promise<Float32Array[]>((resolve, reject) => {
-        worker.pending.set(id, { resolve, reject });
-        worker.child.send({ type: 'embed', id, texts } satisfies ToEmbeddingWorker);
-      });
-    });
+    // Loading (a new worker after a crash) has the long deadline; the request itself its own.
+    await this.#beforeDeadline(worker, () => worker.ready, STUCK_WORKER_MS);
+    const vectors = await this.#beforeDeadline(
+      worker,
+      () =>
+        new Promise<Float32Array[]>((resolve, reject) => {
+          const id = this.#nextId++;
+          worker.pending.set(id, { resolve, reject });
+          worker.child.send({ type: 'embed', id, texts } satisfies ToEmbeddingWorker);
+        }),
+      this.options.stuckMs ?? STUCK_WORKER_MS,
+    );
     this.#crashes = 0;
     return vectors.map(unitLength);
   }
 
   /**
    * A worker that neither answers nor dies (a stuck native call, a lost message) would stall indexing and every
-   * question about the documents for good: past the deadline it is killed, which rejects what waits on it, and the
-   * next request starts a new one.
+   * question about the documents for good: past the deadline it is killed and let go (the next request starts a
+   * new one), and the wait ends with an error here whether or not its exit is ever seen.
    */
-  async #beforeDeadline<T>(worker: Worker, work: () => Promise<T>): Promise<T> {
-    const deadline = setTimeout(() => worker.child.kill('SIGKILL'), STUCK_WORKER_MS);
+  async #beforeDeadline<T>(worker: Worker, work: () => Promise<T>, limitMs: number): Promise<T> {
+    let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => {
+        this.log.warn({ pid: worker.child.pid }, `the embedding worker did not answer within ${limitMs / 1000} s: stopped`);
+        worker.child.kill('SIGKILL');
+        if (this.#worker === worker) this.#worker = undefined;
+        reject(new JarvisError('embedding-crashed', `the embedding worker did not answer within ${limitMs / 1000} s and was stopped`, 'It starts again by itself; if this repeats, set knowledge.gpu to "cpu".'));
+      }, limitMs);
+    });
     try {
-      return await work();
+      return await Promise.race([work(), expired]);
     } finally {
       clearTimeout(deadline);
     }
@@ -155,6 +169,8 @@ export class Embedder implements TextEmbedder {
         this.log.debug({ err: error }, 'could not lower the embedding worker priority');
       }
     }
+    // A message that cannot be sent (the worker just died) is an 'error' event: without a listener it would end the daemon.
+    child.on('error', (error) => this.log.warn({ err: error.message }, 'embedding worker error'));
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000);

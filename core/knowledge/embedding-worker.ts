@@ -60,7 +60,15 @@ if (process.send && process.argv.includes(EMBEDDING_WORKER_FLAG)) {
     if (process.connected) process.send!(reply);
   };
   process.on('message', (message: ToEmbeddingWorker) => {
-    queue = queue.then(() => handle(message, send));
+    // A request that failed in a way handle() did not catch must not stop every later one (a rejected chain skips
+    // the rest): the parent would wait for answers that never come.
+    queue = queue
+      .then(() => handle(message, send))
+      .catch((error: unknown) => {
+        if (message.type === 'embed') send({ type: 'embed-failed', id: message.id, message: (error as Error).message });
+        else send({ type: 'load-failed', message: (error as Error).message });
+      })
+      .catch(() => {});
   });
   // The daemon is gone: nobody is left to answer.
   process.on('disconnect', () => process.exit(0));

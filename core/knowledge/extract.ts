@@ -35,6 +35,8 @@ export async function extractDocument(file: string, kind: DocumentKind): Promise
       return pdfBlocks(await fs.readFile(file));
     case 'docx':
       return docxBlocks(file);
+    case 'epub':
+      return (await import('./epub.ts')).epubBlocks(await fs.readFile(file));
   }
 }
 
@@ -95,7 +97,7 @@ function inlineMarkdown(text: string): string {
 
 const BLOCK_TAGS = /^(p|div|li|tr|td|th|br|section|article|blockquote|pre|dd|dt|table|ul|ol|header|footer|main|nav|aside|figcaption|caption)$/i;
 
-/** HTML (and DOCX through mammoth's HTML) as blocks: h1–h6 become headings, block elements end paragraphs. */
+/** HTML (and DOCX through mammoth's HTML, and EPUB chapters) as blocks: h1–h6 become headings, block elements end paragraphs. */
 export function htmlBlocks(html: string): ExtractedDocument {
   const cleaned = html.replace(/<!--[\s\S]*?-->/g, '').replace(/<(script|style|template|noscript|svg)\b[\s\S]*?<\/\1\s*>/gi, '');
   const titleMatch = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(cleaned);
@@ -132,7 +134,7 @@ export function htmlBlocks(html: string): ExtractedDocument {
 
 const NAMED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', ndash: '–', mdash: '—', hellip: '…', rsquo: '’', lsquo: '‘', ldquo: '“', rdquo: '”', deg: '°', euro: '€', pound: '£' };
 
-function decodeEntities(text: string): string {
+export function decodeEntities(text: string): string {
   return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, entity: string) => {
     if (entity[0] === '#') {
       const code = entity[1] === 'x' || entity[1] === 'X' ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);

@@ -7,7 +7,7 @@ import path from 'node:path';
  * store), since a passage read aloud on the wall HUD is as good as published.
  */
 
-export type DocumentKind = 'text' | 'markdown' | 'html' | 'pdf' | 'docx';
+export type DocumentKind = 'text' | 'markdown' | 'html' | 'pdf' | 'docx' | 'epub';
 
 const KINDS: Readonly<Record<string, DocumentKind>> = {
   '.txt': 'text',
@@ -18,6 +18,7 @@ const KINDS: Readonly<Record<string, DocumentKind>> = {
   '.htm': 'html',
   '.pdf': 'pdf',
   '.docx': 'docx',
+  '.epub': 'epub',
 };
 
 export type SkipCode = 'hidden' | 'secret' | 'unsupported' | 'too-large' | 'outside-folder' | 'corrupt' | 'unreadable' | 'empty';
@@ -54,7 +55,7 @@ export function skipForName(relative: string): Skip | undefined {
     return { code: 'hidden', reason: `${relative} is hidden (a name starting with "."), so it is not read; rename it to have it read` };
   }
   if (!kindOf(name)) {
-    return { code: 'unsupported', reason: `${relative}: only text, Markdown, HTML, PDF and DOCX files are read` };
+    return { code: 'unsupported', reason: `${relative}: only text, Markdown, HTML, PDF, DOCX and EPUB files are read` };
   }
   return undefined;
 }

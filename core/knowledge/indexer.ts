@@ -84,7 +84,7 @@ export class FileIndexer {
       const batch = missing.slice(i, i + this.options.batchSize);
       const vectors = await this.embedder.embedDocuments(batch.map((p) => embeddedText(title, p)));
       // Kept as soon as made: a restart mid-file embeds only the rest.
-      batch.forEach((p, j) => this.db.putEmbedding(p.key, vectors[j]!));
+      this.db.putEmbeddings(batch.map((p, j) => ({ key: p.key, vector: vectors[j]! })));
     }
     signal.throwIfAborted();
     const { removed, added } = this.db.replaceFile({ path: file, folder, size: real.size, mtimeMs: real.mtimeMs, hash, title }, stored, this.now());

@@ -145,6 +145,10 @@ export class KnowledgeDb {
     return this.#db.prepare(`${FILE_COLUMNS} where path = ?`).get(filePath) as FileRow | undefined;
   }
 
+  fileById(id: number): FileRow | undefined {
+    return this.#db.prepare(`${FILE_COLUMNS} where id = ?`).get(id) as FileRow | undefined;
+  }
+
   files(): FileRow[] {
     return this.#db.prepare(`${FILE_COLUMNS} order by path`).all() as FileRow[];
   }
@@ -241,8 +245,12 @@ export class KnowledgeDb {
     return this.#db.prepare('select 1 from embeddings where key = ?').get(key) !== undefined;
   }
 
-  putEmbedding(key: string, vector: Float32Array): void {
-    this.#db.prepare('insert or replace into embeddings(key, vector) values (?, ?)').run(key, Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+  /** A batch of embeddings, in one transaction. */
+  putEmbeddings(entries: readonly { key: string; vector: Float32Array }[]): void {
+    const insert = this.#db.prepare('insert or replace into embeddings(key, vector) values (?, ?)');
+    this.#db.transaction(() => {
+      for (const { key, vector } of entries) insert.run(key, Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+    })();
   }
 
   /** Every passage's id and vector, for the search in memory at start. */

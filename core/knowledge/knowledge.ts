@@ -13,6 +13,7 @@ import { skipForName } from './file-policy.ts';
 import { hybridSearch, type FoundPassage } from './hybrid-search.ts';
 import { alwaysIdle, FileIndexer, type IdleGate } from './indexer.ts';
 import { KnowledgeDb, knowledgeDatabasePath } from './knowledge-db.ts';
+import { openIndexedDocument, type DocumentRefusal, type OpenedDocument } from './open-document.ts';
 
 /**
  * Local knowledge: the configured folders (knowledge.folders, and those added by `jarvis docs add`), kept indexed
@@ -24,7 +25,7 @@ import { KnowledgeDb, knowledgeDatabasePath } from './knowledge-db.ts';
 export type KnowledgeConfig = JarvisConfig['knowledge'];
 
 export interface KnowledgeProgress {
-  /** Files still waiting; 0: all done. */
+  /** Files still to read, the one being read included; 0: all done. */
   readonly pending: number;
   /** Files worked through since the queue was last empty. */
   readonly done: number;
@@ -151,10 +152,22 @@ export class Knowledge extends EventEmitter<{ progress: [KnowledgeProgress]; ind
   enqueue(file: string, folder: string): void {
     this.#queue.set(file, folder);
     this.#report();
-    // Started on the next tick, so a whole scan is queued before the first file (and the progress counts it).
-    this.#working ??= Promise.resolve()
+    this.#kick();
+  }
+
+  /**
+   * Starts working through the queue unless that runs already. Started on the next tick, so a whole scan is queued
+   * before the first file (and the progress counts it). A file queued after the loop saw the queue empty but
+   * before it was marked done is picked up by a new loop, not left waiting for the next change.
+   */
+  #kick(): void {
+    if (this.#working || this.#controller.signal.aborted) return;
+    this.#working = Promise.resolve()
       .then(() => this.#work())
-      .finally(() => (this.#working = undefined));
+      .finally(() => {
+        this.#working = undefined;
+        if (this.#queue.size > 0) this.#kick();
+      });
   }
 
   /** Resolves once the queue is empty. */
@@ -225,6 +238,11 @@ export class Knowledge extends EventEmitter<{ progress: [KnowledgeProgress]; ind
     const embedded = performance.now();
     const passages = hybridSearch(this.db, this.vectors, { question, vector, limit, minSimilarity: this.options.config.minSimilarity });
     return { passages, embedMs: embedded - started, searchMs: performance.now() - embedded, keywordsOnly: vector === undefined };
+  }
+
+  /** The indexed document `id` opened for a screen (a tap on a source), or why not (open-document.ts). */
+  openDocument(id: number): Promise<OpenedDocument | DocumentRefusal> {
+    return openIndexedDocument(this.db, this.folders(), id);
   }
 
   async dispose(): Promise<void> {
@@ -300,7 +318,8 @@ export class Knowledge extends EventEmitter<{ progress: [KnowledgeProgress]; ind
   }
 
   #report(current?: string): void {
-    this.emit('progress', { pending: this.#queue.size, done: this.#done, ...(current ? { current } : {}) });
+    // The file being read still counts: "done" on the HUD only once the last one is in the index.
+    this.emit('progress', { pending: this.#queue.size + (current ? 1 : 0), done: this.#done, ...(current ? { current } : {}) });
   }
 }
 

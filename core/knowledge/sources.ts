@@ -15,6 +15,7 @@ const SNIPPET_CHARS = 240;
 export function toWire(passage: FoundPassage): KnowledgePassage {
   const snippet = passage.text.length > SNIPPET_CHARS ? `${passage.text.slice(0, SNIPPET_CHARS).replace(/\s+\S*$/, '')}…` : passage.text;
   return {
+    document: passage.fileId,
     file: path.basename(passage.path),
     title: passage.title ?? path.basename(passage.path),
     ...(passage.page ? { page: passage.page } : {}),

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { describeError } from '../../base/errors.ts';
@@ -20,6 +21,7 @@ import { formatBytes } from '../../base/format.ts';
 import { probeMachine } from '../../models/machine.ts';
 import { ModelPool, type PoolEvent, type PoolModel } from './pool.ts';
 import { PooledResponder } from './pooled-responder.ts';
+import { PooledRoleResponder } from './role-model.ts';
 import { fitLlms } from '../../models/recommend.ts';
 import {
   applyModelSelection,
@@ -107,9 +109,11 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
       // Until the first load says which device runs the models, one model at a time is all that is assumed.
       budgetBytes: configuredBudget ?? Number.MAX_SAFE_INTEGER,
       idleUnloadMs: config.models.idleUnloadMinutes * 60_000,
+      // Estimated from the file on the device the last load ran on (the CPU until a load says otherwise).
+      estimateCost: (model) => estimateResidentBytes(model.path, this.#onGpu, config.llm.contextSize),
       createResponder: (model) =>
         new LlamaResponder(
-          { ...config.llm, model: model.path },
+          { ...config.llm, model: model.path, ...(model.systemPrompt ? { systemPrompt: model.systemPrompt } : {}) },
           {
             ...(config.llm.threads ? { threads: config.llm.threads } : {}),
             vramPaddingBytes: headroomBytes,
@@ -130,6 +134,15 @@ export class LiveModels extends EventEmitter<{ event: [LiveModelEvent] }> {
   async offerTools(extra: readonly ToolDefinition[]): Promise<void> {
     this.#preloadTools = [...this.#skillTools, ...extra];
     await this.pool.activeResponder?.preloadTools(this.#preloadTools);
+  }
+
+  /**
+   * The local model of a role (llm.roles.code, backend "local"): a second worker in this pool, loaded on the role's
+   * first request and unloaded before the chat model when memory runs short (core/live-models/role-model.ts).
+   */
+  roleModel(role: 'code', file: string, systemPrompt: string): PooledRoleResponder {
+    // Its cost is estimated by the pool when it loads, on the device known by then.
+    return new PooledRoleResponder(this.pool, { key: `${role}:${path.basename(file, '.gguf')}`, path: file, costBytes: 0, systemPrompt }, `llm.roles.${role}.model`);
   }
 
   /** The config with the paths the stages must open now (the selection applied). */

@@ -16,6 +16,8 @@ export interface PoolModel {
   readonly path: string;
   /** Estimated bytes it will hold on the pooled device (model and context). */
   readonly costBytes: number;
+  /** Instead of llm.systemPrompt: a model that answers one role (llm.roles.code) has instructions of its own. */
+  readonly systemPrompt?: string;
 }
 
 export interface MemoryFigures {
@@ -53,6 +55,8 @@ export interface ModelPoolOptions {
   /** Unload models unused this long; 0: never. */
   readonly idleUnloadMs?: number;
   readonly createResponder: (model: PoolModel) => LlamaResponder;
+  /** The cost of a model given without one (costBytes 0: the chat model named before the device was known). */
+  readonly estimateCost?: (model: PoolModel) => Promise<number>;
   readonly now?: () => number;
 }
 
@@ -68,6 +72,7 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
   #budgetBytes: number;
   readonly #idleUnloadMs: number;
   readonly #createResponder: (model: PoolModel) => LlamaResponder;
+  readonly #estimateCost: ((model: PoolModel) => Promise<number>) | undefined;
   readonly #now: () => number;
   readonly #residents = new Map<string, Resident>();
   #active: string | undefined;
@@ -81,6 +86,7 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
     this.#budgetBytes = options.budgetBytes;
     this.#idleUnloadMs = options.idleUnloadMs ?? 0;
     this.#createResponder = options.createResponder;
+    this.#estimateCost = options.estimateCost;
     this.#now = options.now ?? (() => performance.now());
     if (this.#idleUnloadMs > 0) {
       this.#idleTimer = setInterval(() => void this.unloadIdle(), Math.min(60_000, Math.max(1000, this.#idleUnloadMs / 4)));
@@ -132,6 +138,27 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
     return run;
   }
 
+  /**
+   * `model` resident beside the active one, loaded (making room like activate()) unless it is: the model of a
+   * role (llm.roles.code) answers its requests without becoming the model the chat questions go to. As a
+   * resident that is not active it is the first to go when memory runs short (unloadInactive(), LRU, idle).
+   */
+  acquire(model: PoolModel): Promise<LlamaResponder> {
+    const run = this.#queue.then(async () => {
+      if (this.#disposed) throw new Error('the model pool was disposed');
+      const resident = this.#residents.get(model.key) ?? (await this.#load(model));
+      resident.lastUsed = this.#now();
+      return resident.responder;
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A resident model's responder, without loading it. */
+  residentResponder(key: string): LlamaResponder | undefined {
+    return this.#residents.get(key)?.responder;
+  }
+
   async #activate(model: PoolModel): Promise<LlamaResponder> {
     if (this.#disposed) throw new Error('the model pool was disposed');
     const started = this.#now();
@@ -149,7 +176,8 @@ export class ModelPool extends EventEmitter<{ event: [PoolEvent]; llm: [LlamaRes
     return loaded.responder;
   }
 
-  async #load(model: PoolModel): Promise<Resident> {
+  async #load(wanted: PoolModel): Promise<Resident> {
+    const model = wanted.costBytes > 0 || !this.#estimateCost ? wanted : { ...wanted, costBytes: await this.#estimateCost(wanted).catch(() => 0) };
     const poolBefore = this.usedBytes;
     const evicted = await this.#makeRoom(model);
     this.emit('event', { type: 'loading', key: model.key, path: model.path, costBytes: model.costBytes });

@@ -1,7 +1,8 @@
 import type OpenAI from 'openai';
-import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionContentPart, ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError } from '../../base/errors.ts';
+import { imageDataUrl } from '../../base/image-type.ts';
 import { apiKeyFrom, explainServerError, firstLine, ModelServerError, openAiClient, serverHost, type OpenAiServerSettings, type ServerRole } from '../../base/openai-server.ts';
 import type { Responder, ResponderInfo, ResponseRequest, ToolDefinition } from '../responder.ts';
 import { cutOffAnswer } from './protocol.ts';
@@ -23,6 +24,18 @@ export interface OpenAiBackend extends OpenAiServerSettings {
 
 const MODEL_SERVER: ServerRole = { stage: 'llm', noun: 'the model server', settings: 'llm.openai', keyEnv: 'OPENAI_API_KEY' };
 
+/** For a server behind another role than chat (llm.roles.vision): how its errors name it, and its own instructions. */
+export interface OpenAiResponderOptions {
+  /** Which server this is to the user (default: the chat model's, llm.openai). */
+  readonly role?: ServerRole;
+  /** Instead of llm.systemPrompt. */
+  readonly systemPrompt?: string;
+  /** How the HUD names who answered (default: "<model> at <host>"). */
+  readonly name?: string;
+  /** The role it answers for, on its `llm-backend` run events (the HUD shows "vision model · …"). */
+  readonly answersAs?: 'code' | 'vision';
+}
+
 /** One exchange of the conversation as the server is sent it again with each question. */
 interface Exchange {
   user: string;
@@ -36,11 +49,19 @@ export class OpenAiResponder implements Responder {
   readonly #client: OpenAI;
   readonly #llm: JarvisConfig['llm'];
   readonly #backend: OpenAiBackend;
+  readonly #role: ServerRole;
+  readonly #systemPrompt: string;
+  readonly #name: string | undefined;
+  readonly #answersAs: OpenAiResponderOptions['answersAs'];
   #history: Exchange[] = [];
 
-  constructor(llm: JarvisConfig['llm'], backend: OpenAiBackend) {
+  constructor(llm: JarvisConfig['llm'], backend: OpenAiBackend, options: OpenAiResponderOptions = {}) {
     this.#llm = llm;
     this.#backend = backend;
+    this.#role = options.role ?? MODEL_SERVER;
+    this.#systemPrompt = options.systemPrompt ?? llm.systemPrompt;
+    this.#name = options.name;
+    this.#answersAs = options.answersAs;
     this.#client = openAiClient(backend);
   }
 
@@ -75,16 +96,21 @@ export class OpenAiResponder implements Responder {
     // Said once the server answers: a server that fails before it does has not answered this turn.
     let announced = false;
     const announce = () => {
-      if (!announced) request.run?.emit({ type: 'llm-backend', backend: this.name });
+      if (!announced) request.run?.emit({ type: 'llm-backend', backend: this.name, ...(this.#answersAs ? { role: this.#answersAs } : {}) });
       announced = true;
     };
+    // A photo goes as an image part beside the question (a data URL: nothing is stored or fetched anywhere), and
+    // is not kept in the conversation: only the words are.
+    const question: string | ChatCompletionContentPart[] = request.image
+      ? [{ type: 'text', text }, { type: 'image_url', image_url: { url: imageDataUrl(request.image.type, request.image.data) } }]
+      : text;
     const messages: ChatCompletionMessageParam[] = [
-      { role: 'system', content: this.#llm.systemPrompt },
+      { role: 'system', content: this.#systemPrompt },
       ...this.#history.slice(-this.#llm.historyTurns).flatMap((e): ChatCompletionMessageParam[] => [
         { role: 'user', content: e.user },
         { role: 'assistant', content: e.answer },
       ]),
-      { role: 'user', content: text },
+      { role: 'user', content: question },
     ];
     const functions = tools?.definitions.map(toOpenAiTool);
     let answer = '';
@@ -121,7 +147,7 @@ export class OpenAiResponder implements Responder {
           }
           finish = choice.finish_reason ?? finish;
         }
-        if (finish === null) throw new ModelServerError('llm', 'llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer`, 'Check that the server is still running; JARVIS tries it again with the next question.');
+        if (finish === null) throw new ModelServerError(this.#role.stage, `${this.#role.stage}-remote-cut`, `${this.#role.noun} at ${this.#backend.baseUrl} stopped in the middle of the answer`, 'Check that the server is still running; JARVIS tries it again with the next question.');
         if (called.size === 0 || !tools) break;
         // A request started early acts only once it is confirmed (core/pipeline/speculation.ts).
         await request.confirmed;
@@ -154,14 +180,14 @@ export class OpenAiResponder implements Responder {
       // Anything else (the connection dropped under the stream) cut the answer short.
       const explained = this.#explain(error);
       if (explained !== error || error instanceof JarvisError) throw explained;
-      throw new ModelServerError('llm', 'llm-remote-cut', `the model server at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
+      throw new ModelServerError(this.#role.stage, `${this.#role.stage}-remote-cut`, `${this.#role.noun} at ${this.#backend.baseUrl} stopped in the middle of the answer (${firstLine(String((error as Error)?.message ?? error))})`, 'Check that the server is still running; JARVIS tries it again with the next question.', { cause: error });
     }
     this.#remember(text, answer);
   }
 
   /** How the HUD and the log name it: the model and where it runs. */
   get name(): string {
-    return `${this.#backend.model} at ${serverHost(this.#backend.baseUrl)}`;
+    return this.#name ?? `${this.#backend.model} at ${serverHost(this.#backend.baseUrl)}`;
   }
 
   async resetConversation(): Promise<void> {
@@ -188,16 +214,16 @@ export class OpenAiResponder implements Responder {
 
   #missingModel(ids: readonly string[]): JarvisError {
     return new ModelServerError(
-      'llm',
-      'llm-remote-model',
-      `the model server at ${this.#backend.baseUrl} has no model "${this.#backend.model}"${ids.length ? ` (it has ${ids.slice(0, 5).join(', ')})` : ''}`,
-      `Set llm.openai.model to one the server has, or load "${this.#backend.model}" on the server.`,
+      this.#role.stage,
+      `${this.#role.stage}-remote-model`,
+      `${this.#role.noun} at ${this.#backend.baseUrl} has no model "${this.#backend.model}"${ids.length ? ` (it has ${ids.slice(0, 5).join(', ')})` : ''}`,
+      `Set ${this.#role.settings}.model to one the server has, or load "${this.#backend.model}" on the server.`,
     );
   }
 
   /** A short sentence for the user and the fix, from whatever the client threw. */
   #explain(error: unknown): unknown {
-    const role = { ...MODEL_SERVER, keyEnv: this.#backend.keyEnv ?? MODEL_SERVER.keyEnv };
+    const role = { ...this.#role, keyEnv: this.#backend.keyEnv ?? this.#role.keyEnv };
     return explainServerError(error, this.#backend, role, () => this.#missingModel([]));
   }
 }

@@ -18,7 +18,7 @@ import { turnEnd, type TurnEnd } from './turn-end.ts';
 import { runTurn, type TurnInput, type TurnResult } from './turn.ts';
 import type { SpeechOutputDeps } from './speech-output.ts';
 import { VoiceLoop, type RequestPoint } from './voice-loop.ts';
-import type { Responder } from '../responder.ts';
+import type { ImageInput, Responder } from '../responder.ts';
 import { initialState, transition, type AssistantEvent } from '../state.ts';
 import type { AssistantState, Problem } from '../protocol/state.ts';
 
@@ -46,6 +46,8 @@ export interface AssistantEvents {
   'answer-piece': [piece: string, runId: number];
   /** What the microphone delivered (silence while muted): for the screens' level meter. */
   'microphone-audio': [samples: Int16Array];
+  /** A turn about a photo started: the screens show the photo beside its answer (never stored). */
+  photo: [image: ImageInput, runId: number];
 }
 
 /** The longest wait between two tries of a missing microphone (see listen()). */
@@ -61,8 +63,8 @@ export interface AssistantControls {
 /** A push-to-talk request in progress (see Assistant.beginRemoteRequest). */
 export interface RemoteRequest {
   readonly runId: number;
-  /** The button was released: answer `audio` (16 kHz mono). */
-  finish(audio: Int16Array): Promise<TurnResult>;
+  /** The button was released: answer `audio` (16 kHz mono), about `image` when a photo came with it. */
+  finish(audio: Int16Array, image?: ImageInput): Promise<TurnResult>;
   /** The request was abandoned (released off the button, the phone went away). */
   cancel(): void;
 }
@@ -254,12 +256,12 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     await this.#turn?.done;
   }
 
-  /** A typed question (CLI, phone): answered like a spoken one, without STT. */
-  async ask(text: string): Promise<TurnResult> {
+  /** A typed question (CLI, phone): answered like a spoken one, without STT; `image`: a photo it is about. */
+  async ask(text: string, image?: ImageInput): Promise<TurnResult> {
     this.#abortTurn('command');
     const run = this.bus.startRun('text');
     this.dispatch({ type: 'text-request' });
-    return this.#startTurn(run, { text }).done;
+    return this.#startTurn(run, { text, ...(image ? { image } : {}) }).done;
   }
 
   /** A request found in a recording (`jarvis turn`): reported as if it had just been heard, then answered. */
@@ -315,13 +317,13 @@ export class Assistant extends EventEmitter<AssistantEvents> {
     let settled = false;
     return {
       runId: run.runId,
-      finish: (audio) => {
+      finish: (audio, image) => {
         if (settled) return Promise.reject(new Error('this push-to-talk request has already ended'));
         settled = true;
         run.emit({ type: 'vad-end', reason: 'released', speechMs: samplesToMs(audio.length, CAPTURE_SAMPLE_RATE) });
         // 'text-request' is the event that starts thinking from any phase, degraded included.
         this.dispatch({ type: 'text-request' });
-        return this.#startTurn(run, { audio, includesWakeWord: false }).done;
+        return this.#startTurn(run, { audio, includesWakeWord: false, ...(image ? { image } : {}) }).done;
       },
       cancel: () => {
         if (settled) return;
@@ -565,6 +567,7 @@ export class Assistant extends EventEmitter<AssistantEvents> {
 
   #startTurn(run: RunRecorder, input: TurnInput, place?: TurnPlace): ActiveTurn {
     const controller = new AbortController();
+    if (input.image) this.emit('photo', input.image, run.runId);
     const { transcriber, responder, synthesizer } = this.engines;
     // A satellite's turn speaks on the satellite only, with or without a voice there: never on our own speaker.
     const voice = place ? place.voice : synthesizer && this.#output ? { synthesizer, sink: this.#output } : undefined;

@@ -2,7 +2,8 @@ import { describeError, isAbortError, LlmWorkerCrashedError, ModelFileError } fr
 import { ModelServerError } from '../../base/openai-server.ts';
 import type { RunRecorder } from '../events.ts';
 import type { RunOutcome } from '../protocol/run-events.ts';
-import type { Responder } from '../responder.ts';
+import type { ImageInput, Responder } from '../responder.ts';
+import { VisionError } from '../llm/vision.ts';
 import { SentenceSplitter } from '../sentences.ts';
 import { CAPTURE_SAMPLE_RATE, type Transcriber } from '../../voice/ports.ts';
 import { samplesToMs } from '../../voice/pcm.ts';
@@ -35,9 +36,13 @@ export interface TurnDeps {
  * `includesWakeWord`: the audio starts with the wake word that opened the turn. `transcript`: its text, taken
  * while it was being spoken (core/pipeline/live-transcript.ts); undefined when that did not work out.
  */
-export type TurnInput =
+export type TurnInput = (
   | { audio: Int16Array; includesWakeWord: boolean; transcript?: Promise<string | undefined>; early?: EarlyAnswer }
-  | { text: string };
+  | { text: string }
+) & {
+  /** A photo the request is about (the phone remote's "look"): the vision role answers it. */
+  image?: ImageInput;
+};
 
 /** An answer started before the request's end, on the request as transcribed then (core/pipeline/speculation.ts). */
 export interface EarlyAnswer {
@@ -133,12 +138,18 @@ export async function runTurn(
   const limit = new AbortController();
   const answerSignal = cap === undefined ? signal : AbortSignal.any([signal, limit.signal]);
   const early = 'audio' in input && input.early?.text === text ? input.early.take(answerSignal) : undefined;
-  const answer = await streamAnswer(deps, run, text, answerSignal, say, early, cap === undefined ? undefined : { sentences: cap, stop: () => limit.abort() });
+  const answer = await streamAnswer(deps, run, text, answerSignal, say, early, cap === undefined ? undefined : { sentences: cap, stop: () => limit.abort() }, input.image);
   if (answer.error) {
     const { code, message, fix } = describeError(answer.error);
     run.emit({ type: 'error', stage: 'llm', code, message, fix });
     say(
-      answer.error instanceof LlmWorkerCrashedError ? SPOKEN.llmCrashed : answer.error instanceof ModelFileError ? SPOKEN.modelMissing : SPOKEN.llmFailed,
+      answer.error instanceof VisionError
+        ? answer.error.spoken
+        : answer.error instanceof LlmWorkerCrashedError
+          ? SPOKEN.llmCrashed
+          : answer.error instanceof ModelFileError
+            ? SPOKEN.modelMissing
+            : SPOKEN.llmFailed,
     );
     return finish({ outcome: 'error', transcript: text, answer: answer.text });
   }
@@ -153,6 +164,7 @@ async function streamAnswer(
   onSentence: (sentence: string) => void,
   early?: { answer: AsyncIterable<string>; earlyMs: number },
   cap?: { sentences: number; stop: () => void },
+  image?: ImageInput,
 ): Promise<{ text: string; error?: unknown }> {
   const splitter = new SentenceSplitter();
   let sentenceIndex = 0;
@@ -168,13 +180,13 @@ async function streamAnswer(
       }
     }
   };
-  run.emit({ type: 'llm-start', text: question, ...(early ? { earlyMs: early.earlyMs } : {}) });
+  run.emit({ type: 'llm-start', text: question, ...(early ? { earlyMs: early.earlyMs } : {}), ...(image ? { image: { type: image.type, bytes: image.data.byteLength } } : {}) });
   const started = run.clock.monotonic();
   let text = '';
   let pieces = 0;
   let error: unknown;
   try {
-    for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run, ...(area === undefined ? {} : { area }) })) {
+    for await (const piece of early?.answer ?? responder.respond({ text: question, signal, run, ...(area === undefined ? {} : { area }), ...(image ? { image } : {}) })) {
       if (pieces++ === 0) run.emit({ type: 'first-token', ms: run.since(started) });
       text += piece;
       // Judged as it streams (holding text back would delay every answer): a damaged model's answer stops early.

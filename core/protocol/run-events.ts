@@ -39,15 +39,19 @@ export type RunEventBody =
   | { type: 'wake-rejected'; heard: string }
   | { type: 'intent-start'; skill: string; args: Record<string, unknown>; via: IntentSource }
   | { type: 'intent-end'; skill: string; ok: boolean; ms: number; said: string; code?: string }
-  /** `earlyMs`: the answer was started this long before the request's end was confirmed (core/pipeline/speculation.ts). */
-  | { type: 'llm-start'; text: string; earlyMs?: number }
+  /**
+   * `earlyMs`: the answer was started this long before the request's end was confirmed (core/pipeline/speculation.ts).
+   * `image`: a photo came with the question (its type and size; the bytes go to the screens apart, never in events).
+   */
+  | { type: 'llm-start'; text: string; earlyMs?: number; image?: { type: string; bytes: number } }
   /** An answer started in a pause was thrown away: the person spoke on (`text`: what it was started on). */
   | { type: 'speculation-discarded'; text: string }
   /**
    * Who answers when it is not the local model: `backend` names it; `fallbackFrom` and `why` when the configured
-   * server could not answer and another one did.
+   * server could not answer and another one did. `role`: the model of a role other than chat answered
+   * (llm.roles: "write a script…" goes to the code model); absent for the chat model.
    */
-  | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string }
+  | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string; role?: Exclude<LlmRole, 'chat'> }
   /**
    * Passages of the household's documents found for the question (core/knowledge), which the answer is drawn from;
    * none: the documents do not say (and the answer says so). `embedMs` + `searchMs`: the retrieval's cost.
@@ -66,6 +70,8 @@ export type RunEventBody =
 
 /** One passage of a document, as the HUD and the phone show it. */
 export interface KnowledgePassage {
+  /** The document's id in the index: what the screens ask to open it by (`open-document`). */
+  document: number;
   /** The file's name (no folders); `title`: the document's own title, or the name in words. */
   file: string;
   title: string;
@@ -79,6 +85,9 @@ export interface KnowledgePassage {
  * trailing (it trailed off: "for", "and", "um"), unsure (nothing said either way: the configured hangover).
  */
 export type TurnEndReason = 'complete' | 'intent' | 'trailing' | 'unsure';
+
+/** The kinds of request that may have models of their own (llm.roles); chat is the default one. */
+export type LlmRole = 'chat' | 'code' | 'vision';
 
 /** Who asked for a skill: the local intent matcher, the LLM (a function call) or a timer that rang. */
 export type IntentSource = 'local' | 'llm' | 'timer';

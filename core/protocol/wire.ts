@@ -218,6 +218,18 @@ export interface AnswerDelta {
   text: string;
 }
 
+/**
+ * The photo a turn is about (the phone remote's "look"), sent once to the screens when the turn starts, to be shown
+ * beside its answer. Screens hold it in memory (an object URL) while they show that turn; the core keeps it only for
+ * the turn, and writes it nowhere unless llm.roles.vision.keepPhotos asks it to.
+ */
+export interface PhotoView {
+  runId: number;
+  /** What the bytes are, by their magic number: image/jpeg, image/png or image/webp. */
+  type: string;
+  data: Uint8Array;
+}
+
 export interface ServerToClientEvents {
   hello: (hello: Hello) => void;
   snapshot: (snapshot: Snapshot) => void;
@@ -233,6 +245,8 @@ export interface ServerToClientEvents {
   confirmation: (confirmation: ConfirmationView | null) => void;
   /** To phones that asked for it ('listen'): each chunk of the answer's audio as it starts playing. */
   speech: (audio: SpeechAudio) => void;
+  /** A turn about a photo started: the photo, to show beside the answer. */
+  photo: (photo: PhotoView) => void;
   /** A device has just paired (so the screen showing the code can put it away). */
   'device-paired': (device: { id: string; name: string; role: Role }) => void;
 }
@@ -249,6 +263,7 @@ export type AckErrorCode =
   | 'bad-code'
   | 'unavailable'
   | 'busy'
+  | 'not-found'
   | 'failed';
 
 /** Hard limits the server enforces (the HUD uses them to stay inside). */
@@ -259,6 +274,12 @@ export const LIMITS = {
   talkChunkBytes: 16_000,
   /** A push-to-talk request longer than this is cut (and answered). */
   talkMaxMs: 30_000,
+  /** A photo sent to look at, whole (the phone makes it a JPEG of at most photoMaxSide pixels first). */
+  photoBytes: 2 * 1024 * 1024,
+  /** One piece of a photo on its way (under server.maxMessageBytes' default of 64 KiB with the framing). */
+  photoChunkBytes: 48 * 1024,
+  /** The phone scales a photo down to this many pixels on its longer side before sending it. */
+  photoMaxSide: 1600,
 } as const;
 
 export const PAIRING_CODE_DIGITS = 6;
@@ -273,7 +294,8 @@ export const commandSchemas = {
   }),
   /** Ask for a new single-use code to pair a phone (controller) or another screen (viewer). */
   'pairing-code': z.strictObject({ role: z.enum(['viewer', 'controller']).default('controller') }),
-  ask: z.strictObject({ text: z.string().trim().min(1).max(LIMITS.questionChars) }),
+  /** `photo`: the question is about the photo this device just sent (photo-start … photo-end). */
+  ask: z.strictObject({ text: z.string().trim().min(1).max(LIMITS.questionChars), photo: z.boolean().optional() }),
   stop: empty,
   mute: z.strictObject({ muted: z.boolean() }),
   volume: z.strictObject({ volume: z.number().min(0).max(1) }),
@@ -284,8 +306,8 @@ export const commandSchemas = {
     (value) => value instanceof Uint8Array && value.byteLength > 0 && value.byteLength % 2 === 0 && value.byteLength <= LIMITS.talkChunkBytes,
     `binary 16-bit PCM, an even number of bytes up to ${LIMITS.talkChunkBytes}`,
   ),
-  /** Released: the recorded request is answered. */
-  'talk-end': empty,
+  /** Released: the recorded request is answered (`photo`: about the photo this device just sent). */
+  'talk-end': z.strictObject({ photo: z.boolean().optional() }).optional(),
   /** Released outside the button: the recording is dropped. */
   'talk-cancel': empty,
   'switch-model': z.strictObject({ id: z.string().min(1).max(200) }),
@@ -297,6 +319,24 @@ export const commandSchemas = {
   confirm: z.strictObject({ id: z.number().int().min(1), answer: z.boolean() }),
   /** Also play the answers on this phone (sent as 'speech' events). */
   listen: z.strictObject({ enabled: z.boolean() }),
+  /**
+   * A photo to ask about ("look"), in pieces: photo-start with its size (at most LIMITS.photoBytes), photo-chunk
+   * with each piece as binary, photo-end; then ask or talk-end with `photo: true`. The core checks what the bytes
+   * are (JPEG, PNG or WebP, by their magic number) and holds them for that one question only.
+   */
+  'photo-start': z.strictObject({ bytes: z.number().int().min(1, 'a photo of at least one byte') }),
+  'photo-chunk': z.custom<Uint8Array>(
+    (value) => value instanceof Uint8Array && value.byteLength > 0 && value.byteLength <= LIMITS.photoChunkBytes,
+    `binary, up to ${LIMITS.photoChunkBytes} bytes`,
+  ),
+  'photo-end': empty,
+  /** Forget the photo sent (the user took it back). */
+  'photo-drop': empty,
+  /**
+   * Open a document a source under an answer came from (`document`: its id in the knowledge index, from the
+   * `knowledge` run event), at `page` for a PDF: answered with a link to open in a new tab, valid a few minutes.
+   */
+  'open-document': z.strictObject({ document: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), page: z.number().int().min(1).max(100_000).optional() }),
 } as const;
 
 export type CommandName = keyof typeof commandSchemas;
@@ -321,6 +361,13 @@ export interface CommandResults {
   'forget-conversation': object;
   confirm: object;
   listen: { enabled: boolean };
+  'photo-start': object;
+  'photo-chunk': { received: number };
+  /** What the photo is (by its bytes) and its size. */
+  'photo-end': { type: string; bytes: number };
+  'photo-drop': object;
+  /** `url`: this server's path to the document (with #page=N for a PDF); `type`: its Content-Type. */
+  'open-document': { url: string; type: string; name: string };
 }
 
 /** Who may send what. `local` is the trusted display on the daemon's own machine. */
@@ -329,6 +376,8 @@ export function mayCommand(command: CommandName, who: { role?: Role; local?: boo
   // The wall display on this computer (and `jarvis` run here, which speaks as it) may show pairing codes, retry
   // downloads, forget the conversation and answer a question JARVIS asked aloud in its room: nothing else.
   if (command === 'pairing-code' || command === 'retry-downloads' || command === 'forget-conversation' || command === 'confirm') return who.role === 'controller' || who.local === true;
+  // Reading a source of an answer shown on the screen: every paired screen, viewers too, and the wall display here.
+  if (command === 'open-document') return who.role !== undefined || who.local === true;
   return who.role === 'controller';
 }
 

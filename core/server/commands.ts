@@ -1,9 +1,12 @@
 import QRCode from 'qrcode';
 import type { Assistant, RemoteRequest } from '../pipeline/assistant.ts';
 import { describeError } from '../../base/errors.ts';
+import { sniffImageType } from '../../base/image-type.ts';
+import type { ImageInput } from '../responder.ts';
 import type { Logger } from '../../base/log.ts';
 import { type Ack, type AckError, type CommandName, type CommandPayload, type CommandResults, LIMITS, type Role } from '../protocol/wire.ts';
 import { concatInt16, samplesToMs } from '../../voice/pcm.ts';
+import type { DocumentLinks } from './document-links.ts';
 import { CAPTURE_SAMPLE_RATE } from '../../voice/ports.ts';
 import { PairingError, type Device, type DeviceStore } from './device-store.ts';
 import type { ModelsSource } from './live-feed.ts';
@@ -45,7 +48,27 @@ export interface CommandDeps {
   pairFromThisComputer?: boolean;
   /** A tap's yes or no to the confirmation question `id` (core/mcp); false when it no longer waits. */
   confirm?: (id: number, yes: boolean) => boolean;
+  /** The documents behind the answers' sources (core/knowledge), when any are read. */
+  documents?: Pick<DocumentLinks, 'issue'>;
+  /** Keeps a photo asked about (llm.roles.vision.keepPhotos, off by default: then photos are written nowhere). */
+  keepPhoto?: (image: ImageInput, deviceName: string) => void;
 }
+
+/** A photo on its way from a device (photo-start … photo-end), then waiting for the question about it. */
+interface PhotoUpload {
+  expected: number;
+  chunks: Uint8Array[];
+  received: number;
+  photo?: ImageInput;
+  /** Drops it when no question about it comes in time. */
+  expiry: NodeJS.Timeout;
+}
+
+/** A photo sent and not asked about within this time is dropped. */
+export const PHOTO_HOLD_MS = 5 * 60_000;
+/** Photos held at once, from all devices together (each at most LIMITS.photoBytes); the oldest goes first. */
+const MAX_PHOTOS_HELD = 4;
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 interface Talk {
   session: string;
@@ -56,6 +79,9 @@ interface Talk {
 
 export const fail = (code: AckError['code'], message: string, fix?: string): AckError => ({ ok: false, code, message, ...(fix ? { fix } : {}) });
 
+const noPhoto = (): AckError =>
+  fail('invalid', 'no photo from this device to ask about', `Take or choose the photo again: a photo is kept for one question, and for ${PHOTO_HOLD_MS / 60_000} minutes at most.`);
+
 export class CommandHandlers {
   readonly #pairing = new PairingGuard();
   /**
@@ -65,6 +91,8 @@ export class CommandHandlers {
   readonly #shownHere = new Map<string, number>();
   /** One push-to-talk at a time, whoever holds the button last. */
   #talk: Talk | undefined;
+  /** Per client: the photo it is sending, or has sent for its next question. Memory only, one per client. */
+  readonly #photos = new Map<string, PhotoUpload>();
 
   constructor(private readonly deps: CommandDeps) {}
 
@@ -76,6 +104,7 @@ export class CommandHandlers {
   /** The client went away: a recording it was making is dropped. */
   sessionClosed(session: ClientSession): void {
     if (this.#talk?.session === session.id) this.#cancelTalk();
+    this.#dropPhoto(session.id);
   }
 
   async #dispatch(session: ClientSession, command: CommandName, payload: never): Promise<Ack<Record<string, unknown>>> {
@@ -85,10 +114,14 @@ export class CommandHandlers {
         return this.#pair(session, payload as CommandPayload<'pair'>);
       case 'pairing-code':
         return this.#pairingCode(session, (payload as CommandPayload<'pairing-code'>).role);
-      case 'ask':
+      case 'ask': {
+        const { text, photo } = payload as CommandPayload<'ask'>;
+        const image = photo ? this.#takePhoto(session) : undefined;
+        if (photo && !image) return noPhoto();
         // The answer arrives as run events; the ack only says the question was taken.
-        void assistant.ask((payload as CommandPayload<'ask'>).text).catch((error: unknown) => this.deps.log.warn({ err: describeError(error) }, 'typed question failed'));
+        void assistant.ask(text, image).catch((error: unknown) => this.deps.log.warn({ err: describeError(error) }, 'typed question failed'));
         return { ok: true };
+      }
       case 'stop':
         this.#cancelTalk();
         assistant.stop();
@@ -118,7 +151,12 @@ export class CommandHandlers {
           this.#cancelTalk();
           return fail('invalid', 'no audio arrived from the microphone', 'Allow this page to use the microphone, then hold the button while you speak.');
         }
-        this.#finishTalk(talk);
+        const image = (payload as CommandPayload<'talk-end'>)?.photo ? this.#takePhoto(session) : undefined;
+        if ((payload as CommandPayload<'talk-end'>)?.photo && !image) {
+          this.#cancelTalk();
+          return noPhoto();
+        }
+        this.#finishTalk(talk, image);
         return { ok: true, runId: talk.request.runId };
       }
       case 'talk-cancel':
@@ -141,7 +179,92 @@ export class CommandHandlers {
         session.listen(enabled);
         return { ok: true, enabled };
       }
+      case 'photo-start':
+        return this.#photoStart(session, (payload as CommandPayload<'photo-start'>).bytes);
+      case 'photo-chunk':
+        return this.#photoChunk(session, payload as CommandPayload<'photo-chunk'>);
+      case 'photo-end':
+        return this.#photoEnd(session);
+      case 'photo-drop':
+        this.#dropPhoto(session.id);
+        return { ok: true };
+      case 'open-document': {
+        const { document, page } = payload as CommandPayload<'open-document'>;
+        if (!this.deps.documents) return fail('unavailable', 'no documents are read here', 'Add a folder of documents with `jarvis docs add`.');
+        return this.deps.documents.issue(document, page, session.deviceName);
+      }
     }
+  }
+
+  #photoStart(session: ClientSession, bytes: number): Ack {
+    this.#dropPhoto(session.id);
+    if (bytes > LIMITS.photoBytes) {
+      return fail('invalid', `the photo is ${megabytes(bytes)}; JARVIS takes photos of up to ${megabytes(LIMITS.photoBytes)}`, 'Take it again, or choose a smaller picture (the phone remote scales photos down before it sends them).');
+    }
+    while (this.#photos.size >= MAX_PHOTOS_HELD) this.#dropPhoto(this.#photos.keys().next().value!);
+    const expiry = setTimeout(() => this.#dropPhoto(session.id), PHOTO_HOLD_MS);
+    expiry.unref();
+    this.#photos.set(session.id, { expected: bytes, chunks: [], received: 0, expiry });
+    return { ok: true };
+  }
+
+  #photoChunk(session: ClientSession, bytes: Uint8Array): Ack<CommandResults['photo-chunk']> {
+    const upload = this.#photos.get(session.id);
+    if (!upload || upload.photo) return fail('invalid', 'no photo is being sent from this device', 'Send photo-start first.');
+    if (upload.received + bytes.byteLength > upload.expected) {
+      this.#dropPhoto(session.id);
+      return fail('invalid', `the photo is larger than the ${megabytes(upload.expected)} it was said to be`, 'Send it again.');
+    }
+    // Copied: socket.io's Buffers may share a larger one.
+    upload.chunks.push(Uint8Array.from(bytes));
+    upload.received += bytes.byteLength;
+    return { ok: true, received: upload.received };
+  }
+
+  #photoEnd(session: ClientSession): Ack<CommandResults['photo-end']> {
+    const upload = this.#photos.get(session.id);
+    if (!upload || upload.photo) return fail('invalid', 'no photo is being sent from this device', 'Send photo-start first.');
+    if (upload.received !== upload.expected) {
+      this.#dropPhoto(session.id);
+      return fail('invalid', `the photo arrived incomplete (${upload.received} of ${upload.expected} bytes)`, 'Send it again.');
+    }
+    const data = new Uint8Array(upload.received);
+    let at = 0;
+    for (const chunk of upload.chunks) {
+      data.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    upload.chunks = [];
+    // What it is, by its bytes: a file's name or claimed type says nothing (a text file renamed photo.jpg).
+    const type = sniffImageType(data);
+    if (!type) {
+      this.#dropPhoto(session.id);
+      return fail('invalid', 'that file is not a photo: JARVIS looks at JPEG, PNG and WebP images', 'Take a photo with the camera, or choose a JPEG, PNG or WebP picture.');
+    }
+    upload.photo = { type, data };
+    return { ok: true, type, bytes: data.byteLength };
+  }
+
+  /** The photo this device sent, for its question: it leaves the list (the turn holds it from now on). */
+  #takePhoto(session: ClientSession): ImageInput | undefined {
+    const photo = this.#photos.get(session.id)?.photo;
+    if (!photo) return undefined;
+    this.#dropPhoto(session.id);
+    if (this.deps.keepPhoto) {
+      try {
+        this.deps.keepPhoto(photo, session.deviceName);
+      } catch (error) {
+        this.deps.log.warn({ err: describeError(error).message }, 'could not keep the photo (llm.roles.vision.keepPhotos)');
+      }
+    }
+    return photo;
+  }
+
+  #dropPhoto(sessionId: string): void {
+    const upload = this.#photos.get(sessionId);
+    if (!upload) return;
+    clearTimeout(upload.expiry);
+    this.#photos.delete(sessionId);
   }
 
   #pair(session: ClientSession, { code, name }: CommandPayload<'pair'>): Ack<CommandResults['pair']> {
@@ -203,9 +326,9 @@ export class CommandHandlers {
     return { ok: true };
   }
 
-  #finishTalk(talk: Talk): void {
+  #finishTalk(talk: Talk, image?: ImageInput): void {
     if (this.#talk === talk) this.#talk = undefined;
-    void talk.request.finish(concatInt16(...talk.chunks)).catch((error: unknown) => this.deps.log.warn({ err: describeError(error) }, 'push-to-talk turn failed'));
+    void talk.request.finish(concatInt16(...talk.chunks), image).catch((error: unknown) => this.deps.log.warn({ err: describeError(error) }, 'push-to-talk turn failed'));
   }
 
   #cancelTalk(): void {

@@ -27,6 +27,7 @@ import type { FeedEvents, LiveFeed } from './live-feed.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { plain, serveHudFile, type HudFiles } from './static-files.ts';
 import { AUTHORITY_PATH, authorityDer, type TlsIdentity } from './tls.ts';
+import { DOCUMENTS_PATH, type DocumentLinks } from './document-links.ts';
 
 /**
  * The HUD's HTTP(S) and socket.io server. Security, in the order a request meets it:
@@ -54,6 +55,8 @@ export interface HudServerOptions {
   tls?: TlsIdentity;
   /** Whether a client address is this computer (default: loopback or one of its interfaces' addresses). */
   isThisMachine?: (address: string) => boolean;
+  /** The documents the answers' sources open (links a paired screen was given by `open-document`). */
+  documents?: DocumentLinks;
 }
 
 interface Identity {
@@ -78,7 +81,7 @@ const LISTENERS = 'listeners';
 const MAX_BAD_MESSAGES = 20;
 /** A refused handshake is logged once per address in this time: a client retrying in a loop must not fill the log. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
-const FEED_EVENTS = ['assistant', 'run-event', 'answer-delta', 'telemetry', 'level', 'models', 'timers', 'confirmation'] as const satisfies readonly (keyof FeedEvents)[];
+const FEED_EVENTS = ['assistant', 'run-event', 'answer-delta', 'telemetry', 'level', 'models', 'timers', 'confirmation', 'photo'] as const satisfies readonly (keyof FeedEvents)[];
 
 export class HudServer {
   readonly #options: HudServerOptions;
@@ -100,6 +103,13 @@ export class HudServer {
       if (!this.#policy.allowsHost(request.headers.host)) return plain(response, 421, 'this server answers only to its own host names');
       // Public by nature: a phone installs it before it can pair.
       if (options.tls && request.method === 'GET' && request.url === AUTHORITY_PATH) return sendAuthority(response, options.tls);
+      // Only through a link a paired screen was given (document-links.ts); without one, a 404.
+      if (options.documents && request.url?.startsWith(DOCUMENTS_PATH)) {
+        return void options.documents.serve(request, response).catch((error: unknown) => {
+          options.log.warn({ err: describeError(error) }, 'could not serve a document');
+          if (!response.headersSent) plain(response, 500, 'internal error');
+        });
+      }
       void serveHudFile(options.hud.dir, request, response, options.hud.status).catch((error: unknown) => {
         options.log.warn({ err: describeError(error) }, 'could not serve a HUD file');
         if (!response.headersSent) plain(response, 500, 'internal error');
@@ -229,7 +239,7 @@ export class HudServer {
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: Ack) => void) : () => {};
       const reply = (result: Ack) => {
-        if (!result.ok && result.code !== 'bad-code' && result.code !== 'unavailable' && result.code !== 'failed' && ++badMessages > MAX_BAD_MESSAGES) {
+        if (!result.ok && result.code !== 'bad-code' && result.code !== 'unavailable' && result.code !== 'not-found' && result.code !== 'failed' && ++badMessages > MAX_BAD_MESSAGES) {
           log.warn({ address: socket.handshake.address }, 'disconnecting a client that keeps sending bad messages');
           socket.disconnect(true);
         }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Assistant } from '../pipeline/assistant.ts';
 import type { RunEvent } from '../protocol/run-events.ts';
-import { addRunEvent, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ConfirmationView, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
+import { addRunEvent, type PhotoView, type SpeechAudio, type AnswerDelta, type AssistantView, type AudioLevel, type ConfirmationView, type ModelsView, type ServerInfo, type Snapshot, type TelemetrySample, type TimersView, type TurnView } from '../protocol/wire.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { levelDbfs } from '../../voice/pcm.ts';
 import type { AudioSink, PcmAudio } from '../../voice/ports.ts';
@@ -22,6 +22,7 @@ export type FeedEvents = {
   timers: [TimersView];
   confirmation: [ConfirmationView | null];
   speech: [SpeechAudio];
+  photo: [PhotoView];
 };
 
 export interface ModelsSource {
@@ -72,6 +73,9 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
     const onState = () => this.emit('assistant', this.#assistantView());
     const onPiece = (piece: string) => this.#answerPiece(piece);
     const onMicrophone = (samples: Int16Array) => this.#microphoneAudio(samples);
+    // Passed on as it comes and not kept: a screen that connects later shows the answer without the photo.
+    const onPhoto = (image: { type: string; data: Uint8Array }, runId: number) => this.emit('photo', { runId, type: image.type, data: image.data });
+    assistant.on('photo', onPhoto);
     assistant.on('state', onState);
     assistant.on('controls', onState);
     assistant.on('answer-piece', onPiece);
@@ -81,6 +85,7 @@ export class LiveFeed extends EventEmitter<FeedEvents> {
       () => assistant.off('controls', onState),
       () => assistant.off('answer-piece', onPiece),
       () => assistant.off('microphone-audio', onMicrophone),
+      () => assistant.off('photo', onPhoto),
     );
     this.#unsubscribe.push(assistant.bus.subscribe((event) => this.#onRunEvent(event)));
     if (speaker) this.#unsubscribe.push(speaker.onPlayed((audio) => this.#speakerAudio(audio)));

@@ -5,11 +5,14 @@ import type { AudioSink } from '../../voice/ports.ts';
 import type { Assistant } from '../pipeline/assistant.ts';
 import type { Responder } from '../responder.ts';
 import { describeError } from '../../base/errors.ts';
+import { makePrivateDir } from '../../base/private-files.ts';
+import type { ImageInput } from '../responder.ts';
 import { packageVersion } from '../../base/package-root.ts';
 import type { Logger } from '../../base/log.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { CommandHandlers, type ModelSwitcher } from './commands.ts';
 import { DeviceStore, devicesDbPath } from './device-store.ts';
+import { DocumentLinks, type DocumentSource } from './document-links.ts';
 import { buildHud, hudBuildIsCurrent, hudDistDir } from './hud-build.ts';
 import { HudServer } from './hud-server.ts';
 import { LiveFeed } from './live-feed.ts';
@@ -40,6 +43,8 @@ export interface ScreensOf {
   readonly llm?: Pick<Responder, 'workerPid'>;
   /** The sink everything is played on, for the speaker's level. */
   readonly speaker?: AudioSink;
+  /** The household's documents (core/knowledge), which the sources under an answer open. */
+  readonly documents?: DocumentSource;
 }
 
 export class RemoteAccess {
@@ -78,7 +83,7 @@ export class RemoteAccess {
     }
   }
 
-  async #start(assistant: Assistant, { manager, speaker, llm }: ScreensOf): Promise<HudServer> {
+  async #start(assistant: Assistant, { manager, speaker, llm, documents }: ScreensOf): Promise<HudServer> {
     const { config, log } = this;
     const serverConfig = config.server;
     this.#devices = new DeviceStore(devicesDbPath(config.dataDir), { codeTtlMs: serverConfig.pairingCodeTtlMs });
@@ -115,7 +120,9 @@ export class RemoteAccess {
     if (this.options.buildHud !== false && !this.options.hudDir) void this.#buildIfNeeded((files) => (hudFiles = files));
 
     const tls = serverConfig.lan ? await ensureCertificate(tlsDir(config.dataDir), serverConfig.allowedHosts) : undefined;
+    const documentLinks = documents ? new DocumentLinks(documents, log) : undefined;
     const commands = new CommandHandlers({
+      ...(documentLinks ? { documents: documentLinks } : {}),
       assistant,
       devices: this.#devices,
       models,
@@ -123,6 +130,7 @@ export class RemoteAccess {
       pairingUrl: () => this.#server?.urls[0] ?? '',
       pairFromThisComputer: serverConfig.pairFromThisComputer,
       confirm: (id, yes) => feed.answerConfirmation(id, yes),
+      ...(config.llm.roles.vision?.keepPhotos ? { keepPhoto: (image: ImageInput, device: string) => keepPhoto(config.dataDir, image, device) } : {}),
     });
     this.#server = new HudServer({
       config: serverConfig,
@@ -134,6 +142,7 @@ export class RemoteAccess {
       hud: { dir: hudDir, status: () => hudFiles },
       ...(tls ? { tls } : {}),
       ...(this.options.isThisMachine ? { isThisMachine: this.options.isThisMachine } : {}),
+      ...(documentLinks ? { documents: documentLinks } : {}),
     });
     await this.#server.listen();
     this.#telemetry.start();
@@ -164,6 +173,16 @@ export class RemoteAccess {
       else update({ ready: true });
     }
   }
+}
+
+/** llm.roles.vision.keepPhotos: a photo asked about, kept in <dataDir>/photos under the time and the device that sent it. */
+function keepPhoto(dataDir: string, image: ImageInput, device: string): void {
+  const dir = path.join(dataDir, 'photos');
+  makePrivateDir(dir);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const extension = image.type === 'image/png' ? 'png' : image.type === 'image/webp' ? 'webp' : 'jpg';
+  const name = `${stamp}-${device.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}.${extension}`;
+  fs.writeFileSync(path.join(dir, name), image.data, { mode: 0o600, flag: 'wx' });
 }
 
 /** Download progress comes many times a second; the screens need it a few times. */

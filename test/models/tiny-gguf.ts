@@ -16,7 +16,7 @@ import { seededRandom } from './random.ts';
  * `maxAnswerTokens` instead of hoping a random model stops.
  */
 
-export type TinyChatTemplate = 'chatml' | 'llama3' | 'none';
+export type TinyChatTemplate = 'chatml' | 'llama3' | 'llama3.1' | 'none';
 
 export interface TinyGgufOptions {
   /** Which `tokenizer.chat_template` to embed; node-llama-cpp picks its chat wrapper from it. */
@@ -37,6 +37,12 @@ export interface TinyGgufOptions {
    * (tokens per second, VRAM) where no trained weights can be downloaded. Still F32 and random.
    */
   readonly shape?: Partial<ModelShape>;
+  /**
+   * Whole words the tokenizer knows (with every prefix, since llama.cpp's SentencePiece merges grow a piece from
+   * its characters), so text made of them is about one token a word, as a trained tokenizer makes English; without,
+   * the tiny vocabulary spells nearly everything a character at a time (a 280-word passage is ~1 800 tokens).
+   */
+  readonly words?: readonly string[];
 }
 
 export interface ModelShape {
@@ -64,6 +70,118 @@ const CHAT_TEMPLATES: Record<Exclude<TinyChatTemplate, 'none'>, string> = {
     "message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}" +
     "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}" +
     "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+  // Meta's Llama 3.1 instruct template (tools in the first user message, a call answered as bare JSON
+  // {"name": …, "parameters": …}): llama-server finds no marker that starts a call in it, so with tool_choice
+  // "required" the whole answer is generated under the tool-call grammar, a real call even from random weights.
+  'llama3.1': `{{- bos_token }}
+{%- if custom_tools is defined %}
+    {%- set tools = custom_tools %}
+{%- endif %}
+{%- if not tools_in_user_message is defined %}
+    {%- set tools_in_user_message = true %}
+{%- endif %}
+{%- if not date_string is defined %}
+    {%- set date_string = "26 Jul 2024" %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+
+{#- This block extracts the system message, so we can slot it into the right place. #}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+
+{#- System message + builtin tools #}
+{{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+{%- if builtin_tools is defined or tools is not none %}
+    {{- "Environment: ipython\\n" }}
+{%- endif %}
+{%- if builtin_tools is defined %}
+    {{- "Tools: " + builtin_tools | reject('equalto', 'code_interpreter') | join(", ") + "\\n\\n"}}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\\n" }}
+{{- "Today Date: " + date_string + "\\n\\n" }}
+{%- if tools is not none and not tools_in_user_message %}
+    {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\\n\\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\\n\\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- system_message }}
+{{- "<|eot_id|>" }}
+
+{#- Custom tools are passed in a user message with some extra guidance #}
+{%- if tools_in_user_message and not tools is none %}
+    {#- Extract the first user message so we can plug it in here #}
+    {%- if messages | length != 0 %}
+        {%- set first_user_message = messages[0]['content']|trim %}
+        {%- set messages = messages[1:] %}
+    {%- else %}
+        {{- raise_exception("Cannot put tools in the first user message when there's no first user message!") }}
+{%- endif %}
+    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}
+    {{- "Given the following functions, please respond with a JSON for a function call " }}
+    {{- "with its proper arguments that best answers the given prompt.\\n\\n" }}
+    {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+    {{- "Do not use variables.\\n\\n" }}
+    {%- for t in tools %}
+        {{- t | tojson(indent=4) }}
+        {{- "\\n\\n" }}
+    {%- endfor %}
+    {{- first_user_message + "<|eot_id|>"}}
+{%- endif %}
+
+{%- for message in messages %}
+    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}
+        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+    {%- elif 'tool_calls' in message %}
+        {%- if not message.tool_calls|length == 1 %}
+            {{- raise_exception("This model only supports single tool-calls at once!") }}
+        {%- endif %}
+        {%- set tool_call = message.tool_calls[0].function %}
+        {%- if builtin_tools is defined and tool_call.name in builtin_tools %}
+            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+            {{- "<|python_tag|>" + tool_call.name + ".call(" }}
+            {%- for arg_name, arg_val in tool_call.arguments | items %}
+                {{- arg_name + '="' + arg_val + '"' }}
+                {%- if not loop.last %}
+                    {{- ", " }}
+                {%- endif %}
+                {%- endfor %}
+            {{- ")" }}
+        {%- else  %}
+            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+            {{- '{"name": "' + tool_call.name + '", ' }}
+            {{- '"parameters": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- "}" }}
+        {%- endif %}
+        {%- if builtin_tools is defined %}
+            {#- This means we're in ipython mode #}
+            {{- "<|eom_id|>" }}
+        {%- else %}
+            {{- "<|eot_id|>" }}
+        {%- endif %}
+    {%- elif message.role == "tool" or message.role == "ipython" %}
+        {{- "<|start_header_id|>ipython<|end_header_id|>\\n\\n" }}
+        {%- if message.content is mapping or message.content is iterable %}
+            {{- message.content | tojson }}
+        {%- else %}
+            {{- message.content }}
+        {%- endif %}
+        {{- "<|eot_id|>" }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}
+{%- endif %}`,
 };
 
 /** GGUF token types (llama.cpp's llama_token_type). */
@@ -143,11 +261,26 @@ function scriptFunctionCall(vocab: Vocab, embedding: Float32Array, output: Float
   output[call * width] = 4;
 }
 
+/** "▁c", "▁ca", "▁cat" for "cat": the pieces SentencePiece merges "cat" through, none already in the vocabulary. */
+function wordPieces(words: readonly string[]): string[] {
+  const known = new Set<string>([...WORD_PIECES, FUNCTION_CALL_PIECE]);
+  const out: string[] = [];
+  for (const word of words) {
+    for (let end = 1; end <= word.length; end++) {
+      const piece = `▁${word.slice(0, end)}`;
+      if (known.has(piece)) continue;
+      known.add(piece);
+      out.push(piece);
+    }
+  }
+  return out;
+}
+
 /** The GGUF bytes for `options`; deterministic for the same options. */
 export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const template = options.template ?? 'chatml';
   const seed = options.seed ?? 1234;
-  const vocab = buildVocab(options.alwaysCallsFunction ? [FUNCTION_CALL_PIECE] : []);
+  const vocab = buildVocab([...(options.alwaysCallsFunction ? [FUNCTION_CALL_PIECE] : []), ...wordPieces(options.words ?? [])]);
   const shape: ModelShape = { ...TINY_SHAPE, ...options.shape };
   const nVocab = vocab.tokens.length;
   const kvDim = (shape.embedding / shape.heads) * shape.kvHeads;
@@ -207,13 +340,16 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
     ['tokenizer.ggml.tokens', 'str[]', vocab.tokens],
     ['tokenizer.ggml.scores', 'f32[]', vocab.scores],
     ['tokenizer.ggml.token_type', 'i32[]', vocab.types],
-    ['tokenizer.ggml.bos_token_id', 'u32', template === 'llama3' ? id('<|begin_of_text|>') : id('<s>')],
-    ['tokenizer.ggml.eos_token_id', 'u32', template === 'llama3' ? id('<|eot_id|>') : id('</s>')],
+    ['tokenizer.ggml.bos_token_id', 'u32', template.startsWith('llama3') ? id('<|begin_of_text|>') : id('<s>')],
+    ['tokenizer.ggml.eos_token_id', 'u32', template.startsWith('llama3') ? id('<|eot_id|>') : id('</s>')],
     ['tokenizer.ggml.unknown_token_id', 'u32', id('<unk>')],
     ['tokenizer.ggml.add_bos_token', 'bool', true],
     ['tokenizer.ggml.add_eos_token', 'bool', false],
   ];
   if (template !== 'none') metadata.push(['tokenizer.chat_template', 'str', CHAT_TEMPLATES[template]]);
+  // Llama 3's tokenizer adds no space before the text after a special token ("<|start_header_id|>assistant"),
+  // which llama-server's tool-call grammar relies on: it replays the generation prompt through the grammar.
+  if (template === 'llama3.1') metadata.push(['tokenizer.ggml.add_space_prefix', 'bool', false]);
 
   return encodeGguf(
     metadata,

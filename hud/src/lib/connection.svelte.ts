@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   addRunEvent,
   hasQuestion,
+  LIMITS,
   SOCKET_PATH,
   type Ack,
   type AssistantView,
@@ -13,6 +14,7 @@ import {
   type ConfirmationView,
   type Hello,
   type ModelsView,
+  type PhotoView,
   type ServerInfo,
   type ServerToClientEvents,
   type Snapshot,
@@ -77,6 +79,14 @@ export class Connection {
   readonly speech = new SpeechPlayer();
   listening = $state(false);
 
+  /**
+   * The photo of the turn it was sent with (the core sends it once, when that turn starts), as an object URL of
+   * bytes held in memory while a turn of it is on screen; never stored.
+   */
+  photo = $state.raw<{ runId: number; url: string } | undefined>();
+  /** This phone sent a photo that waits on the core for the next question (asked by typing or by voice). */
+  photoAttached = $state(false);
+
   readonly #socket: Socket<ServerToClientEvents, ClientToServerEvents>;
 
   constructor() {
@@ -135,6 +145,7 @@ export class Connection {
     socket.on('timers', (view) => this.#applyTimers(view));
     socket.on('confirmation', (view) => (this.confirmation = view ?? undefined));
     socket.on('device-paired', ({ name, role }) => (this.lastPaired = { name, role, at: Date.now() }));
+    socket.on('photo', (photo) => this.#showPhoto(photo));
   }
 
   get paired(): boolean {
@@ -187,6 +198,36 @@ export class Connection {
     return ack;
   }
 
+  /**
+   * Sends a photo to ask about (photo-start, its bytes in pieces, photo-end); the core checks what it is and holds
+   * it for this device's next question. The ack says what the core took it for, or why it refused it.
+   */
+  async sendPhoto(photo: Blob): Promise<Ack<CommandResults['photo-end']>> {
+    this.photoAttached = false;
+    const bytes = new Uint8Array(await photo.arrayBuffer());
+    const started = await this.command('photo-start', { bytes: bytes.byteLength });
+    if (!started.ok) return started;
+    const pieces: Promise<Ack<CommandResults['photo-chunk']>>[] = [];
+    for (let at = 0; at < bytes.byteLength; at += LIMITS.photoChunkBytes) pieces.push(this.command('photo-chunk', bytes.subarray(at, at + LIMITS.photoChunkBytes)));
+    const failed = (await Promise.all(pieces)).find((ack) => !ack.ok);
+    if (failed && !failed.ok) return failed;
+    const ack = await this.command('photo-end', {});
+    this.photoAttached = ack.ok;
+    return ack;
+  }
+
+  /** Takes back the photo sent (it is not asked about). */
+  async dropPhoto(): Promise<void> {
+    if (!this.photoAttached) return;
+    this.photoAttached = false;
+    await this.command('photo-drop', {});
+  }
+
+  /** The photo of `runId`'s turn, while it is shown. */
+  photoOf(runId: number | undefined): string | undefined {
+    return runId !== undefined && this.photo?.runId === runId ? this.photo.url : undefined;
+  }
+
   /** Forgets this device's pairing here (the server keeps it until `jarvis devices revoke`). */
   unpair(): void {
     forgetToken();
@@ -202,6 +243,18 @@ export class Connection {
     this.server = undefined;
     this.timers = [];
     this.confirmation = undefined;
+    this.#forgetPhoto();
+  }
+
+  #showPhoto(photo: PhotoView): void {
+    this.#forgetPhoto();
+    this.photo = { runId: photo.runId, url: URL.createObjectURL(new Blob([photo.data as Uint8Array<ArrayBuffer>], { type: photo.type })) };
+  }
+
+  /** The photo's bytes go as soon as no turn on screen is about it. */
+  #forgetPhoto(): void {
+    if (this.photo) URL.revokeObjectURL(this.photo.url);
+    this.photo = undefined;
   }
 
   #applyTimers(view: TimersView): void {
@@ -222,6 +275,7 @@ export class Connection {
   }
 
   #showTurns(): void {
+    if (this.photo && !this.#turns.some((t) => t.runId === this.photo!.runId)) this.#forgetPhoto();
     const asked = this.#turns.findLast(hasQuestion);
     const latest = this.#turns.at(-1);
     this.askedTurn = reuseUnchanged(this.askedTurn, asked && summarize(asked));

@@ -19,6 +19,8 @@ export interface TurnSummary {
   /** Who answered when it was not the local model; `fallbackWhy` when the configured server could not. */
   answeredBy?: string;
   fallbackWhy?: string;
+  /** The role whose model answered when it was not the chat model (llm.roles: "code" for "write a script…"). */
+  answeredAs?: 'code' | 'vision';
   /** Passages of the household's documents the answer was drawn from (the last search of the turn). */
   sources?: KnowledgePassage[];
   timings: TurnTimings;
@@ -60,6 +62,7 @@ export function summarize(turn: TurnView): TurnSummary {
   const backend = events.findLast((e): e is Extract<RunEvent, { type: 'llm-backend' }> => e.type === 'llm-backend');
   if (backend) summary.answeredBy = backend.backend;
   if (backend?.why) summary.fallbackWhy = backend.why;
+  if (backend?.role) summary.answeredAs = backend.role;
   const knowledge = events.findLast((e): e is Extract<RunEvent, { type: 'knowledge' }> => e.type === 'knowledge');
   if (knowledge?.passages.length) summary.sources = knowledge.passages;
   return summary;
