@@ -8,7 +8,6 @@ import { parseConfig } from '../config/load.ts';
 import { createDaemon } from '../core/daemon/daemon.ts';
 import { KNOWLEDGE_PROBLEM } from '../core/knowledge/daemon-link.ts';
 import { NOTHING_FOUND } from '../core/knowledge/knowledge-responder.ts';
-import type { Assistant } from '../core/pipeline/assistant.ts';
 import { addRunEvent, type TurnView } from '../core/protocol/wire.ts';
 import { summarize } from '../hud/src/lib/turn.ts';
 import { startTestHud } from './fixtures/hud-server.ts';
@@ -22,6 +21,7 @@ import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { speak } from './fixtures/speech.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
 import { loadSpokenTurnEngines } from './fixtures/spoken-engines.ts';
+import { until } from './fixtures/assistant-until.ts';
 
 /**
  * Local knowledge in the whole daemon (createDaemon, as `jarvis start` assembles it): the document set indexed by
@@ -54,19 +54,6 @@ function knowledgeConfig(extra: Record<string, unknown> = {}) {
 function answerFromPassages(question: string): string {
   const source = /\(1\) ([^:]+): "/.exec(question)?.[1];
   return source ? `According to the ${source}, it says so.` : 'I have no documents for that.';
-}
-
-/** Resolves once `done()` holds, checked at every state change of the assistant. */
-function until(assistant: Assistant, done: () => boolean): Promise<void> {
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!done()) return;
-      assistant.off('state', check);
-      resolve();
-    };
-    assistant.on('state', check);
-  });
 }
 
 const knowledgeEvents = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'knowledge' }> => e.type === 'knowledge');

@@ -8,7 +8,6 @@ import { silentLogger } from '../base/log.ts';
 import { KNOWLEDGE_PROBLEM } from '../core/knowledge/daemon-link.ts';
 import { KnowledgeDb, knowledgeDatabasePath } from '../core/knowledge/knowledge-db.ts';
 import type { DocumentRefusal, OpenedDocument } from '../core/knowledge/open-document.ts';
-import type { Assistant } from '../core/pipeline/assistant.ts';
 import type { KnowledgePassage, RunEvent } from '../core/protocol/run-events.ts';
 import { DocumentLinks } from '../core/server/document-links.ts';
 import { hudDistDir } from '../core/server/hud-build.ts';
@@ -17,6 +16,7 @@ import { writeDocumentSet } from './fixtures/documents.ts';
 import { OTHER_DEVICE_ADDRESS, startTestHud, type TestClient, type TestHud } from './fixtures/hud-server.ts';
 import { ScriptedResponder } from './fixtures/scripted-responder.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
+import { until } from './fixtures/assistant-until.ts';
 
 /**
  * "Tappable to open": the documents behind the sources under an answer, served by the HUD server to paired
@@ -31,19 +31,6 @@ let docs: string;
 let outside: string;
 let db: KnowledgeDb;
 let phone: TestClient;
-
-/** Resolves once `done()` holds, checked at every state change of the assistant. */
-function until(assistant: Assistant, done: () => boolean): Promise<void> {
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!done()) return;
-      assistant.off('state', check);
-      resolve();
-    };
-    assistant.on('state', check);
-  });
-}
 
 const idOf = (name: string) => db.file(path.join(docs, name))?.id;
 
