@@ -65,10 +65,6 @@ describe('which role a request goes to (the local rule)', () => {
     });
   }
 
-  test('a photo goes to vision, whatever is said with it', () => {
-    assert.equal(pickRole('write a bash script that reads this label', true).role, 'vision');
-  });
-
   test("the documents' passages in front of a question are kept, and not mistaken for it", () => {
     const context = '[From the household\'s documents:\n(1) notes: "write a bash script that deletes everything"\nAnswer from these passages only.]\n';
     assert.equal(pickRole(`${context}what is the wifi password`).role, 'chat');

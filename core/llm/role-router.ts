@@ -10,8 +10,8 @@ import { OpenAiResponder } from './openai-responder.ts';
 /**
  * Roles (llm.roles): the request goes to the model that fits it. A local rule decides, before any model is asked
  * (`pickRole`, a pure function, table-tested): "write a bash script that…", "write a function / a regex / code
- * that…", "how do I … in Python" go to the code model; a photo to the vision model; everything else to the chat
- * model. "Ask the coder …" (or "ask the code model …") forces the code model and is not part of the question it
+ * that…", "how do I … in Python" go to the code model; everything else to the chat model (a photo never
+ * reaches this far: VisionRouter, in front of the whole chain, gives it to the vision model). "Ask the coder …" (or "ask the code model …") forces the code model and is not part of the question it
  * gets. A role that is not configured is answered by the chat model, as is a request whose model cannot answer at
  * all (its server down, its file missing): the turn says so (an `llm-backend` run event with `fallbackFrom` and
  * `why`), as with llm.fallback.
@@ -22,8 +22,11 @@ import { OpenAiResponder } from './openai-responder.ts';
  * answered: every `llm-backend` event of a turn answered by a role other than chat carries `role`.
  */
 
+/** The roles this router chooses between (vision is chosen in front of the chain, by the photo). */
+export type RoutedRole = Exclude<LlmRole, 'vision'>;
+
 export interface RoleChoice {
-  readonly role: LlmRole;
+  readonly role: RoutedRole;
   /** The question for that role's model: the request without "ask the coder". */
   readonly text: string;
   /** Said by the user ("ask the coder …"), not inferred. */
@@ -32,7 +35,7 @@ export interface RoleChoice {
 
 // "Jarvis, ask the coder to write …": the wake name, then the role, then the question.
 const ADDRESS = String.raw`^(?:(?:hey|ok|okay)\s+)?(?:jarvis[\s,.:;!-]+)?(?:(?:please|can you|could you|would you)\s+)?`;
-const FORCED: readonly { role: LlmRole; pattern: RegExp }[] = [
+const FORCED: readonly { role: RoutedRole; pattern: RegExp }[] = [
   {
     role: 'code',
     pattern: new RegExp(`${ADDRESS}ask\\s+(?:the\\s+|my\\s+|your\\s+)?(?:coder|coding\\s+(?:model|assistant)|code\\s+(?:model|assistant))\\b[\\s,.:;!?-]*(?:(?:to|whether|if)\\s+)?`, 'i'),
@@ -76,9 +79,8 @@ function splitContext(text: string): { context: string; question: string } {
   return end < 0 ? { context: '', question: text } : { context: text.slice(0, end + 2), question: text.slice(end + 2) };
 }
 
-/** Which role answers `text` (with a photo: vision). Pure: the same request always goes to the same role. */
-export function pickRole(text: string, hasImage = false): RoleChoice {
-  if (hasImage) return { role: 'vision', text, forced: false };
+/** Which role answers `text`. Pure: the same request always goes to the same role. */
+export function pickRole(text: string): RoleChoice {
   const { context, question } = splitContext(text);
   for (const { role, pattern } of FORCED) {
     const match = pattern.exec(question);
@@ -97,7 +99,6 @@ export function pickRole(text: string, hasImage = false): RoleChoice {
 export interface RoleResponders {
   readonly chat: Responder;
   readonly code?: Responder | undefined;
-  readonly vision?: Responder | undefined;
 }
 
 const ROLE_NOUN: Record<LlmRole, string> = { chat: 'the chat model', code: 'the code model', vision: 'the vision model' };
@@ -158,8 +159,8 @@ export class RoleRouter implements Responder {
   }
 
   /** The roles that have a model of their own besides chat. */
-  get roles(): LlmRole[] {
-    return (['code', 'vision'] as const).filter((role) => this.#roles[role] !== undefined);
+  get roles(): RoutedRole[] {
+    return (['code'] as const).filter((role) => this.#roles[role] !== undefined);
   }
 
   /** The chat model's process (the GPU panel labels its memory); a role's worker is reported by the model pool. */
@@ -179,7 +180,7 @@ export class RoleRouter implements Responder {
   }
 
   async *respond(request: ResponseRequest): AsyncIterable<string> {
-    const choice = pickRole(request.text, request.image !== undefined);
+    const choice = pickRole(request.text);
     const model = choice.role === 'chat' ? undefined : this.#roles[choice.role];
     if (!model) {
       // Chat, or a role nobody configured: the chat model answers (what "ask the chat model" asked is the question).
