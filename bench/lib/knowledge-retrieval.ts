@@ -34,7 +34,10 @@ import { summarize, type Summary } from './stats.ts';
  *   - "tiny, word vocabulary": the same with the bench text's words in its vocabulary (~1.2 tokens a word, as a
  *     trained tokenizer makes English): the pipeline's own cost when the model costs little;
  *   - "nomic-shaped": nomic-embed-text v1.5's compute (768 wide, 12 layers, 12 heads, 3072 feed-forward: 137 M
- *     parameters, as a llama in F32), with the word vocabulary: what a real model costs per token on this CPU.
+ *     parameters, as a llama) in Q8_0 like the catalog's nomic-embed-text-v1.5-q8_0, with the word vocabulary: what
+ *     a real model costs per token on this CPU;
+ *   - the question alone with 1 and with 2 threads, the nomic-shaped model in Q8_0 and in F32 (4× the bytes a
+ *     token), each question embedded by every worker in turn so the shared box's load falls on all alike.
  */
 
 export interface EmbeddingModelResult {
@@ -76,8 +79,18 @@ export interface SearchRow {
   readonly search: Summary;
 }
 
+/** The question's embedding alone, by model and thread count. */
+export interface QuestionRow {
+  readonly label: string;
+  readonly threads: number;
+  readonly query: Summary;
+  /** The 1-minute load average before and after the interleaved run. */
+  readonly load: { readonly before: number; readonly after: number };
+}
+
 export interface RetrievalResults {
   readonly models: EmbeddingModelResult[];
+  readonly questions?: QuestionRow[];
   readonly pipeline: PipelineResult;
   readonly search: SearchRow[];
   readonly markdown: string;
@@ -114,26 +127,28 @@ export async function documentSetWords(): Promise<string[]> {
 }
 
 /** The two test-made embedding models with a word vocabulary: the bench's words and the document set's. */
-export async function benchEmbeddingModels(): Promise<{ tinyWords: string; nomicShaped: string }> {
+/** The test-made embedding models with a word vocabulary: the bench's words and the document set's. nomicShaped is Q8_0, as the catalog's. */
+export async function benchEmbeddingModels(): Promise<{ tinyWords: string; nomicShaped: string; nomicShapedF32: string }> {
   const words = [...new Set([...benchVocabulary(), ...(await documentSetWords())])];
-  const [tinyWords, nomicShaped] = await Promise.all([
+  const [tinyWords, nomicShaped, nomicShapedF32] = await Promise.all([
     writeTinyGguf({ template: 'none', name: 'tiny embedding, word vocabulary', words }),
+    writeTinyGguf({ template: 'none', name: 'nomic-shaped random embedding, Q8_0', contextLength: 2048, shape: NOMIC_SHAPE, words, quantization: 'q8_0' }),
     writeTinyGguf({ template: 'none', name: 'nomic-shaped random embedding', contextLength: 2048, shape: NOMIC_SHAPE, words }),
   ]);
-  return { tinyWords, nomicShaped };
+  return { tinyWords, nomicShaped, nomicShapedF32 };
 }
 
 export async function measureRetrieval(sizes: number[], options: { model?: string; threads?: number } = {}): Promise<RetrievalResults> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-bench-knowledge-'));
   const threads = options.threads ?? 1;
   try {
-    const { tinyWords, nomicShaped } = await benchEmbeddingModels();
+    const { tinyWords, nomicShaped, nomicShapedF32 } = await benchEmbeddingModels();
     const candidates = options.model
       ? [{ label: path.basename(options.model), path: options.model, files: 20, queries: 40 }]
       : [
           { label: 'tiny (the tests\' model: one token a character)', path: await ensureTinyGguf(), files: 10, queries: 40 },
           { label: 'tiny, word vocabulary', path: tinyWords, files: 40, queries: 40 },
-          { label: "nomic-shaped (nomic-embed-text v1.5's layers: 768 wide × 12, F32, random)", path: nomicShaped, files: 3, queries: 15 },
+          { label: "nomic-shaped (nomic-embed-text v1.5's layers: 768 wide × 12, Q8_0 as the catalog's, random)", path: nomicShaped, files: 3, queries: 15 },
         ];
     const models: EmbeddingModelResult[] = [];
     for (const candidate of candidates) {
@@ -141,6 +156,19 @@ export async function measureRetrieval(sizes: number[], options: { model?: strin
       models.push(await measureModel(path.join(dir, `model-${models.length}`), candidate, threads));
       const last = models.at(-1)!;
       process.stderr.write(`  question p50 ${last.query.median.toFixed(1)} ms; ${last.tokensPerPassage.toFixed(0)} tokens a passage; embedding ${last.indexing.embeddedPerSecond.toFixed(1)} passages/s, indexing ${last.indexing.passagesPerSecond.toFixed(1)} passages/s\n`);
+    }
+    const questionModels = options.model
+      ? [{ label: path.basename(options.model), path: options.model }]
+      : [
+          { label: 'nomic-shaped, Q8_0', path: nomicShaped },
+          { label: 'nomic-shaped, F32', path: nomicShapedF32 },
+        ];
+    const questions: QuestionRow[] = [];
+    for (const model of questionModels) {
+      process.stderr.write(`the question alone with ${model.label}, 1 and 2 threads in turn…\n`);
+      const rows = await measureQuestionThreads(model, [1, 2], 40);
+      questions.push(...rows);
+      process.stderr.write(`  ${rows.map((r) => `${r.threads} thread${r.threads > 1 ? 's' : ''} p50 ${r.query.median.toFixed(1)} ms p95 ${r.query.p95.toFixed(1)} ms`).join('; ')} (load ${rows[0]!.load.before.toFixed(2)} → ${rows[0]!.load.after.toFixed(2)})\n`);
     }
     process.stderr.write('indexing with an embedder that costs nothing (reading, chunking, storage)…\n');
     const pipeline = await measurePipeline(path.join(dir, 'pipeline'));
@@ -152,36 +180,83 @@ export async function measureRetrieval(sizes: number[], options: { model?: strin
       const row = search.at(-1)!;
       process.stderr.write(`  fill ${row.fillSeconds.toFixed(1)} s, +${row.rssMiB.toFixed(0)} MiB, p50 ${row.search.median.toFixed(1)} ms p95 ${row.search.p95.toFixed(1)} ms\n`);
     }
-    return { models, pipeline, search, markdown: renderRetrieval(models, pipeline, search) };
+    return { models, questions, pipeline, search, markdown: renderRetrieval(models, questions, pipeline, search) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function renderRetrieval(models: EmbeddingModelResult[], pipeline: PipelineResult, search: SearchRow[]): string {
+/**
+ * The question embedded by one embedding worker per thread count, all loaded at once, each question by every worker
+ * in turn (the same text), so a change in the shared box's load falls on every thread count alike.
+ */
+async function measureQuestionThreads(model: { label: string; path: string }, threadCounts: number[], queries: number): Promise<QuestionRow[]> {
+  const embedders = threadCounts.map(
+    (threads) => new Embedder({ modelPath: model.path, gpu: 'auto', documentPrefix: 'search_document: ', queryPrefix: 'search_query: ', niceness: 0, threads }, silentLogger),
+  );
+  try {
+    for (const embedder of embedders) {
+      await embedder.load();
+      await embedder.embedQuery('warm up');
+    }
+    const words = benchVocabulary();
+    const random = seededRandom(12);
+    const times = threadCounts.map(() => [] as number[]);
+    const before = os.loadavg()[0]!;
+    for (let i = 0; i < queries; i++) {
+      const text = Array.from({ length: 10 }, () => words[Math.floor(words.length * random() ** 3)]).join(' ');
+      // Alternate which worker goes first, so neither always runs right after the other.
+      const order = i % 2 ? [...embedders.keys()].reverse() : [...embedders.keys()];
+      for (const e of order) {
+        const started = performance.now();
+        await embedders[e]!.embedQuery(text);
+        times[e]!.push(performance.now() - started);
+      }
+    }
+    const load = { before, after: os.loadavg()[0]! };
+    return threadCounts.map((threads, e) => ({ label: model.label, threads, query: summarize(times[e]!)!, load }));
+  } finally {
+    for (const embedder of embedders) await embedder.dispose();
+  }
+}
+
+function renderRetrieval(models: EmbeddingModelResult[], questions: QuestionRow[], pipeline: PipelineResult, search: SearchRow[]): string {
   const f = (n: number, d = 1) => n.toFixed(d);
   const nomic = models.find((m) => m.label.startsWith('nomic'));
+  const nomic2 = questions.find((q) => q.label === 'nomic-shaped, Q8_0' && q.threads === 2);
   const cheapest = models.reduce((a, b) => (a.query.median <= b.query.median ? a : b));
   return [
     `## Embedding and indexing (embedding worker on ${models[0]?.threads ?? 1} CPU thread, niceness 0)`,
     '',
-    'Test-made GGUFs with random weights (no trained model can be downloaded here): the tests\' tiny model, the same with a word vocabulary, and one with nomic-embed-text v1.5\'s compute (768 wide, 12 layers, F32). Generated Markdown passages of up to 280 words; "embedding" is the worker\'s time alone, "indexing" reading to stored.',
+    'Test-made GGUFs with random weights (no trained model can be downloaded here): the tests\' tiny model, the same with a word vocabulary, and one with nomic-embed-text v1.5\'s compute (768 wide, 12 layers) in Q8_0 like the catalog\'s nomic-embed-text-v1.5-q8_0. Generated Markdown passages of up to 280 words; "embedding" is the worker\'s time alone, "indexing" reading to stored.',
     '',
     '| model | tokens a passage | question → vector p50 ms | p95 ms | passages | embedding passages/s | indexing passages/s |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...models.map((m) => `| ${m.label} | ${f(m.tokensPerPassage, 0)} | ${f(m.query.median)} | ${f(m.query.p95)} | ${m.indexing.passages} | ${f(m.indexing.embeddedPerSecond)} | ${f(m.indexing.passagesPerSecond)} |`),
     '',
+    ...(questions.length
+      ? [
+          '### The question alone, by threads',
+          '',
+          'One embedding worker per thread count, loaded together; each 10-word question embedded by every worker in turn, so the shared box\'s load falls on both alike. Indexing stays on 1 thread.',
+          '',
+          '| model | threads | question → vector p50 ms | p95 ms | questions | 1-minute load before → after |',
+          '|---|---:|---:|---:|---:|---|',
+          ...questions.map((q) => `| ${q.label} | ${q.threads} | ${f(q.query.median)} | ${f(q.query.p95)} | ${q.query.n} | ${f(q.load.before, 2)} → ${f(q.load.after, 2)} |`),
+          '',
+        ]
+      : []),
     `Without embedding (an embedder that costs nothing), ${pipeline.files} files, ${pipeline.passages.toLocaleString('en')} passages: ${f(pipeline.passagesPerSecond, 0)} passages/s end to end; reading, extracting and chunking ${f(pipeline.readPerSecond, 0)} passages/s (${f(pipeline.readSeconds)} s); storage (SQLite with FTS5 and the embeddings, the vectors in memory) ${f(pipeline.storedPerSecond, 0)} passages/s (${f(pipeline.storeSeconds)} s).`,
     '',
     '## Hybrid search (FTS5 BM25 + exact SIMD vector scan, fused), synthetic 60-word passages, 768-dimensional vectors',
     '',
     `question → passages = the question's embedding (p50 / p95 of the model) + the search. memory: RSS growth with the index open and its vectors in memory.`,
     '',
-    `| passages | fill s | memory MiB | search p50 ms | p95 ms | + ${cheapest.label.split(' (')[0]} question: p50 / p95 ms |${nomic ? ' + nomic-shaped question: p50 / p95 ms |' : ''}`,
-    `|---:|---:|---:|---:|---:|---:|${nomic ? '---:|' : ''}`,
+    `| passages | fill s | memory MiB | search p50 ms | p95 ms | + ${cheapest.label.split(' (')[0]} question: p50 / p95 ms |${nomic ? ' + nomic-shaped Q8_0 question, 1 thread: p50 / p95 ms |' : ''}${nomic2 ? ' + the same, 2 threads |' : ''}`,
+    `|---:|---:|---:|---:|---:|---:|${nomic ? '---:|' : ''}${nomic2 ? '---:|' : ''}`,
     ...search.map(
       (s) =>
-        `| ${s.passages.toLocaleString('en')} | ${f(s.fillSeconds)} | ${f(s.rssMiB, 0)} | ${f(s.search.median)} | ${f(s.search.p95)} | ${f(cheapest.query.median + s.search.median)} / ${f(cheapest.query.p95 + s.search.p95)} |${nomic ? ` ${f(nomic.query.median + s.search.median, 0)} / ${f(nomic.query.p95 + s.search.p95, 0)} |` : ''}`,
+        `| ${s.passages.toLocaleString('en')} | ${f(s.fillSeconds)} | ${f(s.rssMiB, 0)} | ${f(s.search.median)} | ${f(s.search.p95)} | ${f(cheapest.query.median + s.search.median)} / ${f(cheapest.query.p95 + s.search.p95)} |${nomic ? ` ${f(nomic.query.median + s.search.median, 0)} / ${f(nomic.query.p95 + s.search.p95, 0)} |` : ''}${nomic2 ? ` ${f(nomic2.query.median + s.search.median, 0)} / ${f(nomic2.query.p95 + s.search.p95, 0)} |` : ''}`,
     ),
   ].join('\n');
 }

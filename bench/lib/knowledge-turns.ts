@@ -20,7 +20,7 @@ import { summarize, type Summary } from './stats.ts';
  * first of its conversation (llm.historyTurns 0). Every figure comes from the turn's run events: run-start (the
  * question typed) → playback-start (the first audio handed to the speaker). The models are the test-made ones: the
  * tiny chat GGUF and the tiny Piper voice (their cost is not a real model's: what differs between the two kinds of
- * question is what this measures), and the nomic-shaped embedding GGUF (a real model's compute for the question).
+ * question is what this measures), and the nomic-shaped Q8_0 embedding GGUF (a real model's compute for the question).
  * Both test-made GGUFs know the documents' words, so a passage is about as many tokens as a trained tokenizer
  * makes of it.
  */
@@ -137,7 +137,7 @@ function renderTurns(kinds: { with: TurnKind; without: TurnKind }, passages: num
   return [
     '## Question → first audio, with retrieval and without, in one run (typed questions through the daemon)',
     '',
-    `Test-made models: the tiny chat GGUF (12 tokens an answer), the tiny Piper voice, a speaker that plays at once; the nomic-shaped embedding GGUF for the question (1 thread). ${passages} passages indexed (the tests' document set). Questions alternate; each is the first of its conversation; the first pair is a warm-up. p50 / p95 ms.`,
+    `Test-made models: the tiny chat GGUF (12 tokens an answer), the tiny Piper voice, a speaker that plays at once; the nomic-shaped Q8_0 embedding GGUF for the question (1 thread). ${passages} passages indexed (the tests' document set). Questions alternate; each is the first of its conversation; the first pair is a warm-up. p50 / p95 ms.`,
     '',
     '| questions | turns | question → first audio | question → first token | of it: retrieval (embed + search) | of it: embedding the question |',
     '|---|---:|---:|---:|---:|---:|',

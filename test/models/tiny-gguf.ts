@@ -34,9 +34,15 @@ export interface TinyGgufOptions {
   readonly alwaysCallsFunction?: boolean;
   /**
    * Larger dimensions than the tiny default, for benchmarks that need a model with a real model's compute cost
-   * (tokens per second, VRAM) where no trained weights can be downloaded. Still F32 and random.
+   * (tokens per second, VRAM) where no trained weights can be downloaded. Random; F32 unless `quantization` says.
    */
   readonly shape?: Partial<ModelShape>;
+  /**
+   * 'q8_0': every 2-D weight matrix (the token embeddings and output included, as llama.cpp's Q8_0 files have them)
+   * in ggml's Q8_0 blocks, the norms F32, as the catalog's Q8_0 models are: a quarter of F32's bytes to read per
+   * token. Without it, everything is F32 (and the bytes, and the cached file's name, are what they always were).
+   */
+  readonly quantization?: 'q8_0';
   /**
    * Whole words the tokenizer knows (with every prefix, since llama.cpp's SentencePiece merges grow a piece from
    * its characters), so text made of them is about one token a word, as a trained tokenizer makes English; without,
@@ -324,7 +330,7 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const metadata: GgufEntry[] = [
     ['general.architecture', 'str', 'llama'],
     ['general.name', 'str', options.name ?? `tiny random ${template}`],
-    ['general.file_type', 'u32', 0], // ALL_F32
+    ['general.file_type', 'u32', options.quantization === 'q8_0' ? 7 : 0], // MOSTLY_Q8_0 or ALL_F32
     ['general.alignment', 'u32', ALIGNMENT],
     ['llama.context_length', 'u32', options.contextLength ?? 4096],
     ['llama.embedding_length', 'u32', shape.embedding],
@@ -351,10 +357,69 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   // which llama-server's tool-call grammar relies on: it replays the generation prompt through the grammar.
   if (template === 'llama3.1') metadata.push(['tokenizer.ggml.add_space_prefix', 'bool', false]);
 
+  const q8 = options.quantization === 'q8_0';
   return encodeGguf(
     metadata,
-    tensors.map((t) => ({ name: t.name, dimensions: t.dims, ggmlType: GgmlType.F32, data: t.data })),
+    tensors.map((t) =>
+      q8 && t.dims.length === 2
+        ? { name: t.name, dimensions: t.dims, ggmlType: GgmlType.Q8_0, data: quantizeQ8_0(t.data, t.dims[0]!) }
+        : { name: t.name, dimensions: t.dims, ggmlType: GgmlType.F32, data: t.data },
+    ),
   );
+}
+
+const Q8_0_BLOCK = 32;
+
+/**
+ * ggml's Q8_0 (block_q8_0, quantize_row_q8_0_ref): each run of 32 values as an f16 scale d = max|x| / 127 and 32
+ * int8 q = round(x / d), 34 bytes. Rows of `rowLength` values, which must be a multiple of 32.
+ */
+export function quantizeQ8_0(values: Float32Array, rowLength: number): Uint8Array {
+  if (rowLength % Q8_0_BLOCK !== 0 || values.length % rowLength !== 0) throw new Error(`Q8_0 needs rows of a multiple of ${Q8_0_BLOCK} values, not ${rowLength}`);
+  const blocks = values.length / Q8_0_BLOCK;
+  const out = new Uint8Array(blocks * (2 + Q8_0_BLOCK));
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    const base = b * Q8_0_BLOCK;
+    let amax = 0;
+    for (let i = 0; i < Q8_0_BLOCK; i++) amax = Math.max(amax, Math.abs(values[base + i]!));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    const at = b * (2 + Q8_0_BLOCK);
+    view.setUint16(at, f16Bits(d), true);
+    // roundf: halves away from zero.
+    for (let i = 0; i < Q8_0_BLOCK; i++) view.setInt8(at + 2 + i, Math.sign(values[base + i]!) * Math.round(Math.abs(values[base + i]! * id)));
+  }
+  return out;
+}
+
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+/** IEEE half-precision bits of `value` (round to nearest even), as ggml's GGML_FP32_TO_FP16 makes them. */
+export function f16Bits(value: number): number {
+  f32[0] = value;
+  const x = f32Bits[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+  return sign | half;
 }
 
 /** Writes the tiny model for `options` into .cache/test-models once and returns its path. */
