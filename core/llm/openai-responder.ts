@@ -172,6 +172,10 @@ export class OpenAiResponder implements Responder {
         }
         if (calls >= tools.maxCallsPerTurn) break;
       }
+      // A finished answer with nothing in it (a broken chat template, a full context) would be a silent turn.
+      if (!answer.trim() && calls === 0) {
+        throw new ModelServerError(this.#role.stage, `${this.#role.stage}-remote-empty`, `${this.#role.noun} at ${this.#backend.baseUrl} gave an empty answer`, "Ask again; if it keeps happening, check the model on the server (its chat template, its context size) in the server's log.");
+      }
     } catch (error) {
       if (signal.aborted) {
         this.#remember(text, answer);
