@@ -14,6 +14,12 @@ import { jsonLines, runJarvis, testModelsConfig } from './fixtures/cli.ts';
 import { freePort, startLlamaServer, type RunningLlamaServer } from './fixtures/llama-server.ts';
 import { startRecordingProxy, type RecordingProxy } from './fixtures/recording-proxy.ts';
 import { ensureTinyGguf, writeTinyGguf } from './models/tiny-gguf.ts';
+import { VirtualSink } from '../voice/audio/virtual-sink.ts';
+import { ManualClock } from './fixtures/manual-clock.ts';
+import { Room } from './fixtures/room.ts';
+import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
+import { speak } from './fixtures/speech.ts';
+import { loadSpokenTurnEngines } from './fixtures/spoken-engines.ts';
 
 /**
  * Roles (llm.roles, core/llm/role-router.ts): the local rule that picks the model for a request, then whole
@@ -160,6 +166,35 @@ describe('roles through real llama-servers (chat and code on two ports)', () => 
     // And each model keeps its own conversation: the chat model never saw it.
     const chat = await ask(daemon, 'and what is a functor');
     assert.equal(backends(chat).at(-1)?.backend, `chat-model at ${host(chatServer.baseUrl)}`);
+  });
+
+  test('spoken (words from the script): "hey jarvis, ask the coder …" through the real wake word and VAD is answered by the code server, and spoken', async () => {
+    const engines = await loadSpokenTurnEngines();
+    try {
+      const { wake, vad, whisper, piper } = engines;
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-roles-'));
+      dirs.push(dataDir);
+      const config = parseConfig({ dataDir, skills: { enabled: false }, vad: { turnEnd: 'silence', hangoverMs: 500 }, conversation: { followUpMs: 0 }, llm: { maxAnswerTokens: 8, ...serverRoles() } });
+      const clock = new ManualClock(Date.now());
+      const sink = new VirtualSink({ speed: 1, sampleRate: 22_050, clock });
+      const room = new Room({ clock });
+      wake.reset();
+      // The test-made Whisper hears no words: the script says what it heard (the audio still goes through it).
+      const transcriber = new ScriptTranscriber(whisper, room, [{ label: 'request', text: 'Hey Jarvis, ask the coder how to reverse a list.' }]);
+      const daemon = await createDaemon(config, { log: silentLogger, clock, source: room, sink, loadLlm: 'when-asked', engines: { wake, vad, transcriber, synthesizer: piper } });
+      daemons.push(daemon);
+      const events: RunEvent[] = [];
+      daemon.assistant.bus.subscribe((event) => events.push(event));
+      const ended = () => events.some((e) => e.type === 'run-end');
+      room.pause(300).say(await speak('hey jarvis, ask the coder how to reverse a list', { engine: 'espeak', voice: 'en-us', wordsPerMinute: 170 }), 'request').until(ended).pause(100);
+      await daemon.run(new AbortController().signal);
+      assert.equal(events.find((e) => e.type === 'run-start' && e.trigger === 'wake')?.type, 'run-start', 'woken by the wake word');
+      assert.equal(backends(events).at(-1)?.role, 'code');
+      assert.equal(lastUserMessage(codeProxy).user, 'how to reverse a list.');
+      assert.ok(events.some((e) => e.type === 'tts-end' && e.audioMs > 0), 'the answer was spoken');
+    } finally {
+      await engines.dispose();
+    }
   });
 
   test('`jarvis ask "write a bash script…"` (the CLI, its own process) is answered by the code server', async () => {
