@@ -118,7 +118,9 @@ describe('questions about the documents, in the daemon (test-made embedding mode
     await daemon.knowledge!.idle();
     const events: RunEvent[] = [];
     daemon.assistant.bus.subscribe((event) => events.push(event));
-    room.pause(600).say(audio, 'question').until(() => events.some((e) => e.type === 'run-end'), 20_000).pause(200);
+    // Silence runs 10× faster than the real work it waits for (the question's embedding, on a loaded machine): a short
+    // cap could end the room mid-turn, and the answer would then play on a clock that no longer moves (a hang).
+    room.pause(600).say(audio, 'question').until(() => events.some((e) => e.type === 'run-end'), 1_500_000).pause(200);
     await daemon.run(new AbortController().signal);
 
     const [found] = knowledgeEvents(events);

@@ -186,7 +186,7 @@ describe('roles through real llama-servers (chat and code on two ports)', () => 
       const events: RunEvent[] = [];
       daemon.assistant.bus.subscribe((event) => events.push(event));
       const ended = () => events.some((e) => e.type === 'run-end');
-      room.pause(300).say(await speak('hey jarvis, ask the coder how to reverse a list', { engine: 'espeak', voice: 'en-us', wordsPerMinute: 170 }), 'request').until(ended).pause(100);
+      room.pause(300).say(await speak('hey jarvis, ask the coder how to reverse a list', { engine: 'espeak', voice: 'en-us', wordsPerMinute: 170 }), 'request').until(ended, 1_500_000).pause(100);
       await daemon.run(new AbortController().signal);
       assert.equal(events.find((e) => e.type === 'run-start' && e.trigger === 'wake')?.type, 'run-start', 'woken by the wake word');
       assert.equal(backends(events).at(-1)?.role, 'code');
