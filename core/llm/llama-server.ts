@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortError, JarvisError, ModelFileError } from '../../base/errors.ts';
+import { freePort } from '../../base/free-port.ts';
 import { packageRoot } from '../../base/package-root.ts';
 
 /**
@@ -58,17 +58,6 @@ export function locateLlamaServer(): Promise<{ binary: string; libraries: string
       );
     });
   return located;
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
@@ -141,7 +130,7 @@ export class LlamaServerProcess {
       }
     }
     const { binary, libraries } = await locateLlamaServer();
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const apiKey = randomBytes(18).toString('base64url');
     const args = ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', String(this.#options.contextSize), '-np', '1', '--alias', LOCAL_MODEL_ALIAS, '--api-key', apiKey, '--no-webui'];
     if (projector) args.push('--mmproj', projector);

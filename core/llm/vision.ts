@@ -147,7 +147,7 @@ export function visionResponder(llm: JarvisConfig['llm'], role: VisionRoleConfig
   if (role.backend === 'local') return new LocalVisionResponder(settings, role);
   const { baseUrl, model, apiKey, apiKeyEnv, timeoutMs, maxRetries } = role.openai;
   const server: ServerRole = { stage: 'vision', noun: 'the vision server', settings: 'llm.roles.vision.openai', keyEnv: apiKeyEnv };
-  return new OpenAiResponder(settings, { baseUrl, model, apiKey: apiKeyFrom(apiKey, apiKeyEnv, env), keyEnv: apiKeyEnv, timeoutMs, maxRetries }, { role: server, systemPrompt: settings.systemPrompt, name: `${model} at ${serverHost(baseUrl)}`, answersAs: 'vision' });
+  return new OpenAiResponder(settings, { baseUrl, model, apiKey: apiKeyFrom(apiKey, apiKeyEnv, env), keyEnv: apiKeyEnv, timeoutMs, maxRetries }, { role: server, name: `${model} at ${serverHost(baseUrl)}`, answersAs: 'vision' });
 }
 
 const LOCAL_SERVER: ServerRole = { stage: 'vision', noun: 'the vision model server JARVIS runs', settings: 'llm.roles.vision', keyEnv: 'OPENAI_API_KEY' };
@@ -200,7 +200,7 @@ export class LocalVisionResponder implements Responder {
     if (this.#client?.baseUrl !== server.baseUrl) {
       // Loading a photo's tokens on the CPU can take a while on a big model: a generous first-piece timeout.
       const backend = { baseUrl: server.baseUrl, model: LOCAL_MODEL_ALIAS, apiKey: server.apiKey, timeoutMs: 120_000, maxRetries: 0 };
-      this.#client = { baseUrl: server.baseUrl, responder: new OpenAiResponder(this.#llm, backend, { role: LOCAL_SERVER, systemPrompt: this.#llm.systemPrompt, name: this.#name, answersAs: 'vision' }) };
+      this.#client = { baseUrl: server.baseUrl, responder: new OpenAiResponder(this.#llm, backend, { role: LOCAL_SERVER, name: this.#name, answersAs: 'vision' }) };
     }
     return this.#client.responder;
   }
