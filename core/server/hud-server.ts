@@ -146,7 +146,8 @@ export class HudServer {
     this.#io.on('connection', (socket) => this.#onConnection(socket));
     for (const name of FEED_EVENTS) {
       const forward = (payload: unknown) => {
-        this.#io.to(SCREENS).emit(name, payload as never);
+        // Nobody to send it to (the usual case): not even encoded. The microphone's level alone comes 10 times a second.
+        if (this.#io.sockets.adapter.rooms.get(SCREENS)?.size) this.#io.to(SCREENS).emit(name, payload as never);
       };
       options.feed.on(name, forward as never);
       this.#feedListeners.push(() => options.feed.off(name, forward as never));

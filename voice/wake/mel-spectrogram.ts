@@ -32,6 +32,8 @@ export class FftMelSpectrogram {
   readonly #fft: FFT;
   readonly #frame: Float64Array;
   readonly #spectrum: Float64Array;
+  /** Each frame's values in dB, before the floor below the loudest: grown to the largest call. */
+  #rows = new Float64Array(0);
   /** For each mel band, the first and last FFT bin its filter weighs above zero. */
   readonly #spans: { from: number; to: number }[];
 
@@ -61,15 +63,31 @@ export class FftMelSpectrogram {
 
   /** The model's output for `samples`: one row of `mels` values per hop, as many frames as fit whole. */
   frames(samples: ArrayLike<number>): Float32Array[] {
+    const { mels } = this.c;
+    const flat = this.framesInto(samples, new Float32Array(this.frameCount(samples.length) * mels));
+    return Array.from({ length: flat.length / mels }, (_, f) => flat.slice(f * mels, (f + 1) * mels));
+  }
+
+  /** How many frames `samples` samples give. */
+  frameCount(samples: number): number {
+    const { window, hop } = this.c;
+    return samples >= window.length ? Math.floor((samples - window.length) / hop) + 1 : 0;
+  }
+
+  /**
+   * The same numbers as `frames`, written into `out` (frames × mels, row-major, from its start; it must have
+   * room for frameCount(samples.length) rows). Allocates nothing: this runs every 80 ms on the microphone.
+   */
+  framesInto(samples: ArrayLike<number>, out: Float32Array): Float32Array {
     const { window, hop, mels, melMatrix, floor, scale, offset, topDb } = this.c;
     const size = window.length;
-    const count = samples.length >= size ? Math.floor((samples.length - size) / hop) + 1 : 0;
-    const out: Float64Array[] = [];
+    const count = this.frameCount(samples.length);
+    if (this.#rows.length < count * mels) this.#rows = new Float64Array(count * mels);
+    const rows = this.#rows;
     let loudest = -Infinity;
     for (let f = 0; f < count; f++) {
       for (let n = 0; n < size; n++) this.#frame[n] = samples[f * hop + n]! * window[n]!;
       this.#fft.realTransform(this.#spectrum, this.#frame);
-      const row = new Float64Array(mels);
       for (let m = 0; m < mels; m++) {
         const { from, to } = this.#spans[m]!;
         let energy = 0;
@@ -79,13 +97,13 @@ export class FftMelSpectrogram {
           energy += (re * re + im * im) * melMatrix[k * mels + m]!;
         }
         const db = (scale * Math.log(Math.max(energy, floor))) - offset;
-        row[m] = db;
+        rows[f * mels + m] = db;
         if (db > loudest) loudest = db;
       }
-      out.push(row);
     }
     const lowest = loudest - topDb;
-    return out.map((row) => Float32Array.from(row, (v) => Math.max(v, lowest)));
+    for (let i = 0; i < count * mels; i++) out[i] = Math.max(rows[i]!, lowest);
+    return out.subarray(0, count * mels);
   }
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { shippedModels } from '../shipped.ts';
 import ort from 'onnxruntime-node';
 import { openOnnxSession, requireIo } from '../onnx.ts';
-import { concatInt16, FrameSplitter } from '../pcm.ts';
+import { FrameSplitter } from '../pcm.ts';
 import type { WakeDetection, WakeWordDetector } from '../ports.ts';
 import { FftMelSpectrogram } from './mel-spectrogram.ts';
 import { openStreamingEmbedding, planStream, type EmbeddingStream } from './streaming-embedding.ts';
@@ -23,6 +23,12 @@ import { openStreamingEmbedding, planStream, type EmbeddingStream } from './stre
  * itself step after step (digital silence: a muted microphone, a silent stream), a model whose whole window is
  * made of repeats of what it saw last step is not run again and its last output stands. Exact, not a gate: any
  * change in the audio runs every model as usual.
+ *
+ * A step allocates (almost) nothing: this runs 12.5 times a second for as long as the daemon listens, and while
+ * people talk its per-step garbage (a typed array per mel frame, the windows copied out of arrays of frames,
+ * numbers boxed by typed-array map/from) was most of what the daemon's garbage collector did. The reference keeps
+ * 10 s of mel frames and 120 embeddings; only the last 76 frames and the classifier's last N embeddings are ever
+ * read, so those are kept, each in one flat buffer shifted in place, the same numbers in the same order.
  */
 
 const STEP_SAMPLES = 1280;
@@ -32,7 +38,6 @@ const MEL_STRIDE_FRAMES = 8;
 const MEL_BINS = 32;
 const EMBEDDING_SIZE = 96;
 const WARMUP_SCORES = 5;
-const MAX_MEL_FRAMES = 10 * 97;
 const MAX_EMBEDDINGS = 120;
 /** Identical steps after which the embedding's 76-frame window equals the last one (it shifts by whole steps). */
 const STEPS_FOR_SAME_MEL_WINDOW = Math.ceil((MEL_WINDOW_FRAMES + MEL_STRIDE_FRAMES) / MEL_STRIDE_FRAMES);
@@ -53,15 +58,25 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   readonly engine = 'openwakeword';
   readonly keyword: string;
   readonly #steps = new FrameSplitter(STEP_SAMPLES);
-  #previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
-  #mel: Float32Array[] = [];
-  #embeddings: Float32Array[] = [];
+  /** The mel spectrogram's input (a step's samples after the 480 before them): the last step's, and a spare. */
+  #melInput = new Int16Array(MEL_OVERLAP_SAMPLES + STEP_SAMPLES);
+  #spareMelInput = new Int16Array(MEL_OVERLAP_SAMPLES + STEP_SAMPLES);
+  /** The last 76 mel frames, oldest first (frames × bins), as the embedding takes them. */
+  readonly #melWindow = new Float32Array(MEL_WINDOW_FRAMES * MEL_BINS);
+  /** The classifier's input: the last embeddings, oldest first (zeros after them while there are fewer). */
+  readonly #classifierInput: Float32Array;
+  readonly #classifierFeeds: Record<string, ort.Tensor>;
+  /** Embeddings the classifier's input holds at most, and holds now. */
+  readonly #maxEmbeddingRows: number;
+  #embeddingRows = 0;
+  readonly #lastEmbedding = new Float32Array(EMBEDDING_SIZE);
   #scoresSinceReset = 0;
   #peak = 0;
   #disposed = false;
-  /** The last mel input, its frames, and for how many steps in a row the input was the same. */
-  #lastMelInput: Int16Array | undefined;
-  #lastMelFrames: Float32Array[] = [];
+  /** Whether a step was taken since the reset, the last step's mel frames, and for how many steps in a row the input was the same. */
+  #hasMelInput = false;
+  #lastMelFrames = new Float32Array(0);
+  #lastMelFrameCount = 0;
   #sameInputSteps = 0;
   /** For how many steps in a row the embedding was the same, and the last classifier score. */
   #sameEmbeddingSteps = 0;
@@ -78,6 +93,11 @@ export class OpenWakeWordDetector implements WakeWordDetector {
     private readonly reuseRepeats: boolean,
   ) {
     this.keyword = path.basename(modelPath, '.onnx').replace(/_v[\d.]+$/, '').replace(/_/g, ' ');
+    // The reference keeps 120 embeddings and gives the classifier the last N of them.
+    this.#maxEmbeddingRows = Math.min(classifierFrames, MAX_EMBEDDINGS);
+    this.#classifierInput = new Float32Array(classifierFrames * EMBEDDING_SIZE);
+    // Run after run on the same buffer, which each step updates before the run.
+    this.#classifierFeeds = { [classifier.inputNames[0]!]: new ort.Tensor('float32', this.#classifierInput, [1, classifierFrames, EMBEDDING_SIZE]) };
     this.reset();
   }
 
@@ -127,11 +147,16 @@ export class OpenWakeWordDetector implements WakeWordDetector {
 
   reset(): void {
     this.#steps.clear();
-    this.#previousTail = new Int16Array(MEL_OVERLAP_SAMPLES);
-    this.#mel = Array.from({ length: MEL_WINDOW_FRAMES }, () => new Float32Array(MEL_BINS).fill(1));
-    this.#embeddings = this.initialEmbeddings.slice();
+    // The samples before the first step are zeros.
+    this.#melInput.fill(0);
+    this.#hasMelInput = false;
+    this.#melWindow.fill(1);
+    const initial = this.initialEmbeddings.slice(-this.#maxEmbeddingRows);
+    this.#classifierInput.fill(0);
+    initial.forEach((embedding, i) => this.#classifierInput.set(embedding, i * EMBEDDING_SIZE));
+    this.#embeddingRows = initial.length;
+    this.#lastEmbedding.set(this.initialEmbeddings.at(-1)!);
     this.#scoresSinceReset = 0;
-    this.#lastMelInput = undefined;
     this.#sameInputSteps = 0;
     this.#sameEmbeddingSteps = 0;
     this.embedding.forget();
@@ -144,35 +169,52 @@ export class OpenWakeWordDetector implements WakeWordDetector {
   }
 
   async #scoreStep(step: Int16Array): Promise<number> {
-    const melInput = concatInt16(this.#previousTail, step);
-    this.#previousTail = step.slice(step.length - MEL_OVERLAP_SAMPLES);
-    const sameInput = this.reuseRepeats && this.#lastMelInput !== undefined && sameSamples(melInput, this.#lastMelInput);
+    // This step's input: the last 480 samples of the last one's, then the step (always STEP_SAMPLES long).
+    const melInput = this.#spareMelInput;
+    const lastInput = this.#melInput;
+    melInput.set(lastInput.subarray(lastInput.length - MEL_OVERLAP_SAMPLES));
+    melInput.set(step, MEL_OVERLAP_SAMPLES);
+    this.#melInput = melInput;
+    this.#spareMelInput = lastInput;
+    const sameInput = this.reuseRepeats && this.#hasMelInput && sameSamples(melInput, lastInput);
+    this.#hasMelInput = true;
     this.#sameInputSteps = sameInput ? this.#sameInputSteps + 1 : 0;
     if (!sameInput) {
-      this.#lastMelInput = melInput;
-      this.#lastMelFrames = await this.mel.frames(melInput);
+      const frames = await this.mel.frames(melInput);
+      if (this.#lastMelFrames.length < frames.length) this.#lastMelFrames = new Float32Array(frames.length);
+      this.#lastMelFrames.set(frames);
+      this.#lastMelFrameCount = frames.length / MEL_BINS;
     }
-    for (const frame of this.#lastMelFrames) this.#mel.push(frame);
-    if (this.#mel.length > MAX_MEL_FRAMES) this.#mel.splice(0, this.#mel.length - MAX_MEL_FRAMES);
+    const count = this.#lastMelFrameCount;
+    const fresh = Math.min(count, MEL_WINDOW_FRAMES);
+    this.#melWindow.copyWithin(0, fresh * MEL_BINS);
+    this.#melWindow.set(this.#lastMelFrames.subarray((count - fresh) * MEL_BINS, count * MEL_BINS), (MEL_WINDOW_FRAMES - fresh) * MEL_BINS);
 
     const sameMelWindow = this.#sameInputSteps >= STEPS_FOR_SAME_MEL_WINDOW;
     if (sameMelWindow) this.embedding.forget(); // the stream skips this step, so the next is not continuous
-    const window = this.#mel.slice(-MEL_WINDOW_FRAMES);
-    this.#embeddings.push(sameMelWindow ? this.#embeddings.at(-1)! : await this.embedding.embed(window, this.#lastMelFrames.length));
-    if (this.#embeddings.length > MAX_EMBEDDINGS) this.#embeddings.splice(0, this.#embeddings.length - MAX_EMBEDDINGS);
+    else this.#lastEmbedding.set(await this.embedding.embed(this.#melWindow, count));
+    this.#pushEmbedding(this.#lastEmbedding);
     this.#sameEmbeddingSteps = sameMelWindow ? this.#sameEmbeddingSteps + 1 : 0;
 
     // Its whole window is the one embedding repeated, as it was last step: the score is the last one.
     if (this.#sameEmbeddingSteps < this.classifierFrames) {
-      const window = this.#embeddings.slice(-this.classifierFrames);
-      const input = new Float32Array(this.classifierFrames * EMBEDDING_SIZE);
-      window.forEach((e, i) => input.set(e, i * EMBEDDING_SIZE));
-      const feeds = { [this.classifier.inputNames[0]!]: new ort.Tensor('float32', input, [1, this.classifierFrames, EMBEDDING_SIZE]) };
-      const output = await this.classifier.run(feeds);
+      const output = await this.classifier.run(this.#classifierFeeds);
       this.#lastScore = (output[this.classifier.outputNames[0]!]!.data as Float32Array)[0]!;
     }
     this.#scoresSinceReset++;
     return this.#scoresSinceReset <= WARMUP_SCORES ? 0 : this.#lastScore;
+  }
+
+  /** Appends `embedding` to the classifier's input, dropping the oldest when it is full. */
+  #pushEmbedding(embedding: Float32Array): void {
+    const input = this.#classifierInput;
+    if (this.#embeddingRows < this.#maxEmbeddingRows) {
+      input.set(embedding, this.#embeddingRows++ * EMBEDDING_SIZE);
+      return;
+    }
+    const end = this.#maxEmbeddingRows * EMBEDDING_SIZE;
+    input.copyWithin(0, EMBEDDING_SIZE, end);
+    input.set(embedding, end - EMBEDDING_SIZE);
   }
 }
 
@@ -193,17 +235,26 @@ function sameSamples(a: Int16Array, b: Int16Array): boolean {
 
 /** The mel frames of some samples, scaled as the embedding model takes them (x / 10 + 2, as the reference). */
 interface MelFrontEnd {
-  frames(samples: Int16Array): Promise<Float32Array[]>;
+  /** Frames × bins, oldest first; valid until the next call. */
+  frames(samples: Int16Array): Promise<Float32Array>;
   release(): Promise<void>;
 }
 
-const scaleForEmbedding = (frame: Float32Array) => frame.map((v) => v / 10 + 2);
+/** In place, element by element as the reference's float32 arithmetic does it. */
+function scaleForEmbedding(frames: Float32Array): Float32Array {
+  for (let i = 0; i < frames.length; i++) frames[i] = frames[i]! / 10 + 2;
+  return frames;
+}
 
 class FftMel implements MelFrontEnd {
+  #out = new Float32Array(0);
+
   constructor(private readonly spectrogram: FftMelSpectrogram) {}
 
-  async frames(samples: Int16Array): Promise<Float32Array[]> {
-    return this.spectrogram.frames(samples).map(scaleForEmbedding);
+  async frames(samples: Int16Array): Promise<Float32Array> {
+    const size = this.spectrogram.frameCount(samples.length) * MEL_BINS;
+    if (this.#out.length < size) this.#out = new Float32Array(size);
+    return scaleForEmbedding(this.spectrogram.framesInto(samples, this.#out));
   }
 
   async release(): Promise<void> {}
@@ -212,11 +263,11 @@ class FftMel implements MelFrontEnd {
 class OnnxMel implements MelFrontEnd {
   constructor(private readonly model: ort.InferenceSession) {}
 
-  async frames(samples: Int16Array): Promise<Float32Array[]> {
+  async frames(samples: Int16Array): Promise<Float32Array> {
     const input = Float32Array.from(samples);
     const output = await this.model.run({ input: new ort.Tensor('float32', input, [1, input.length]) });
     const data = output.output!.data as Float32Array;
-    return Array.from({ length: data.length / MEL_BINS }, (_, f) => scaleForEmbedding(data.subarray(f * MEL_BINS, (f + 1) * MEL_BINS)));
+    return scaleForEmbedding(data.slice(0, Math.floor(data.length / MEL_BINS) * MEL_BINS));
   }
 
   release(): Promise<void> {
@@ -228,9 +279,9 @@ class OnnxMel implements MelFrontEnd {
 class WholeWindowEmbedding implements EmbeddingStream {
   constructor(private readonly model: ort.InferenceSession) {}
 
-  async embed(window: readonly Float32Array[]): Promise<Float32Array> {
+  async embed(window: Float32Array): Promise<Float32Array> {
     const input = new Float32Array(MEL_WINDOW_FRAMES * MEL_BINS);
-    window.forEach((frame, i) => input.set(frame, i * MEL_BINS));
+    input.set(window.subarray(Math.max(0, window.length - input.length)));
     const output = await this.model.run({ input_1: new ort.Tensor('float32', input, [1, MEL_WINDOW_FRAMES, MEL_BINS, 1]) });
     return Float32Array.from(output.conv2d_19!.data as Float32Array);
   }
@@ -250,10 +301,11 @@ async function initialEmbeddings(mel: MelFrontEnd, embedding: EmbeddingStream): 
     seed = (seed * 1664525 + 1013904223) >>> 0; // deterministic, so runs are repeatable
     noise[i] = (seed % 2000) - 1000;
   }
-  const frames = await mel.frames(noise);
+  const frames = (await mel.frames(noise)).slice();
   const embeddings: Float32Array[] = [];
-  for (let end = MEL_WINDOW_FRAMES; end <= frames.length; end += MEL_STRIDE_FRAMES) {
-    embeddings.push(await embedding.embed(frames.slice(end - MEL_WINDOW_FRAMES, end), end === MEL_WINDOW_FRAMES ? end : MEL_STRIDE_FRAMES));
+  for (let end = MEL_WINDOW_FRAMES; end * MEL_BINS <= frames.length; end += MEL_STRIDE_FRAMES) {
+    const window = frames.slice((end - MEL_WINDOW_FRAMES) * MEL_BINS, end * MEL_BINS);
+    embeddings.push(await embedding.embed(window, end === MEL_WINDOW_FRAMES ? end : MEL_STRIDE_FRAMES));
   }
   embedding.forget();
   return embeddings;
