@@ -287,6 +287,16 @@ export const configSchema = z
           .strictObject({
             code: roleModelSchema.optional(),
             vision: visionRoleSchema.optional(),
+            /**
+             * How a request that is not a photo finds its role. rule: the local rule on the words alone ("write a bash
+             * script…", "ask the coder …"). rule-then-model: where the rule says chat (and nobody said "ask the …"),
+             * the chat model is asked first, in a short call of its own, whether the request is a programming task,
+             * and the code model answers if it says so. Off by default: that call costs a model round trip (and, for a
+             * local chat model, its turn on the worker) before every chat answer. Only with a code role configured.
+             */
+            route: z.enum(['rule', 'rule-then-model']).default('rule'),
+            /** The routing call not answered within this: the rule's choice (chat) stands, and the turn goes on. */
+            routeTimeoutMs: ms(100, 30_000).default(1500),
           })
           .prefault({}),
       })

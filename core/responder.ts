@@ -83,6 +83,13 @@ export interface Responder {
    * recognises it): the request may end after a short silence. Responders without local answers leave it out.
    */
   understands?(text: string): boolean;
+  /**
+   * A short side question outside the conversation (the role router's routing call: "code" or "chat"?): which of
+   * `choices` the model picks for `prompt`, constrained to them where the backend allows (a grammar), a few tokens
+   * at most. Nothing of it enters the conversation. Rejects when the model cannot say (an error, an answer naming
+   * none of them) and when `signal` aborts. Responders that cannot make such a call leave it out.
+   */
+  classify?(prompt: string, choices: readonly string[], signal: AbortSignal): Promise<string>;
   /** Streams the answer in pieces as it is generated; stops early when `signal` aborts. */
   respond(request: ResponseRequest): AsyncIterable<string>;
   /** Forgets the conversation so far (the system prompt stays). */

@@ -52,7 +52,7 @@ function describe(event: RunEvent, quote: (text: string) => string): string {
     case 'llm-backend':
       return event.fallbackFrom
         ? `answered by ${event.backend}: ${event.fallbackFrom} could not (${event.why ?? 'no reason given'})`
-        : `answered by ${event.backend}${event.role ? ` (the ${event.role} model)` : ''}`;
+        : `answered by ${event.backend}${event.role ? ` (the ${event.role} model)` : ''}${event.chosenBy === 'model' ? `, as the chat model chose${event.routeMs !== undefined ? ` in ${ms(event.routeMs)}` : ''}` : ''}`;
     case 'knowledge':
       return event.passages.length
         ? `documents: ${event.passages.map((p) => `${p.file}${p.page ? ` p. ${p.page}` : ''}${p.heading ? ` "${p.heading}"` : ''}`).join(', ')} (${ms(event.embedMs + event.searchMs)})`

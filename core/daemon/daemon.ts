@@ -174,7 +174,7 @@ export async function createDaemon(config: JarvisConfig, options: DaemonOptions)
       skills.providers.modelSelector = liveModelSelector(models);
     }
     // Each request goes to its role's model (llm.roles: "write a script…" to the code model), the others to chat.
-    const llm = given.llm ?? withRoles(config.llm, answeringModel(config, models.responder, stack), models, (role) => stack.use(role));
+    const llm = given.llm ?? withRoles(config.llm, answeringModel(config, models.responder, stack), models, (role) => stack.use(role), log);
     // MCP servers' tools (core/mcp), connecting in the background: offered to the LLM beside the skills, called
     // directly for device phrases (after the local skills), and a "yes"/"no" to a confirmation goes first of all.
     const mcp = mcpTools(config, log, clock, stack);

@@ -74,6 +74,15 @@ export class PooledResponder implements Responder {
     }
   }
 
+  /** The active model's pick (loading it if needed, as its next question would); none while it is still downloading. */
+  async classify(prompt: string, choices: readonly string[], signal: AbortSignal): Promise<string> {
+    if (this.#options.pendingMessage?.() !== undefined) throw new Error('the language model is not ready yet');
+    const wanted = this.#requireWanted();
+    const responder = await this.#pool.activate(wanted);
+    this.#pool.touch(wanted.key);
+    return responder.classify(prompt, choices, signal);
+  }
+
   async resetConversation(): Promise<void> {
     await this.#pool.activeResponder?.resetConversation();
   }

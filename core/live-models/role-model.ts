@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModelFileError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { formatLoadSummary } from '../llm/llama-responder.ts';
 import { CODE_SYSTEM_PROMPT, codeServerResponder, RoleRouter } from '../llm/role-router.ts';
@@ -94,12 +95,13 @@ export class PooledRoleResponder implements Responder {
 /**
  * `chat` with the router in front that sends each request to its role's model (core/llm/role-router.ts), when any
  * role is configured: the code role's server, or its GGUF as a second worker in the model manager's pool. No role
- * configured: `chat` itself. The role models are disposed through `own` (the daemon's disposal stack).
+ * configured: `chat` itself. The role models are disposed through `own` (the daemon's disposal stack). `log` hears of
+ * failed routing calls (llm.roles.route "rule-then-model").
  */
-export function withRoles(llm: JarvisConfig['llm'], chat: Responder, models: LiveModels, own: (responder: Responder) => void, env: NodeJS.ProcessEnv = process.env): Responder {
+export function withRoles(llm: JarvisConfig['llm'], chat: Responder, models: LiveModels, own: (responder: Responder) => void, log?: Logger, env: NodeJS.ProcessEnv = process.env): Responder {
   const code = llm.roles.code;
   if (!code) return chat;
   const coder = code.backend === 'local' ? models.roleModel('code', code.model!, code.systemPrompt ?? CODE_SYSTEM_PROMPT) : codeServerResponder(llm, code, env);
   own(coder);
-  return new RoleRouter({ chat, code: coder });
+  return new RoleRouter({ chat, code: coder }, { route: llm.roles.route, routeTimeoutMs: llm.roles.routeTimeoutMs, ...(log ? { log } : {}) });
 }

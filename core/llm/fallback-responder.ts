@@ -65,6 +65,17 @@ export class FallbackResponder implements Responder {
     yield* this.fallback.respond(request);
   }
 
+  /** The server's pick; when it cannot answer at all, the local model's, as for a question. */
+  async classify(prompt: string, choices: readonly string[], signal: AbortSignal): Promise<string> {
+    if (!this.primary.classify) throw new Error(`${this.primary.name} cannot pick between choices`);
+    try {
+      return await this.primary.classify(prompt, choices, signal);
+    } catch (error) {
+      if (signal.aborted || !(error instanceof JarvisError) || !UNAVAILABLE.has(error.code) || !this.fallback.classify) throw error;
+      return this.fallback.classify(prompt, choices, signal);
+    }
+  }
+
   async resetConversation(): Promise<void> {
     await Promise.all([this.primary.resetConversation(), this.fallback.resetConversation()]);
   }

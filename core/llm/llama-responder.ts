@@ -262,6 +262,37 @@ export class LlamaResponder implements Responder {
     await this.#request(worker, (id) => ({ type: 'preload', id, tools }));
   }
 
+  /**
+   * The worker's pick of `choices` for `prompt`, under their grammar, outside the conversation (the history is
+   * unchanged). An abort tells the worker to stop and rejects at once; a worker that dies rejects too.
+   */
+  async classify(prompt: string, choices: readonly string[], signal: AbortSignal): Promise<string> {
+    signal.throwIfAborted();
+    const worker = await untilAborted(this.#ensureStarted(), signal);
+    if (!worker) throw abortError(signal.reason);
+    const id = this.#nextId++;
+    let onAbort: (() => void) | undefined;
+    try {
+      const reply = await new Promise<FromWorker>((resolve, reject) => {
+        onAbort = () => {
+          this.#send(worker, { type: 'abort', id });
+          reject(abortError(signal.reason));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        worker.requests.set(id, { resolve, reject });
+        this.#send(worker, { type: 'classify', id, prompt, choices });
+      });
+      if (reply.type !== 'classified') throw new Error(`unexpected reply ${reply.type}`);
+      if (reply.choice === undefined) {
+        const error = reply.error;
+        throw new JarvisError(error?.code ?? 'llm-classify-failed', `the language model could not pick one of ${choices.join(', ')}: ${error?.message ?? 'no answer'}`, error?.fix ?? 'Nothing to do: the rule decides.');
+      }
+      return reply.choice;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** What the worker's chat session holds now. */
   async inspect(): Promise<WorkerState> {
     const worker = await this.#ensureStarted();
@@ -504,6 +535,7 @@ export class LlamaResponder implements Responder {
         return;
       }
       case 'reset-done':
+      case 'classified':
       case 'preload-done':
       case 'cut-off-done':
       case 'retract-done':

@@ -1,10 +1,12 @@
 import type OpenAI from 'openai';
+import { APIError } from 'openai';
 import type { ChatCompletionContentPart, ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import type { JarvisConfig } from '../../config/schema.ts';
 import { abortError, JarvisError } from '../../base/errors.ts';
 import { imageDataUrl } from '../../base/image-type.ts';
 import { apiKeyFrom, explainServerError, firstLine, ModelServerError, openAiClient, serverHost, type OpenAiServerSettings, type ServerRole } from '../../base/openai-server.ts';
 import type { Responder, ResponderInfo, ResponseRequest, ToolDefinition } from '../responder.ts';
+import { choiceGrammar, CLASSIFY_MAX_TOKENS, matchChoice } from './classify.ts';
 import { cutOffAnswer } from './protocol.ts';
 
 /**
@@ -54,6 +56,8 @@ export class OpenAiResponder implements Responder {
   readonly #name: string | undefined;
   readonly #answersAs: OpenAiResponderOptions['answersAs'];
   #history: Exchange[] = [];
+  /** The server refused llama-server's `grammar` field once (HTTP 400): classify() no longer sends it. */
+  #refusesGrammar = false;
 
   constructor(llm: JarvisConfig['llm'], backend: OpenAiBackend, options: OpenAiResponderOptions = {}) {
     this.#llm = llm;
@@ -88,6 +92,44 @@ export class OpenAiResponder implements Responder {
       throw this.#explain(error);
     }
     return performance.now() - started;
+  }
+
+  /**
+   * One non-streamed completion of `prompt` alone (no system prompt, no history: it is not part of the
+   * conversation), a few tokens long, with llama-server's `grammar` field making it one of `choices`. A server that
+   * refuses the field (HTTP 400: OpenAI's own API refuses unknown fields) is asked again without it, and from then
+   * on without it; its answer is then read for the choice it names. No retries: the caller has a deadline.
+   */
+  async classify(prompt: string, choices: readonly string[], signal: AbortSignal): Promise<string> {
+    signal.throwIfAborted();
+    const ask = async (withGrammar: boolean) => {
+      const body = {
+        model: this.#backend.model,
+        messages: [{ role: 'user' as const, content: prompt }],
+        stream: false as const,
+        max_tokens: CLASSIFY_MAX_TOKENS,
+        temperature: 0,
+        ...(withGrammar ? { grammar: choiceGrammar(choices) } : {}),
+      };
+      return this.#client.chat.completions.create(body, { signal, maxRetries: 0 });
+    };
+    let completion: Awaited<ReturnType<typeof ask>>;
+    try {
+      try {
+        completion = await ask(!this.#refusesGrammar);
+      } catch (error) {
+        if (this.#refusesGrammar || !(error instanceof APIError) || error.status !== 400 || signal.aborted) throw error;
+        this.#refusesGrammar = true;
+        completion = await ask(false);
+      }
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal.reason);
+      throw this.#explain(error);
+    }
+    const answer = completion.choices[0]?.message.content ?? '';
+    const choice = matchChoice(answer, choices);
+    if (choice === undefined) throw new JarvisError(`${this.#role.stage}-classify-unclear`, `${this.#role.noun} at ${this.#backend.baseUrl} answered "${firstLine(answer)}", which is none of ${choices.join(', ')}`, 'Nothing to do: the rule decides.');
+    return choice;
   }
 
   async *respond(request: ResponseRequest): AsyncIterable<string> {

@@ -152,6 +152,11 @@ export type ToWorker =
   /** The last question was withdrawn: the history forgets it and its answer. */
   | { readonly type: 'retract'; readonly id: number }
   | { readonly type: 'inspect'; readonly id: number }
+  /**
+   * A side question outside the conversation (Responder.classify): which of `choices` the model picks for `prompt`,
+   * under their grammar. The chat history is as it was afterwards; `abort` with the same id stops it.
+   */
+  | { readonly type: 'classify'; readonly id: number; readonly prompt: string; readonly choices: readonly string[] }
   | { readonly type: 'tool-result'; readonly callId: number; readonly result: unknown }
   | { readonly type: 'dispose' };
 
@@ -169,17 +174,19 @@ export type FromWorker =
   | { readonly type: 'cut-off-done'; readonly id: number }
   | { readonly type: 'retract-done'; readonly id: number }
   | { readonly type: 'state'; readonly id: number; readonly state: WorkerState }
+  /** classify's answer (one of its choices), or why there is none. */
+  | { readonly type: 'classified'; readonly id: number; readonly choice?: string; readonly error?: WireError }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly type: 'disposed' };
 
 // Every message type once: the compiler says when a new one is missing here.
 const toWorkerTypes = new Set<string>(
-  Object.keys({ load: true, generate: true, abort: true, reset: true, preload: true, 'cut-off': true, retract: true, inspect: true, 'tool-result': true, dispose: true } satisfies Record<ToWorker['type'], true>),
+  Object.keys({ load: true, generate: true, abort: true, reset: true, preload: true, 'cut-off': true, retract: true, inspect: true, classify: true, 'tool-result': true, dispose: true } satisfies Record<ToWorker['type'], true>),
 );
 const fromWorkerTypes = new Set<string>(
   Object.keys({
     backend: true, loaded: true, 'load-failed': true, piece: true, 'tool-call': true, done: true, error: true, 'reset-done': true,
-    'preload-done': true, 'cut-off-done': true, 'retract-done': true, state: true, log: true, disposed: true,
+    'preload-done': true, 'cut-off-done': true, 'retract-done': true, state: true, classified: true, log: true, disposed: true,
   } satisfies Record<FromWorker['type'], true>),
 );
 

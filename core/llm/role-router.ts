@@ -1,8 +1,10 @@
-import { isAbortError, JarvisError } from '../../base/errors.ts';
+import { performance } from 'node:perf_hooks';
+import { describeError, isAbortError, JarvisError } from '../../base/errors.ts';
+import type { Logger } from '../../base/log.ts';
 import { apiKeyFrom, serverHost, type ServerRole } from '../../base/openai-server.ts';
 import type { JarvisConfig, RoleModelConfig } from '../../config/schema.ts';
 import type { RunRecorder } from '../events.ts';
-import type { LlmRole, RunEventBody } from '../protocol/run-events.ts';
+import type { LlmRole, RoleChooser, RunEventBody } from '../protocol/run-events.ts';
 import type { Responder, ResponderInfo, ResponseRequest } from '../responder.ts';
 import { LlamaResponder } from './llama-responder.ts';
 import { OpenAiResponder } from './openai-responder.ts';
@@ -19,7 +21,13 @@ import { OpenAiResponder } from './openai-responder.ts';
  * The router stands where the LLM stands in the answer chain: the skills, Home Assistant, the documents and the
  * MCP tools stay in front of it, and it passes the request (with its tools) to one model. Each model keeps its
  * own conversation; a cut-off or withdrawn answer goes to the one that gave it. The HUD shows which role
- * answered: every `llm-backend` event of a turn answered by a role other than chat carries `role`.
+ * answered: every `llm-backend` event of a turn answered by a role other than chat carries `role`, and `chosenBy`.
+ *
+ * With llm.roles.route "rule-then-model", a request the rule gives to chat (and nobody forced with "ask the …") is
+ * first put to the chat model as a short side question, "code or chat?" (Responder.classify: a few tokens under a
+ * grammar where the backend has one, outside its conversation), and the code model answers when it says code. The
+ * call has llm.roles.routeTimeoutMs; slow, failing, unclear or missing (a responder without classify), the rule's
+ * choice stands and the turn goes on. It is off by default: a model round trip before every chat answer.
  */
 
 /** The roles this router chooses between (vision is chosen in front of the chain, by the photo). */
@@ -95,6 +103,28 @@ export function pickRole(text: string): RoleChoice {
   return { role: 'chat', text, forced: false };
 }
 
+/** What the chat model is asked when it routes a request (the words without any documents' passages in front). */
+export function routingPrompt(text: string): string {
+  const { question } = splitContext(text);
+  return (
+    'Decide which assistant should answer the request below. Answer "code" if it asks for programming help: writing, ' +
+    'fixing, explaining or running code, scripts, shell commands, queries or regular expressions. Answer "chat" for ' +
+    `anything else. Answer with one word: code or chat.\n\nRequest: ${question}`
+  );
+}
+
+/** The routing call's answers, the role each picks first. */
+export const ROUTE_CHOICES = ['code', 'chat'] as const;
+
+export interface RoleRouterOptions {
+  /** llm.roles.route: "rule-then-model" asks the chat model where the rule says chat. Default "rule". */
+  readonly route?: 'rule' | 'rule-then-model';
+  /** llm.roles.routeTimeoutMs (default 1500). */
+  readonly routeTimeoutMs?: number;
+  /** Where a failed routing call is told: the first at warn, the others at debug. */
+  readonly log?: Logger;
+}
+
 /** The models behind the roles; only chat is required. */
 export interface RoleResponders {
   readonly chat: Responder;
@@ -150,11 +180,15 @@ function taggedRun(run: RunRecorder, extra: Partial<Extract<RunEventBody, { type
 export class RoleRouter implements Responder {
   readonly engine: string;
   readonly #roles: RoleResponders;
+  readonly #options: RoleRouterOptions;
   /** The model that gave the last answer: a cut-off or withdrawn request belongs to its conversation. */
   #answeredBy: Responder | undefined;
+  /** A routing call failed before: the next failures are logged at debug. */
+  #routeFailed = false;
 
-  constructor(roles: RoleResponders) {
+  constructor(roles: RoleResponders, options: RoleRouterOptions = {}) {
     this.#roles = roles;
+    this.#options = options;
     this.engine = roles.chat.engine;
   }
 
@@ -180,18 +214,35 @@ export class RoleRouter implements Responder {
   }
 
   async *respond(request: ResponseRequest): AsyncIterable<string> {
-    const choice = pickRole(request.text);
+    let choice = pickRole(request.text);
+    let chosenBy: RoleChooser = choice.forced ? 'user' : 'rule';
+    let routeMs: number | undefined;
+    const chat = this.#roles.chat;
+    if (this.#options.route === 'rule-then-model' && !choice.forced && choice.role === 'chat' && this.#roles.code && chat.classify) {
+      const started = performance.now();
+      const role = await this.#askChatModel(chat, request);
+      routeMs = Math.round(performance.now() - started);
+      // Stopped while asking (a barge-in, a withdrawn request): nothing to answer.
+      if (request.signal.aborted) return;
+      if (role) {
+        chosenBy = 'model';
+        choice = { ...choice, role };
+      }
+    }
+    const how = { chosenBy, ...(routeMs !== undefined ? { routeMs } : {}) };
     const model = choice.role === 'chat' ? undefined : this.#roles[choice.role];
     if (!model) {
       // Chat, or a role nobody configured: the chat model answers (what "ask the chat model" asked is the question).
-      this.#answeredBy = this.#roles.chat;
-      yield* this.#roles.chat.respond(choice.text === request.text ? request : { ...request, text: choice.text });
+      this.#answeredBy = chat;
+      const asked = choice.text === request.text ? request : { ...request, text: choice.text };
+      // Who chose it is said on the chat model's own `llm-backend` events (a server's); a local model reports none.
+      yield* this.#roles.code && request.run ? chat.respond({ ...asked, run: taggedRun(request.run, how).run }) : chat.respond(asked);
       return;
     }
     const name = nameOf(model, choice.role);
     let answered = false;
     try {
-      for await (const piece of announced(model, { ...request, text: choice.text }, name, { role: choice.role as Exclude<LlmRole, 'chat'> })) {
+      for await (const piece of announced(model, { ...request, text: choice.text }, name, { role: choice.role as Exclude<LlmRole, 'chat'>, ...how })) {
         answered = true;
         yield piece;
       }
@@ -204,6 +255,32 @@ export class RoleRouter implements Responder {
       const chat = this.#roles.chat;
       this.#answeredBy = chat;
       yield* announced(chat, { ...request, text: choice.text }, nameOf(chat, 'chat'), { fallbackFrom: name, why: error.message });
+    }
+  }
+
+  /**
+   * The chat model's routing call: the role it names, or undefined when it cannot say in time (slow, failing,
+   * unclear, stopped): then the rule's choice stands. Never throws; a failure is logged (once at warn).
+   */
+  async #askChatModel(chat: Responder, request: ResponseRequest): Promise<RoutedRole | undefined> {
+    const timeoutMs = this.#options.routeTimeoutMs ?? 1500;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new JarvisError('llm-route-timeout', `the chat model's routing call took longer than ${timeoutMs} ms`, 'Raise llm.roles.routeTimeoutMs, or set llm.roles.route to "rule".')), timeoutMs);
+    try {
+      const said = await chat.classify!(routingPrompt(request.text), ROUTE_CHOICES, AbortSignal.any([request.signal, timeout.signal]));
+      return ROUTE_CHOICES.find((role) => role === said);
+    } catch (error) {
+      if (request.signal.aborted) return undefined;
+      const reason = timeout.signal.aborted ? timeout.signal.reason : error;
+      const log = this.#options.log;
+      const fields = { err: describeError(reason).message };
+      const message = "the chat model's routing call failed; the rule's choice (chat) stands";
+      if (this.#routeFailed) log?.debug(fields, message);
+      else log?.warn(fields, `${message} (later failures are logged at debug)`);
+      this.#routeFailed = true;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

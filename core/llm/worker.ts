@@ -9,6 +9,7 @@ import {
   type ChatHistoryItem,
   type Llama,
   type LlamaContext,
+  type LlamaGrammar,
   type LlamaModel,
 } from 'node-llama-cpp';
 import { JarvisError, ModelFileError } from '../../base/errors.ts';
@@ -28,6 +29,7 @@ import {
   type WorkerLoadOptions,
   type WorkerState,
 } from './protocol.ts';
+import { choiceGrammar, CLASSIFY_MAX_TOKENS, matchChoice } from './classify.ts';
 import { ToolBridge } from './tool-bridge.ts';
 
 /**
@@ -52,6 +54,8 @@ export class LlmWorker {
   #busy = false;
   /** False once the function definitions proved too long for the context: questions then go without them. */
   #functionsFit = true;
+  /** classify()'s grammars, by their text: the same few words every time. */
+  readonly #grammars = new Map<string, LlamaGrammar>();
   /** Function calls of the generation in progress go to the daemon through here. */
   readonly #tools: ToolBridge;
 
@@ -111,6 +115,12 @@ export class LlmWorker {
       case 'inspect':
         this.#send({ type: 'state', id: message.id, state: this.#state() });
         return;
+      case 'classify': {
+        const controller = new AbortController();
+        this.#generations.set(message.id, controller);
+        this.#enqueue(() => this.#classify(message.id, message.prompt, message.choices, controller.signal));
+        return;
+      }
       case 'tool-result':
         // Overtakes the queue: the generation in progress is waiting for it.
         this.#tools.resolve(message.callId, message.result);
@@ -130,6 +140,7 @@ export class LlmWorker {
     await this.#context?.dispose();
     await this.#model?.dispose();
     await this.#llama?.dispose();
+    this.#grammars.clear();
     this.#session = undefined;
     this.#context = undefined;
     this.#model = undefined;
@@ -327,6 +338,36 @@ export class LlmWorker {
     } catch (error) {
       this.#send({ type: 'error', id, error: toWireError(error) });
     } finally {
+      this.#busy = false;
+      this.#generations.delete(id);
+    }
+  }
+
+  /**
+   * A side question (the role router's routing call) on the chat session itself, so the system prompt and the
+   * conversation already in the KV cache are reused and only the question is evaluated; its chat history is put
+   * back as it was afterwards, so the question never becomes part of the conversation (the next prompt evaluates
+   * from where the two differ). The answer is generated under the grammar of `choices`, greedily, in a few tokens.
+   */
+  async #classify(id: number, prompt: string, choices: readonly string[], signal: AbortSignal): Promise<void> {
+    const session = this.#session;
+    const llama = this.#llama;
+    const history = session?.getChatHistory();
+    try {
+      if (!session || !llama || !history) throw new Error('classify before a successful load');
+      signal.throwIfAborted();
+      this.#busy = true;
+      const text = choiceGrammar(choices);
+      const grammar = this.#grammars.get(text) ?? (await llama.createGrammar({ grammar: text }));
+      this.#grammars.set(text, grammar);
+      const answer = await session.prompt(prompt, { grammar, maxTokens: CLASSIFY_MAX_TOKENS, temperature: 0, signal });
+      const choice = matchChoice(answer, choices);
+      if (choice === undefined) throw new JarvisError('llm-classify-unclear', `the model answered "${answer.slice(0, 40)}", which is none of ${choices.join(', ')}`, 'Nothing to do: the rule decides.');
+      this.#send({ type: 'classified', id, choice });
+    } catch (error) {
+      this.#send({ type: 'classified', id, error: toWireError(error) });
+    } finally {
+      if (session && history) session.setChatHistory(history);
       this.#busy = false;
       this.#generations.delete(id);
     }

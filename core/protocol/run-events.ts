@@ -49,9 +49,11 @@ export type RunEventBody =
   /**
    * Who answers when it is not the local model: `backend` names it; `fallbackFrom` and `why` when the configured
    * server could not answer and another one did. `role`: the model of a role other than chat answered
-   * (llm.roles: "write a script…" goes to the code model); absent for the chat model.
+   * (llm.roles: "write a script…" goes to the code model); absent for the chat model. `chosenBy`: who picked the
+   * role when a code role is configured: the rule on the words, the user ("ask the coder …"), or the chat model's
+   * routing call (llm.roles.route "rule-then-model"); `routeMs`: how long that call took, when it was made.
    */
-  | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string; role?: Exclude<LlmRole, 'chat'> }
+  | { type: 'llm-backend'; backend: string; fallbackFrom?: string; why?: string; role?: Exclude<LlmRole, 'chat'>; chosenBy?: RoleChooser; routeMs?: number }
   /**
    * Passages of the household's documents found for the question (core/knowledge), which the answer is drawn from;
    * none: the documents do not say (and the answer says so). `embedMs` + `searchMs`: the retrieval's cost.
@@ -88,6 +90,9 @@ export type TurnEndReason = 'complete' | 'intent' | 'trailing' | 'unsure';
 
 /** The kinds of request that may have models of their own (llm.roles); chat is the default one. */
 export type LlmRole = 'chat' | 'code' | 'vision';
+
+/** Who picked a request's role: the rule on its words, the user ("ask the coder …"), or the chat model when asked. */
+export type RoleChooser = 'rule' | 'user' | 'model';
 
 /** Who asked for a skill: the local intent matcher, the LLM (a function call) or a timer that rang. */
 export type IntentSource = 'local' | 'llm' | 'timer';

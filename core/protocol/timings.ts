@@ -21,6 +21,8 @@ export interface TurnTimings {
    * the answer's first sentence (or the skill's end, for a silent one such as "stop").
    */
   localAnswer?: number;
+  /** The chat model's routing call (llm.roles.route "rule-then-model"), part of firstToken. */
+  route?: number;
 }
 
 export function turnTimings(events: readonly RunEvent[]): TurnTimings {
@@ -38,6 +40,8 @@ export function turnTimings(events: readonly RunEvent[]): TurnTimings {
   if (llmStart && sentence) timings.firstSentence = sentence.t - llmStart.t;
   const tts = first('tts-end');
   if (tts) timings.firstTts = tts.ms;
+  const routed = events.find((e) => e.type === 'llm-backend' && e.routeMs !== undefined);
+  if (routed?.type === 'llm-backend' && routed.routeMs !== undefined) timings.route = routed.routeMs;
   const end = first('run-end');
   if (end) timings.total = end.ms;
   const local = events.find((e) => e.type === 'intent-start' && e.via === 'local');

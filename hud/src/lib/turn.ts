@@ -21,6 +21,8 @@ export interface TurnSummary {
   fallbackWhy?: string;
   /** The role whose model answered when it was not the chat model (llm.roles: "code" for "write a script…"). */
   answeredAs?: 'code' | 'vision';
+  /** Who picked that role: the rule on the words, the user ("ask the coder …") or the chat model's routing call. */
+  chosenBy?: 'rule' | 'user' | 'model';
   /** Passages of the household's documents the answer was drawn from (the last search of the turn). */
   sources?: KnowledgePassage[];
   timings: TurnTimings;
@@ -63,6 +65,7 @@ export function summarize(turn: TurnView): TurnSummary {
   if (backend) summary.answeredBy = backend.backend;
   if (backend?.why) summary.fallbackWhy = backend.why;
   if (backend?.role) summary.answeredAs = backend.role;
+  if (backend?.chosenBy) summary.chosenBy = backend.chosenBy;
   const knowledge = events.findLast((e): e is Extract<RunEvent, { type: 'knowledge' }> => e.type === 'knowledge');
   if (knowledge?.passages.length) summary.sources = knowledge.passages;
   return summary;
