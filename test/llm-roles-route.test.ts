@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createLogger, type Logger } from '../base/log.ts';
 import { parseConfig } from '../config/load.ts';
-import { createDaemon, type Daemon } from '../core/daemon/daemon.ts';
+import type { Daemon } from '../core/daemon/daemon.ts';
 import { choiceGrammar, matchChoice } from '../core/llm/classify.ts';
 import { LlamaResponder } from '../core/llm/llama-responder.ts';
 import { OpenAiResponder } from '../core/llm/openai-responder.ts';
 import { ROUTE_CHOICES, RoleRouter, routingPrompt } from '../core/llm/role-router.ts';
-import type { RunEvent } from '../core/protocol/run-events.ts';
 import { turnTimings } from '../core/protocol/timings.ts';
 import { summarize } from '../hud/src/lib/turn.ts';
 import { startLlamaServer, type RunningLlamaServer } from './fixtures/llama-server.ts';
 import { startRecordingProxy, streamedCompletion, type ProxiedExchange, type ProxyFault, type RecordingProxy } from './fixtures/recording-proxy.ts';
+import { answerOf, askForEvents, llmBackendEvents, TypedDaemons } from './fixtures/typed-daemons.ts';
 import { ensureTinyGguf } from './models/tiny-gguf.ts';
 
 /**
@@ -36,8 +33,6 @@ let codeProxy: RecordingProxy;
 /** What the chat pass-through does to routing requests in the test that runs now. */
 let narrowTo: 'code' | 'chat' | undefined;
 let routingFault: ((sent: Record<string, unknown>) => ProxyFault | undefined) | undefined;
-const daemons: Daemon[] = [];
-const dirs: string[] = [];
 
 const isRouting = (sent: Record<string, unknown> | undefined) => sent !== undefined && Array.isArray(sent.messages) && sent.stream !== true;
 const routingCalls = (proxy: RecordingProxy): ProxiedExchange[] => proxy.exchanges.filter((e) => e.path.endsWith('/chat/completions') && isRouting(e.sent));
@@ -55,10 +50,9 @@ before(async () => {
   codeProxy = await startRecordingProxy(codeServer.baseUrl);
 });
 after(async () => {
-  for (const daemon of daemons) await daemon.dispose();
+  await typed.dispose();
   await Promise.all([chatProxy?.close(), codeProxy?.close()]);
   await Promise.all([chatServer?.kill(), codeServer?.kill()]);
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A logger whose lines the test reads (JSON, from debug up). */
@@ -79,29 +73,10 @@ function capturedLog(): { log: Logger; lines: LogLine[] } {
 }
 const routeLines = (lines: LogLine[]) => lines.filter((l) => l.msg.includes('routing call'));
 
-async function daemonWith(llm: Record<string, unknown>, log: Logger = capturedLog().log): Promise<Daemon> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-route-'));
-  dirs.push(dataDir);
-  const config = parseConfig({ dataDir, skills: { enabled: false }, llm: { maxAnswerTokens: 8, restartDelayMs: 0, ...llm } });
-  const daemon = await createDaemon(config, { log, loadLlm: 'when-asked' });
-  daemons.push(daemon);
-  daemon.assistant.dispatch({ type: 'ready' });
-  return daemon;
-}
-
-async function ask(daemon: Daemon, text: string): Promise<RunEvent[]> {
-  const events: RunEvent[] = [];
-  const unsubscribe = daemon.assistant.bus.subscribe((event) => events.push(event));
-  try {
-    await daemon.assistant.ask(text);
-  } finally {
-    unsubscribe();
-  }
-  return events;
-}
-
-const backends = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'llm-backend' }> => e.type === 'llm-backend');
-const answerOf = (events: RunEvent[]) => events.find((e): e is Extract<RunEvent, { type: 'llm-end' }> => e.type === 'llm-end')?.text ?? '';
+const typed = new TypedDaemons('jarvis-route-');
+const daemonWith = (llm: Record<string, unknown>, log: Logger = capturedLog().log): Promise<Daemon> => typed.start(llm, { log });
+const ask = askForEvents;
+const backends = llmBackendEvents;
 const host = (baseUrl: string) => new URL(baseUrl).host;
 const chatName = () => `chat-model at ${host(chatProxy.baseUrl)}`;
 const codeName = () => `code-model at ${host(codeProxy.baseUrl)}`;

@@ -20,6 +20,7 @@ import { Room } from './fixtures/room.ts';
 import { ScriptTranscriber } from './fixtures/script-transcriber.ts';
 import { speak } from './fixtures/speech.ts';
 import { loadSpokenTurnEngines } from './fixtures/spoken-engines.ts';
+import { answerOf, askForEvents, llmBackendEvents, TypedDaemons } from './fixtures/typed-daemons.ts';
 
 /**
  * Roles (llm.roles, core/llm/role-router.ts): the local rule that picks the model for a request, then whole
@@ -91,6 +92,7 @@ before(async () => {
   codeProxy = await startRecordingProxy(codeServer.baseUrl);
 });
 after(async () => {
+  await typed.dispose();
   for (const daemon of daemons) await daemon.dispose();
   await codeProxy?.close();
   await Promise.all([chatServer?.kill(), codeServer?.kill()]);
@@ -99,30 +101,10 @@ after(async () => {
 
 const host = (baseUrl: string) => new URL(baseUrl).host;
 
-async function daemonWith(llm: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Daemon> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-roles-'));
-  dirs.push(dataDir);
-  const config = parseConfig({ dataDir, skills: { enabled: false }, llm: { maxAnswerTokens: 8, restartDelayMs: 0, ...llm }, ...extra });
-  const daemon = await createDaemon(config, { log: silentLogger, loadLlm: 'when-asked' });
-  daemons.push(daemon);
-  daemon.assistant.dispatch({ type: 'ready' });
-  return daemon;
-}
-
-/** Asks by typing; returns the turn's run events. */
-async function ask(daemon: Daemon, text: string): Promise<RunEvent[]> {
-  const events: RunEvent[] = [];
-  const unsubscribe = daemon.assistant.bus.subscribe((event) => events.push(event));
-  try {
-    await daemon.assistant.ask(text);
-  } finally {
-    unsubscribe();
-  }
-  return events;
-}
-
-const backends = (events: RunEvent[]) => events.filter((e): e is Extract<RunEvent, { type: 'llm-backend' }> => e.type === 'llm-backend');
-const answerOf = (events: RunEvent[]) => events.find((e): e is Extract<RunEvent, { type: 'llm-end' }> => e.type === 'llm-end')?.text ?? '';
+const typed = new TypedDaemons('jarvis-roles-');
+const daemonWith = (llm: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Daemon> => typed.start(llm, { extra });
+const ask = askForEvents;
+const backends = llmBackendEvents;
 const lastUserMessage = (proxy: RecordingProxy) => {
   const messages = proxy.exchanges.filter((e) => e.path.endsWith('/chat/completions')).at(-1)?.sent?.messages as { role: string; content: string }[] | undefined;
   return { system: messages?.[0]?.content, user: messages?.at(-1)?.content };
