@@ -158,8 +158,8 @@ function recall(found: number[][], truth: number[][]): number {
 
 const fmt = (n: number | undefined, digits = 1): string => (n === undefined ? '–' : n.toFixed(digits));
 
-type Phase = 'stores' | 'stores-1m' | 'retrieval' | 'turns';
-const PHASES: Phase[] = ['stores', 'stores-1m', 'retrieval', 'turns'];
+type Phase = 'stores' | 'stores-1m' | 'retrieval' | 'turns' | 'latency';
+const PHASES: Phase[] = ['stores', 'stores-1m', 'retrieval', 'turns', 'latency'];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -174,6 +174,9 @@ async function main(): Promise<void> {
       model: { type: 'string' },
       threads: { type: 'string', default: '1' },
       out: { type: 'string', default: path.join(repoRoot, 'bench', 'results') },
+      /** The results file's name after the date: <date>-<name>.md and .json. */
+      name: { type: 'string', default: 'knowledge' },
+      'latency-sizes': { type: 'string', default: '10000,100000,1000000' },
     },
   });
   if (values.child) {
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
     return;
   }
   const date = new Date().toISOString().slice(0, 10);
-  const jsonFile = path.join(values.out, `${date}-knowledge.json`);
+  const jsonFile = path.join(values.out, `${date}-${values.name}.json`);
   // Phases not run now keep what an earlier run of the same day measured.
   const results: Results = fs.existsSync(jsonFile) ? (JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Results) : { rows: [] };
   results.load ??= {};
@@ -201,13 +204,16 @@ async function main(): Promise<void> {
     } else if (phase === 'retrieval') {
       const { measureRetrieval } = await import('./lib/knowledge-retrieval.ts');
       results.retrieval = await measureRetrieval(values['retrieval-sizes'].split(',').map(Number), { ...(values.model ? { model: values.model } : {}), threads: Number(values.threads) });
+    } else if (phase === 'latency') {
+      const { measureLatency } = await import('./lib/knowledge-latency.ts');
+      results.latency = await measureLatency(values['latency-sizes'].split(',').map(Number));
     } else {
       const { measureKnowledgeTurns } = await import('./lib/knowledge-turns.ts');
       results.turns = await measureKnowledgeTurns(Number(values.turns));
     }
     results.load[phase] = { before, after: os.loadavg()[0]!, seconds: Math.round((performance.now() - started) / 1000) };
     results.rows.sort((a, b) => a.size - b.size || STORES.indexOf(a.store) - STORES.indexOf(b.store));
-    writeResults(values.out, date, results);
+    writeResults(values.out, date, values.name, results);
   }
 }
 
@@ -237,11 +243,12 @@ interface Results {
   rows: Row[];
   retrieval?: import('./lib/knowledge-retrieval.ts').RetrievalResults;
   turns?: import('./lib/knowledge-turns.ts').KnowledgeTurnResults;
+  latency?: import('./lib/knowledge-latency.ts').LatencyResults;
   /** The 1-minute load average before and after each phase (the box is shared), and how long it ran. */
   load?: Partial<Record<Phase, { before: number; after: number; seconds: number }>>;
 }
 
-function writeResults(out: string, date: string, results: Results): void {
+function writeResults(out: string, date: string, name: string, results: Results): void {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const load = Object.entries(results.load ?? {})
     .map(([phase, l]) => `${phase} ${l.before.toFixed(1)} → ${l.after.toFixed(1)} (${l.seconds} s)`)
@@ -250,20 +257,25 @@ function writeResults(out: string, date: string, results: Results): void {
     `# Local knowledge, ${date}`,
     '',
     `${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}. The box is shared with other work; 1-minute load average before → after each phase: ${load || 'not recorded'}.`,
-    '',
-    `## Vector store: ${DIMENSIONS}-dimensional random unit vectors, top ${K}, random queries`,
-    '',
-    'memory: RSS growth of the process holding the store; sqlite-vec also keeps its file on disk. recall@10: share of the plain scan\'s top 10 found. HNSW was not built at 1 000 000 (at the rate its build ran at 100 000 on these 2 cores, well over an hour).',
-    '',
-    '| passages | store | build s | memory MiB | disk MiB | queries | query p50 ms | query p95 ms | recall@10 |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.rows.map((r) => `| ${r.size.toLocaleString('en')} | ${r.store} | ${fmt(r.buildMs / 1000, 2)} | ${fmt(r.rssMiB, 0)} | ${fmt(r.diskMiB, 0)} | ${r.queries ?? '–'} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} |`),
   ];
+  if (results.rows.length > 0) {
+    lines.push(
+      '',
+      `## Vector store: ${DIMENSIONS}-dimensional random unit vectors, top ${K}, random queries`,
+      '',
+      'memory: RSS growth of the process holding the store; sqlite-vec also keeps its file on disk. recall@10: share of the plain scan\'s top 10 found. HNSW was not built at 1 000 000 (at the rate its build ran at 100 000 on these 2 cores, well over an hour).',
+      '',
+      '| passages | store | build s | memory MiB | disk MiB | queries | query p50 ms | query p95 ms | recall@10 |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...results.rows.map((r) => `| ${r.size.toLocaleString('en')} | ${r.store} | ${fmt(r.buildMs / 1000, 2)} | ${fmt(r.rssMiB, 0)} | ${fmt(r.diskMiB, 0)} | ${r.queries ?? '–'} | ${fmt(r.p50, 2)} | ${fmt(r.p95, 2)} | ${fmt(r.recall, 3)} |`),
+    );
+  }
   if (results.retrieval) lines.push('', results.retrieval.markdown);
   if (results.turns) lines.push('', results.turns.markdown);
+  if (results.latency) lines.push('', results.latency.markdown);
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, `${date}-knowledge.json`), `${JSON.stringify({ date, cpu, cores: os.availableParallelism(), node: process.version, dimensions: DIMENSIONS, k: K, ...results }, null, 1)}\n`);
-  fs.writeFileSync(path.join(out, `${date}-knowledge.md`), `${lines.join('\n')}\n`);
+  fs.writeFileSync(path.join(out, `${date}-${name}.json`), `${JSON.stringify({ date, cpu, cores: os.availableParallelism(), node: process.version, dimensions: DIMENSIONS, k: K, ...results }, null, 1)}\n`);
+  fs.writeFileSync(path.join(out, `${date}-${name}.md`), `${lines.join('\n')}\n`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -590,6 +590,11 @@ export const configSchema = z
         niceness: z.number().int().min(0).max(19).default(10),
         /** CPU threads for embedding (on the CPU): 1 leaves the other cores to the voice. */
         threads: z.number().int().min(1).max(64).default(1),
+        /**
+         * CPU threads for a question, used only when that many cores are free as it is asked (else `threads`): the
+         * turn waits for its vector. Default 2 where there are 2 cores (2 busy threads on a busy box were seconds).
+         */
+        queryThreads: z.number().int().min(1).max(64).optional(),
       })
       .prefault({}),
     models: z

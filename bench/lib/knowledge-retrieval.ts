@@ -419,17 +419,17 @@ function measureSearch(dir: string, size: number): SearchRow {
   }
 }
 
-function vocabulary(count: number, random: () => number): string[] {
+export function vocabulary(count: number, random: () => number): string[] {
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   return Array.from({ length: count }, () => Array.from({ length: 3 + Math.floor(random() * 7) }, () => letters[Math.floor(random() * 26)]).join(''));
 }
 
-function sentence(words: string[], random: () => number, length: number): string {
+export function sentence(words: string[], random: () => number, length: number): string {
   // Zipf-like: a few words are common, most are rare, as in real text.
   return `${Array.from({ length }, () => words[Math.floor(words.length * random() ** 3)]).join(' ')}.`;
 }
 
-function unitVector(random: () => number): Float32Array {
+export function unitVector(random: () => number): Float32Array {
   const v = new Float32Array(DIMENSIONS);
   let norm = 0;
   for (let i = 0; i < DIMENSIONS; i++) {

@@ -92,7 +92,7 @@ export async function openDaemonKnowledge(config: JarvisConfig, log: Logger, pro
     });
     return undefined;
   }
-  const embedder = new Embedder({ modelPath: k.model, gpu: k.gpu, documentPrefix: k.documentPrefix, queryPrefix: k.queryPrefix, niceness: k.niceness, threads: k.threads }, log);
+  const embedder = new Embedder({ modelPath: k.model, gpu: k.gpu, documentPrefix: k.documentPrefix, queryPrefix: k.queryPrefix, niceness: k.niceness, threads: k.threads, queryThreads: k.queryThreads }, log);
   const gate = new AssistantIdleGate();
   try {
     // Loaded only here: the vector search is a native addon that commands without documents never need.

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { backoffMs } from '../../base/backoff.ts';
@@ -23,6 +24,14 @@ export interface EmbedderOptions {
   readonly contextSize?: number;
   /** CPU threads of the embedding context: 1 leaves the other cores to the voice (and was 10× faster than 2 on a busy 2-core box). */
   readonly threads: number;
+  /**
+   * CPU threads for a question, on a context of its own (default: 2 where there are 2 cores, never fewer than
+   * `threads`), used only when that many cores are free at the moment it is asked (Linux: the runnable tasks in
+   * /proc/stat); otherwise `threads`. A question is embedded at the start of a turn, before the LLM has anything to
+   * do, and the turn waits for it; passages are background work. ggml's threads spin at each step until all of them
+   * arrive, so more threads than free cores is far slower than one (seconds, on the shared 2-core bench box).
+   */
+  readonly queryThreads?: number;
   /** First wait before starting a crashed worker again; doubles per crash in a row. */
   readonly restartMs?: number;
   /** How long a loaded worker may take to answer one request before it is taken for stuck (default 2 minutes). */
@@ -46,6 +55,8 @@ const STUCK_WORKER_MS = 120_000;
 interface Worker {
   readonly child: ChildProcess;
   readonly ready: Promise<number>;
+  /** The model is loaded: a request is sent at once, in the caller's tick (Knowledge.search works on while it is embedded). */
+  loaded: boolean;
   readonly pending: Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>;
 }
 
@@ -90,7 +101,20 @@ export class Embedder implements TextEmbedder {
   }
 
   async embedQuery(text: string): Promise<Float32Array> {
-    return (await this.#embed([this.options.queryPrefix + text]))[0]!;
+    return (await this.#embed([this.options.queryPrefix + text], 'query', this.threadsForQuestion()))[0]!;
+  }
+
+  /** The most threads a question is embedded on (see EmbedderOptions.queryThreads). */
+  get queryThreads(): number {
+    return Math.max(this.options.threads, this.options.queryThreads ?? Math.min(2, os.availableParallelism()));
+  }
+
+  /** Threads for a question asked now: queryThreads if the cores for them are free (this process's own thread counted), else `threads`. */
+  threadsForQuestion(): number {
+    const wanted = this.queryThreads;
+    if (wanted <= this.options.threads) return this.options.threads;
+    const running = runnableTasks();
+    return running !== undefined && running - 1 + wanted <= os.availableParallelism() ? wanted : this.options.threads;
   }
 
   async dispose(): Promise<void> {
@@ -108,18 +132,19 @@ export class Embedder implements TextEmbedder {
     clearTimeout(timer);
   }
 
-  async #embed(texts: string[]): Promise<Float32Array[]> {
+  async #embed(texts: string[], purpose: 'query' | 'document' = 'document', threads?: number): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const worker = this.#ensureWorker();
-    // Loading (a new worker after a crash) has the long deadline; the request itself its own.
-    await this.#beforeDeadline(worker, () => worker.ready, STUCK_WORKER_MS);
+    // Loading (a new worker after a crash) has the long deadline; the request itself its own. Once loaded, no await
+    // comes before the send: the request leaves in this tick.
+    if (!worker.loaded) await this.#beforeDeadline(worker, () => worker.ready, STUCK_WORKER_MS);
     const vectors = await this.#beforeDeadline(
       worker,
       () =>
         new Promise<Float32Array[]>((resolve, reject) => {
           const id = this.#nextId++;
           worker.pending.set(id, { resolve, reject });
-          worker.child.send({ type: 'embed', id, texts } satisfies ToEmbeddingWorker);
+          worker.child.send({ type: 'embed', id, texts, purpose, ...(threads !== undefined ? { threads } : {}) } satisfies ToEmbeddingWorker);
         }),
       this.options.stuckMs ?? STUCK_WORKER_MS,
     );
@@ -178,12 +203,13 @@ export class Embedder implements TextEmbedder {
     let settleReady!: { resolve: (n: number) => void; reject: (e: Error) => void };
     const ready = new Promise<number>((resolve, reject) => (settleReady = { resolve, reject }));
     ready.catch(() => {});
-    const worker: Worker = { child, ready, pending: new Map() };
+    const worker: Worker = { child, ready, loaded: false, pending: new Map() };
     this.#worker = worker;
     child.on('message', (message: FromEmbeddingWorker) => {
       switch (message.type) {
         case 'loaded':
           this.#dimensions = message.dimensions;
+          worker.loaded = true;
           this.log.info({ dimensions: message.dimensions, device: message.device }, 'embedding model loaded');
           settleReady.resolve(message.dimensions);
           return;
@@ -212,8 +238,18 @@ export class Embedder implements TextEmbedder {
         this.log.warn({ signal, code }, 'embedding worker stopped; it starts again on the next request');
       }
     });
-    child.send({ type: 'load', modelPath: this.options.modelPath, gpu: this.options.gpu, contextSize: this.options.contextSize ?? 2048, threads: this.options.threads } satisfies ToEmbeddingWorker);
+    child.send({ type: 'load', modelPath: this.options.modelPath, gpu: this.options.gpu, contextSize: this.options.contextSize ?? 2048, threads: this.options.threads, queryThreads: this.queryThreads } satisfies ToEmbeddingWorker);
     return worker;
+  }
+}
+
+/** Tasks running or ready to run right now, this one included (Linux /proc/stat procs_running); undefined elsewhere. */
+function runnableTasks(): number | undefined {
+  try {
+    const match = /^procs_running (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'latin1'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -45,9 +45,24 @@ export interface SearchInput {
   readonly minSimilarity: number;
 }
 
-export function hybridSearch(db: KnowledgeDb, vectors: ExactVectors, input: SearchInput): FoundPassage[] {
-  const words = contentWords(input.question);
-  const keyword = db.keywordSearch(words, CANDIDATES);
+/** The keyword side alone (FTS5 BM25): it needs no vector, so Knowledge.search runs it while the question is embedded. */
+export interface KeywordHits {
+  readonly question: string;
+  readonly words: string[];
+  readonly hits: ReturnType<KnowledgeDb['keywordSearch']>;
+}
+
+export function keywordHits(db: KnowledgeDb, question: string): KeywordHits {
+  const words = contentWords(question);
+  return { question, words, hits: db.keywordSearch(words, CANDIDATES) };
+}
+
+/** `keywords`: keywordHits() of the same question, when it was run already. */
+/** What the vector side needs of ExactVectors (the bench passes its f32-only scan to compare). */
+export type VectorSearch = Pick<ExactVectors, 'size' | 'search'>;
+
+export function hybridSearch(db: KnowledgeDb, vectors: VectorSearch, input: SearchInput, keywords?: KeywordHits): FoundPassage[] {
+  const { words, hits: keyword } = keywords?.question === input.question ? keywords : keywordHits(db, input.question);
   const semantic = input.vector && vectors.size > 0 ? vectors.search(input.vector, CANDIDATES) : [];
   const fused = new Map<number, number>();
   keyword.forEach((hit, rank) => fused.set(hit.id, (fused.get(hit.id) ?? 0) + 1 / (RRF_K + rank + 1)));

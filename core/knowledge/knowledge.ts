@@ -10,7 +10,7 @@ import type { JarvisConfig } from '../../config/schema.ts';
 import type { TextEmbedder } from './embedder.ts';
 import { ExactVectors } from './exact-vectors.ts';
 import { skipForName } from './file-policy.ts';
-import { hybridSearch, type FoundPassage } from './hybrid-search.ts';
+import { hybridSearch, keywordHits, type FoundPassage, type VectorSearch } from './hybrid-search.ts';
 import { alwaysIdle, FileIndexer, type IdleGate } from './indexer.ts';
 import { KnowledgeDb, knowledgeDatabasePath } from './knowledge-db.ts';
 import { openIndexedDocument, type DocumentRefusal, type OpenedDocument } from './open-document.ts';
@@ -227,17 +227,8 @@ export class Knowledge extends EventEmitter<{ progress: [KnowledgeProgress]; ind
   }
 
   /** The best passages for `question`: its vector and its keywords, fused. */
-  async search(question: string, limit: number): Promise<SearchResult> {
-    const started = performance.now();
-    let vector: Float32Array | undefined;
-    try {
-      vector = await this.options.embedder.embedQuery(question);
-    } catch (error) {
-      this.options.log.warn({ err: describeError(error) }, 'could not embed the question; searching by keywords only');
-    }
-    const embedded = performance.now();
-    const passages = hybridSearch(this.db, this.vectors, { question, vector, limit, minSimilarity: this.options.config.minSimilarity });
-    return { passages, embedMs: embedded - started, searchMs: performance.now() - embedded, keywordsOnly: vector === undefined };
+  search(question: string, limit: number): Promise<SearchResult> {
+    return searchKnowledge(this.db, this.vectors, this.options.embedder, { question, limit, minSimilarity: this.options.config.minSimilarity }, this.options.log);
   }
 
   /** The indexed document `id` opened for a screen (a tap on a source), or why not (open-document.ts). */
@@ -321,6 +312,34 @@ export class Knowledge extends EventEmitter<{ progress: [KnowledgeProgress]; ind
     // The file being read still counts: "done" on the HUD only once the last one is in the index.
     this.emit('progress', { pending: this.#queue.size + (current ? 1 : 0), done: this.#done, ...(current ? { current } : {}) });
   }
+}
+
+/**
+ * Knowledge.search: the question goes to the embedding worker first, and the keyword search (SQLite, in this
+ * process) runs while it is embedded; then the vector scan and the fusion. embedMs: from the start until the vector
+ * came back (the keyword search ran inside it); searchMs: the rest. Their sum is the retrieval's wall time.
+ */
+export async function searchKnowledge(
+  db: KnowledgeDb,
+  vectors: VectorSearch,
+  embedder: Pick<TextEmbedder, 'embedQuery'>,
+  input: { readonly question: string; readonly limit: number; readonly minSimilarity: number },
+  log: Logger,
+): Promise<SearchResult> {
+  const { question, limit, minSimilarity } = input;
+  const started = performance.now();
+  const embedding = embedder.embedQuery(question).then(
+    (v): Float32Array | undefined => v,
+    (error: unknown) => {
+      log.warn({ err: describeError(error) }, 'could not embed the question; searching by keywords only');
+      return undefined;
+    },
+  );
+  const keywords = keywordHits(db, question);
+  const vector = await embedding;
+  const embedded = performance.now();
+  const passages = hybridSearch(db, vectors, { question, vector, limit, minSimilarity }, keywords);
+  return { passages, embedMs: embedded - started, searchMs: performance.now() - embedded, keywordsOnly: vector === undefined };
 }
 
 /** A folder that exists and can be read, as an absolute path; a clear error otherwise. */
