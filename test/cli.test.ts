@@ -84,7 +84,8 @@ describe('jarvis start --input (replaying a recording)', () => {
     const missing = path.join(dir, 'missing-models.json');
     // Whisper at its default place in an empty models folder (a catalog model); the LLM at the default file name.
     fs.writeFileSync(missing, JSON.stringify({ dataDir: path.join(dir, 'empty-data'), llm: { model: '/nonexistent/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf' }, tts: { engine: 'espeak' } }));
-    const jarvis = runJarvis(['-c', missing, 'start', '--input', question, '--json']);
+    // Four times real time: the apology alone is 7 s of speech.
+    const jarvis = runJarvis(['-c', missing, 'start', '--input', question, '--speed', '4', '--json']);
     assert.equal(await jarvis.exit, 0, jarvis.stderr.slice(-20).join('\n'));
     const problems = jsonLines(jarvis.stderr).filter((e) => typeof e.problem === 'string');
     const fixOf = (id: string) => problems.find((e) => e.problem === id)?.fix;

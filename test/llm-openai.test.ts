@@ -31,8 +31,8 @@ after(async () => {
   await server?.kill();
 });
 
-const llm = (openai: Record<string, unknown> = {}) => parseConfig({ llm: { backend: 'openai', maxAnswerTokens: 40, openai: { model: 'tiny', maxRetries: 0, timeoutMs: 5000, ...openai } } }).llm;
-const responderFor = (baseUrl: string, openai: Record<string, unknown> = {}) => openAiResponder(llm({ baseUrl, ...openai }), {});
+const llm = (openai: Record<string, unknown> = {}, maxAnswerTokens = 40) => parseConfig({ llm: { backend: 'openai', maxAnswerTokens, openai: { model: 'tiny', maxRetries: 0, timeoutMs: 5000, ...openai } } }).llm;
+const responderFor = (baseUrl: string, openai: Record<string, unknown> = {}, maxAnswerTokens?: number) => openAiResponder(llm({ baseUrl, ...openai }, maxAnswerTokens), {});
 
 async function answer(responder: OpenAiResponder, text: string, signal = new AbortController().signal): Promise<string[]> {
   const pieces: string[] = [];
@@ -98,7 +98,8 @@ describe('the OpenAI-compatible backend against a real llama-server', () => {
   test('the server killed in the middle of an answer: the turn gets a short error; after a restart the next question works', async () => {
     const port = await freePort();
     let dying = await startLlamaServer({ model, port });
-    const responder = responderFor(dying.baseUrl, { timeoutMs: 3000 });
+    // A long answer: 40 tokens of the tiny model are all sent (and buffered here) before a kill lands on a busy box.
+    const responder = responderFor(dying.baseUrl, { timeoutMs: 3000 }, 4000);
     try {
       await rejectsWith(
         (async () => {
