@@ -248,15 +248,17 @@ describe('roles through real llama-servers (chat and code on two ports)', () => 
 });
 
 describe('a local code model in the model pool (real node-llama-cpp workers, CPU)', () => {
+  // An 8192-token context, so that the pool's estimate of each (~42 MB) lets 128 MB hold both and 64 MB (the least
+  // models.poolBudgetMb takes) only one.
+  let chatModel: string;
   let coder: string;
   before(async () => {
-    coder = await writeTinyGguf({ seed: 4242, name: 'tiny coder' });
+    [chatModel, coder] = await Promise.all([writeTinyGguf({ contextLength: 8192 }), writeTinyGguf({ seed: 4242, name: 'tiny coder', contextLength: 8192 })]);
   });
 
   const localRoles = (budgetMb: number) =>
     [
-      { model: tiny, contextSize: 4096, roles: { code: { backend: 'local', model: coder } } },
-      // Each test-made model is estimated at ~41 MB with a 4096-token context: 128 MB holds both, 64 MB one.
+      { model: chatModel, contextSize: 8192, roles: { code: { backend: 'local', model: coder } } },
       { models: { poolBudgetMb: budgetMb } },
     ] as const;
 
@@ -281,11 +283,11 @@ describe('a local code model in the model pool (real node-llama-cpp workers, CPU
     const loaded = pool.find((e): e is Extract<PoolEvent, { type: 'loaded' }> => e.type === 'loaded' && e.key === codeKey);
     assert.ok(loaded, JSON.stringify(pool.map((e) => e.type)));
     assert.deepEqual(loaded.evicted, [], 'both fit the budget');
-    assert.deepEqual(daemon.models.pool.residents().map((r) => [r.key, r.active]).sort(), [[codeKey, false], [tiny, true]].sort());
+    assert.deepEqual(daemon.models.pool.residents().map((r) => [r.key, r.active]).sort(), [[codeKey, false], [chatModel, true]].sort());
 
     // The GPU governor's answer to memory running short: every model but the one the chat questions go to.
     assert.deepEqual(await daemon.models.pool.unloadInactive(), [codeKey]);
-    assert.deepEqual(daemon.models.pool.residents().map((r) => r.key), [tiny]);
+    assert.deepEqual(daemon.models.pool.residents().map((r) => r.key), [chatModel]);
     const again = await ask(daemon, 'ask the coder to write a loop');
     assert.ok(answerOf(again).length > 0);
     assert.equal(pool.filter((e) => e.type === 'loaded' && e.key === codeKey).length, 2, 'loaded again when next asked');
@@ -300,9 +302,9 @@ describe('a local code model in the model pool (real node-llama-cpp workers, CPU
     await ask(daemon, 'tell me a story');
     const loads = pool.filter((e): e is Extract<PoolEvent, { type: 'loaded' }> => e.type === 'loaded').map((e) => [e.key, e.evicted]);
     assert.deepEqual(loads, [
-      [tiny, []],
-      [codeKey, [tiny]],
-      [tiny, [codeKey]],
+      [chatModel, []],
+      [codeKey, [chatModel]],
+      [chatModel, [codeKey]],
     ]);
     assert.ok(daemon.models.pool.usedBytes <= daemon.models.pool.budgetBytes);
   });
