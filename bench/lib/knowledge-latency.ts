@@ -8,9 +8,8 @@ import { Embedder } from '../../core/knowledge/embedder.ts';
 import { ExactVectors } from '../../core/knowledge/exact-vectors.ts';
 import { hybridSearch, type VectorSearch } from '../../core/knowledge/hybrid-search.ts';
 import { searchKnowledge } from '../../core/knowledge/knowledge.ts';
-import { KnowledgeDb } from '../../core/knowledge/knowledge-db.ts';
 import { seededRandom } from '../../test/models/random.ts';
-import { benchEmbeddingModels, benchVocabulary, documentSetWords, sentence, unitVector, vocabulary } from './knowledge-retrieval.ts';
+import { benchEmbeddingModels, benchVocabulary, documentSetWords, fillSyntheticIndex, sentence, unitVector } from './knowledge-retrieval.ts';
 import { summarize, type Summary } from './stats.ts';
 
 /**
@@ -328,22 +327,8 @@ function measureScan(kind: 'uniform' | 'gaussian' | 'clustered', size: number, q
 
 async function measureRetrievalAt(size: number, embedder: Embedder, makeQuestion: () => string): Promise<RetrievalRow> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jarvis-bench-latency-'));
-  const random = seededRandom(size);
-  const words = vocabulary(20_000, random);
-  if (global.gc) global.gc();
-  const rssBefore = process.memoryUsage().rss;
-  const db = KnowledgeDb.open(path.join(dir, 'knowledge.db'));
-  const vectors = new ExactVectors(DIMENSIONS, size);
+  const { db, vectors, words, random, fillSeconds, rssMiB } = fillSyntheticIndex(dir, size);
   try {
-    const started = performance.now();
-    const perFile = 100;
-    for (let f = 0; f < size / perFile; f++) {
-      const passages = Array.from({ length: perFile }, (_, i) => ({ text: sentence(words, random, 60), heading: `Part ${i}`, key: `k${f}-${i}` }));
-      const { added } = db.replaceFile({ path: path.join(dir, `file-${f}.md`), folder: dir, size: 1, mtimeMs: 1, hash: String(f), title: `file ${f}` }, passages, 0);
-      for (const id of added) vectors.set(id, unitVector(random));
-    }
-    const fillSeconds = (performance.now() - started) / 1000;
-    const rssMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     // The old search: the f32 scan of every row.
     const exactOnly: VectorSearch = { get size() { return vectors.size; }, search: (q, k) => vectors.searchExact(q, k) };
     const queries = size >= 1_000_000 ? 30 : 50;

@@ -385,7 +385,12 @@ async function measurePipeline(dir: string): Promise<PipelineResult> {
   }
 }
 
-function measureSearch(dir: string, size: number): SearchRow {
+/**
+ * A knowledge index in `dir` of `size` synthetic 60-word passages (100 a file) with random unit vectors, as the
+ * search benches fill it: the index, the words and random stream for questions, how long filling took and the RSS
+ * it added. The caller closes `db` and clears `vectors`.
+ */
+export function fillSyntheticIndex(dir: string, size: number): { db: KnowledgeDb; vectors: ExactVectors; words: string[]; random: () => number; fillSeconds: number; rssMiB: number } {
   fs.mkdirSync(dir, { recursive: true });
   const random = seededRandom(size);
   const words = vocabulary(20_000, random);
@@ -401,8 +406,17 @@ function measureSearch(dir: string, size: number): SearchRow {
       const { added } = db.replaceFile({ path: path.join(dir, `file-${f}.md`), folder: dir, size: 1, mtimeMs: 1, hash: String(f), title: `file ${f}` }, passages, 0);
       for (const id of added) vectors.set(id, unitVector(random));
     }
-    const fillSeconds = (performance.now() - started) / 1000;
-    const rssMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+    return { db, vectors, words, random, fillSeconds: (performance.now() - started) / 1000, rssMiB: (process.memoryUsage().rss - before) / 2 ** 20 };
+  } catch (error) {
+    db.close();
+    vectors.clear();
+    throw error;
+  }
+}
+
+function measureSearch(dir: string, size: number): SearchRow {
+  const { db, vectors, words, random, fillSeconds, rssMiB } = fillSyntheticIndex(dir, size);
+  try {
     const times: number[] = [];
     const queries = size >= 1_000_000 ? 40 : 60;
     for (let q = 0; q < queries; q++) {
