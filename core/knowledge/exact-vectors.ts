@@ -71,8 +71,7 @@ export class ExactVectors {
     }
     const base = row * this.dimensions;
     this.data.set(vector, base);
-    let largest = 0;
-    for (let i = 0; i < vector.length; i++) largest = Math.max(largest, Math.abs(vector[i]!));
+    const largest = largestMagnitude(vector);
     // A component beyond the int8 range: every row is rounded again on a wider one (rare: the range only grows).
     if (largest * this.scale > 127 || this.scale === 0) this.rescale(largest);
     else this.quantizeRow(row);
@@ -112,8 +111,7 @@ export class ExactVectors {
     if (n === 0) return [];
     const candidates = Math.max(this.rescored, 4 * n);
     if (this.rows <= candidates || this.scale === 0) return this.searchExact(query, n);
-    let largest = 0;
-    for (let i = 0; i < d; i++) largest = Math.max(largest, Math.abs(query[i]!));
+    const largest = largestMagnitude(query);
     if (largest === 0) return this.searchExact(query, n);
     // The query's own scale: any positive factor leaves the order of dot products unchanged.
     const q = new Int8Array(d);
@@ -171,4 +169,11 @@ export class ExactVectors {
     this.quantized = quantized;
     this.ids = ids;
   }
+}
+
+/** The largest absolute component of `vector` (what an int8 scale must fit). */
+function largestMagnitude(vector: ArrayLike<number>): number {
+  let largest = 0;
+  for (let i = 0; i < vector.length; i++) largest = Math.max(largest, Math.abs(vector[i]!));
+  return largest;
 }

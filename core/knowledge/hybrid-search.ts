@@ -57,10 +57,10 @@ export function keywordHits(db: KnowledgeDb, question: string): KeywordHits {
   return { question, words, hits: db.keywordSearch(words, CANDIDATES) };
 }
 
-/** `keywords`: keywordHits() of the same question, when it was run already. */
 /** What the vector side needs of ExactVectors (the bench passes its f32-only scan to compare). */
 export type VectorSearch = Pick<ExactVectors, 'size' | 'search'>;
 
+/** `keywords`: keywordHits() of the same question, when it was run already. */
 export function hybridSearch(db: KnowledgeDb, vectors: VectorSearch, input: SearchInput, keywords?: KeywordHits): FoundPassage[] {
   const { words, hits: keyword } = keywords?.question === input.question ? keywords : keywordHits(db, input.question);
   const semantic = input.vector && vectors.size > 0 ? vectors.search(input.vector, CANDIDATES) : [];

@@ -270,27 +270,13 @@ export class LlamaResponder implements Responder {
     signal.throwIfAborted();
     const worker = await untilAborted(this.#ensureStarted(), signal);
     if (!worker) throw abortError(signal.reason);
-    const id = this.#nextId++;
-    let onAbort: (() => void) | undefined;
-    try {
-      const reply = await new Promise<FromWorker>((resolve, reject) => {
-        onAbort = () => {
-          this.#send(worker, { type: 'abort', id });
-          reject(abortError(signal.reason));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        worker.requests.set(id, { resolve, reject });
-        this.#send(worker, { type: 'classify', id, prompt, choices });
-      });
-      if (reply.type !== 'classified') throw new Error(`unexpected reply ${reply.type}`);
-      if (reply.choice === undefined) {
-        const error = reply.error;
-        throw new JarvisError(error?.code ?? 'llm-classify-failed', `the language model could not pick one of ${choices.join(', ')}: ${error?.message ?? 'no answer'}`, error?.fix ?? 'Nothing to do: the rule decides.');
-      }
-      return reply.choice;
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
+    const reply = await this.#request(worker, (id) => ({ type: 'classify', id, prompt, choices }), signal);
+    if (reply.type !== 'classified') throw new Error(`unexpected reply ${reply.type}`);
+    if (reply.choice === undefined) {
+      const error = reply.error;
+      throw new JarvisError(error?.code ?? 'llm-classify-failed', `the language model could not pick one of ${choices.join(', ')}: ${error?.message ?? 'no answer'}`, error?.fix ?? 'Nothing to do: the rule decides.');
     }
+    return reply.choice;
   }
 
   /** What the worker's chat session holds now. */
@@ -590,10 +576,29 @@ export class LlamaResponder implements Responder {
     return true;
   }
 
-  #request(worker: WorkerProcess, build: (id: number) => ToWorker): Promise<FromWorker> {
+  /**
+   * Sends `build(id)` and waits for the worker's reply to that id. With `signal`, an abort tells the worker to stop
+   * that request and rejects at once (its late reply is then ignored).
+   */
+  #request(worker: WorkerProcess, build: (id: number) => ToWorker, signal?: AbortSignal): Promise<FromWorker> {
     const id = this.#nextId++;
     return new Promise<FromWorker>((resolve, reject) => {
-      worker.requests.set(id, { resolve, reject });
+      const onAbort = () => {
+        this.#send(worker, { type: 'abort', id });
+        reject(abortError(signal!.reason));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settled = () => signal?.removeEventListener('abort', onAbort);
+      worker.requests.set(id, {
+        resolve: (reply) => {
+          settled();
+          resolve(reply);
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      });
       this.#send(worker, build(id));
     });
   }

@@ -61,13 +61,6 @@ export class FftMelSpectrogram {
     return constants && new FftMelSpectrogram(constants);
   }
 
-  /** The model's output for `samples`: one row of `mels` values per hop, as many frames as fit whole. */
-  frames(samples: ArrayLike<number>): Float32Array[] {
-    const { mels } = this.c;
-    const flat = this.framesInto(samples, new Float32Array(this.frameCount(samples.length) * mels));
-    return Array.from({ length: flat.length / mels }, (_, f) => flat.slice(f * mels, (f + 1) * mels));
-  }
-
   /** How many frames `samples` samples give. */
   frameCount(samples: number): number {
     const { window, hop } = this.c;
@@ -75,8 +68,9 @@ export class FftMelSpectrogram {
   }
 
   /**
-   * The same numbers as `frames`, written into `out` (frames × mels, row-major, from its start; it must have
-   * room for frameCount(samples.length) rows). Allocates nothing: this runs every 80 ms on the microphone.
+   * The model's output for `samples` (one row of `mels` values per hop, as many frames as fit whole), written into
+   * `out` (frames × mels, row-major, from its start; it must have room for frameCount(samples.length) rows).
+   * Allocates nothing: this runs every 80 ms on the microphone.
    */
   framesInto(samples: ArrayLike<number>, out: Float32Array): Float32Array {
     const { window, hop, mels, melMatrix, floor, scale, offset, topDb } = this.c;
